@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "lib/vnuma-layout.h"
+
+static void
+client_free(gpointer data)
+{
+    VnumaClient *client = data;
+
+    vnuma_cpuset_free(client->vcpus);
+    vnuma_cpuset_free(client->cpus);
+    g_free(client);
+}
+
+VnumaLayout *
+vnuma_layout_new(void)
+{
+    VnumaLayout *layout = g_new0(VnumaLayout, 1);
+
+    vnuma_policy_init(&layout->policy);
+    layout->managed = TRUE;
+    layout->clients = g_ptr_array_new_with_free_func(client_free);
+    layout->cells = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cell_free);
+    layout->usable = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    layout->warnings = g_ptr_array_new_null_terminated(4, g_free, TRUE);
+    layout->notes = g_ptr_array_new_null_terminated(4, g_free, TRUE);
+    return layout;
+}
+
+void
+vnuma_layout_free(VnumaLayout *layout)
+{
+    if (!layout)
+        return;
+    g_free(layout->reason);
+    g_free(layout->host_fingerprint);
+    g_ptr_array_unref(layout->clients);
+    g_ptr_array_unref(layout->cells);
+    g_ptr_array_unref(layout->usable);
+    g_ptr_array_unref(layout->warnings);
+    g_ptr_array_unref(layout->notes);
+    vnuma_pinset_free(layout->pins);
+    g_free(layout);
+}
+
+void
+vnuma_layout_warn(VnumaLayout *layout, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    g_ptr_array_add(layout->warnings, g_strdup_vprintf(format, args));
+    va_end(args);
+}
+
+void
+vnuma_layout_note(VnumaLayout *layout, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    g_ptr_array_add(layout->notes, g_strdup_vprintf(format, args));
+    va_end(args);
+}
+
+void
+vnuma_layout_set_unmanaged(VnumaLayout *layout, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    g_free(layout->reason);
+    layout->reason = g_strdup_vprintf(format, args);
+    layout->managed = FALSE;
+    va_end(args);
+}
+
+void
+vnuma_layout_add_client(VnumaLayout *layout, VnumaCpuSet *vcpus, guint64 memory_kib)
+{
+    VnumaClient *client = g_new0(VnumaClient, 1);
+
+    client->vcpus = vcpus;
+    client->memory_kib = memory_kib;
+    client->home_node = -1;
+    g_ptr_array_add(layout->clients, client);
+}
+
+/* Home nodes of the clients that hold any of @vcpus. */
+static VnumaCpuSet *
+home_nodes_of(const VnumaLayout *layout, const VnumaCpuSet *vcpus)
+{
+    VnumaCpuSet *nodes = vnuma_cpuset_new();
+
+    for (guint i = 0; i < layout->clients->len; i++) {
+        const VnumaClient *client = layout->clients->pdata[i];
+
+        if (client->home_node >= 0 && vnuma_cpuset_intersects(client->vcpus, vcpus))
+            vnuma_cpuset_add(nodes, (guint) client->home_node);
+    }
+    return nodes;
+}
+
+static void
+check_client_memory(VnumaLayout *layout, const VnumaHost *host, const VnumaRequest *request,
+                    guint index)
+{
+    const VnumaClient *client = layout->clients->pdata[index];
+    const VnumaHostNode *node = vnuma_host_find_node(host, (guint) client->home_node);
+    const VnumaPagePool *pool;
+    guint64 available;
+
+    if (!node)
+        return;
+    if (client->memory_kib > node->memory_kib) {
+        vnuma_layout_warn(layout,
+                          "client %u needs %" G_GUINT64_FORMAT " KiB but home node %u has %"
+                          G_GUINT64_FORMAT " KiB: remote memory is unavoidable",
+                          index, client->memory_kib, node->id, node->memory_kib);
+        return;
+    }
+    if (!request->hugepages)
+        return;
+    pool = vnuma_host_node_pages(node, layout->page_kib);
+    available = pool ? (pool->free >= 0 ? (guint64) pool->free : pool->total) * pool->size_kib : 0;
+    if (client->memory_kib > available)
+        vnuma_layout_warn(layout,
+                          "client %u needs %" G_GUINT64_FORMAT " KiB of %" G_GUINT64_FORMAT
+                          " KiB huge pages but home node %u has %" G_GUINT64_FORMAT
+                          " KiB of them: remote memory is unavoidable",
+                          index, client->memory_kib, layout->page_kib, node->id, available);
+}
+
+void
+vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaRequest *request)
+{
+    g_autoptr(VnumaPinSet) pins = vnuma_pinset_new();
+    VnumaCpuSet *emulator = vnuma_cpuset_new();
+    VnumaCpuSet *nodes = vnuma_cpuset_new();
+
+    for (guint i = 0; i < layout->clients->len; i++) {
+        const VnumaClient *client = layout->clients->pdata[i];
+
+        if (client->home_node < 0 || !client->cpus)
+            continue;
+        VNUMA_CPUSET_FOREACH(client->vcpus, vcpu)
+            vnuma_pinset_add_vcpupin(pins, (guint) vcpu, vnuma_cpuset_copy(client->cpus));
+        vnuma_cpuset_union(emulator, client->cpus);
+        vnuma_cpuset_add(nodes, (guint) client->home_node);
+        check_client_memory(layout, host, request, i);
+    }
+    pins->emulatorpin = emulator;
+    pins->has_numatune = TRUE;
+    pins->memory_mode = g_strdup(vnuma_memory_mode_to_string(layout->memory_mode));
+    pins->memory_nodeset = nodes;
+    /* <memnode> needs a guest cell to refer to. */
+    for (guint i = 0; i < layout->cells->len && (layout->exposed || layout->owner_cells); i++) {
+        const VnumaCell *cell = layout->cells->pdata[i];
+
+        vnuma_pinset_add_memnode(pins, i, home_nodes_of(layout, cell->vcpus));
+    }
+    vnuma_pinset_free(layout->pins);
+    layout->pins = g_steal_pointer(&pins);
+}
+
+VnumaStamp *
+vnuma_layout_to_stamp(const VnumaLayout *layout)
+{
+    VnumaStamp *stamp = vnuma_stamp_new();
+
+    stamp->version = 1;
+    stamp->vcpus = layout->vcpus;
+    stamp->host = g_strdup(layout->host_fingerprint);
+    stamp->pins_digest = layout->pins ? vnuma_pinset_digest(layout->pins) : NULL;
+    stamp->wrote_topology = layout->write_topology;
+    stamp->topology = layout->topology;
+    for (guint i = 0; i < layout->clients->len; i++) {
+        const VnumaClient *client = layout->clients->pdata[i];
+        VnumaStampClient entry = {
+            .vcpus = vnuma_cpuset_copy(client->vcpus),
+            .home_node = (guint) MAX(client->home_node, 0),
+            .memory_kib = client->memory_kib,
+        };
+
+        g_array_append_val(stamp->clients, entry);
+    }
+    for (guint i = 0; layout->exposed && !layout->owner_cells && i < layout->cells->len; i++) {
+        const VnumaCell *cell = layout->cells->pdata[i];
+
+        g_ptr_array_add(stamp->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
+    }
+    return stamp;
+}
+
+const char *
+vnuma_sized_by_to_string(VnumaSizedBy sized_by)
+{
+    switch (sized_by) {
+    case VNUMA_SIZED_BY_CORES_PER_SOCKET:
+        return "coresPerSocket";
+    case VNUMA_SIZED_BY_OWNER_CELLS:
+        return "owner-cells";
+    case VNUMA_SIZED_BY_RECORD:
+        return "record";
+    case VNUMA_SIZED_BY_CLIENT_LIMIT:
+    default:
+        return "client-limit";
+    }
+}

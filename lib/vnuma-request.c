@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "lib/vnuma-request.h"
+
+VnumaCell *
+vnuma_cell_new(VnumaCpuSet *vcpus, guint64 memory_kib)
+{
+    VnumaCell *cell = g_new0(VnumaCell, 1);
+
+    cell->vcpus = vcpus;
+    cell->memory_kib = memory_kib;
+    return cell;
+}
+
+void
+vnuma_cell_free(VnumaCell *cell)
+{
+    if (!cell)
+        return;
+    vnuma_cpuset_free(cell->vcpus);
+    g_free(cell);
+}
+
+gboolean
+vnuma_cells_equal(const GPtrArray *a, const GPtrArray *b)
+{
+    if (a->len != b->len)
+        return FALSE;
+    for (guint i = 0; i < a->len; i++) {
+        const VnumaCell *x = a->pdata[i];
+        const VnumaCell *y = b->pdata[i];
+
+        if (x->memory_kib != y->memory_kib || !vnuma_cpuset_equal(x->vcpus, y->vcpus))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+vcpupin_clear(gpointer data)
+{
+    vnuma_cpuset_free(((VnumaVcpuPin *) data)->cpuset);
+}
+
+static void
+memnode_clear(gpointer data)
+{
+    vnuma_cpuset_free(((VnumaMemnode *) data)->nodeset);
+}
+
+VnumaPinSet *
+vnuma_pinset_new(void)
+{
+    VnumaPinSet *pins = g_new0(VnumaPinSet, 1);
+
+    pins->vcpupins = g_array_new(FALSE, TRUE, sizeof(VnumaVcpuPin));
+    g_array_set_clear_func(pins->vcpupins, vcpupin_clear);
+    pins->memnodes = g_array_new(FALSE, TRUE, sizeof(VnumaMemnode));
+    g_array_set_clear_func(pins->memnodes, memnode_clear);
+    return pins;
+}
+
+void
+vnuma_pinset_free(VnumaPinSet *pins)
+{
+    if (!pins)
+        return;
+    g_array_unref(pins->vcpupins);
+    g_array_unref(pins->memnodes);
+    vnuma_cpuset_free(pins->emulatorpin);
+    vnuma_cpuset_free(pins->memory_nodeset);
+    g_free(pins->memory_mode);
+    g_free(pins);
+}
+
+static gint
+compare_leading_uint(gconstpointer a, gconstpointer b)
+{
+    guint x = *(const guint *) a;
+    guint y = *(const guint *) b;
+
+    return (x > y) - (x < y);
+}
+
+void
+vnuma_pinset_add_vcpupin(VnumaPinSet *pins, guint vcpu, VnumaCpuSet *cpuset)
+{
+    VnumaVcpuPin pin = { .vcpu = vcpu, .cpuset = cpuset };
+
+    g_array_append_val(pins->vcpupins, pin);
+    g_array_sort(pins->vcpupins, compare_leading_uint);
+}
+
+void
+vnuma_pinset_add_memnode(VnumaPinSet *pins, guint cell_id, VnumaCpuSet *nodeset)
+{
+    VnumaMemnode memnode = { .cell_id = cell_id, .nodeset = nodeset };
+
+    pins->has_numatune = TRUE;
+    g_array_append_val(pins->memnodes, memnode);
+    g_array_sort(pins->memnodes, compare_leading_uint);
+}
+
+gboolean
+vnuma_pinset_is_empty(const VnumaPinSet *pins)
+{
+    return pins->vcpupins->len == 0 && !pins->emulatorpin && !pins->has_numatune;
+}
+
+static void
+append_set(GString *out, const char *label, const VnumaCpuSet *set)
+{
+    g_autofree char *text = set ? vnuma_cpuset_format(set) : g_strdup("-");
+
+    g_string_append_printf(out, "%s=%s;", label, text);
+}
+
+char *
+vnuma_pinset_digest(const VnumaPinSet *pins)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autofree char *digest = NULL;
+
+    for (guint i = 0; i < pins->vcpupins->len; i++) {
+        const VnumaVcpuPin *pin = &g_array_index(pins->vcpupins, VnumaVcpuPin, i);
+
+        g_string_append_printf(out, "vcpu%u:", pin->vcpu);
+        append_set(out, "cpuset", pin->cpuset);
+    }
+    append_set(out, "emulator", pins->emulatorpin);
+    g_string_append_printf(out, "numatune=%d;mode=%s;", pins->has_numatune,
+                           pins->memory_mode ? pins->memory_mode : "-");
+    append_set(out, "nodeset", pins->memory_nodeset);
+    for (guint i = 0; i < pins->memnodes->len; i++) {
+        const VnumaMemnode *memnode = &g_array_index(pins->memnodes, VnumaMemnode, i);
+
+        g_string_append_printf(out, "memnode%u:", memnode->cell_id);
+        append_set(out, "nodeset", memnode->nodeset);
+    }
+    digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, out->str, (gssize) out->len);
+    return g_strndup(digest, 16);
+}
+
+static void
+stamp_client_clear(gpointer data)
+{
+    vnuma_cpuset_free(((VnumaStampClient *) data)->vcpus);
+}
+
+VnumaStamp *
+vnuma_stamp_new(void)
+{
+    VnumaStamp *stamp = g_new0(VnumaStamp, 1);
+
+    stamp->clients = g_array_new(FALSE, TRUE, sizeof(VnumaStampClient));
+    g_array_set_clear_func(stamp->clients, stamp_client_clear);
+    stamp->cells = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cell_free);
+    return stamp;
+}
+
+void
+vnuma_stamp_free(VnumaStamp *stamp)
+{
+    if (!stamp)
+        return;
+    g_array_unref(stamp->clients);
+    g_ptr_array_unref(stamp->cells);
+    g_free(stamp->host);
+    g_free(stamp->pins_digest);
+    g_free(stamp);
+}
+
+static void
+override_clear(gpointer data)
+{
+    VnumaOverride *override = data;
+
+    g_free(override->name);
+    g_free(override->value);
+}
+
+VnumaRequest *
+vnuma_request_new(void)
+{
+    VnumaRequest *request = g_new0(VnumaRequest, 1);
+
+    request->pins = vnuma_pinset_new();
+    request->cells = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cell_free);
+    request->overrides = g_array_new(FALSE, TRUE, sizeof(VnumaOverride));
+    g_array_set_clear_func(request->overrides, override_clear);
+    request->page_kib = 4;
+    request->warnings = g_ptr_array_new_with_free_func(g_free);
+    return request;
+}
+
+void
+vnuma_request_free(VnumaRequest *request)
+{
+    if (!request)
+        return;
+    g_free(request->name);
+    g_free(request->type);
+    vnuma_cpuset_free(request->vcpu_cpuset);
+    vnuma_pinset_free(request->pins);
+    g_ptr_array_unref(request->cells);
+    g_array_unref(request->overrides);
+    vnuma_stamp_free(request->stamp);
+    g_ptr_array_unref(request->warnings);
+    g_free(request);
+}
+
+void
+vnuma_request_add_override(VnumaRequest *request, const char *name, const char *value)
+{
+    VnumaOverride override = { .name = g_strdup(name), .value = g_strdup(value) };
+
+    g_array_append_val(request->overrides, override);
+}

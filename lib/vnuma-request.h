@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "lib/vnuma-cpuset.h"
+
+G_BEGIN_DECLS
+
+/* What the sizing engine needs to know about a domain: filled from the
+ * domain XML by xml/vnuma-domain.c, read by the pure core. */
+
+typedef struct {
+    guint sockets, dies, cores, threads;  /* all 0: no <topology> */
+} VnumaGuestTopology;
+
+/* A guest-visible NUMA cell (ESXi's VPD). */
+typedef struct {
+    VnumaCpuSet *vcpus;
+    guint64 memory_kib;
+} VnumaCell;
+
+typedef struct {
+    guint vcpu;
+    VnumaCpuSet *cpuset;
+} VnumaVcpuPin;
+
+typedef struct {
+    guint cell_id;
+    VnumaCpuSet *nodeset;
+} VnumaMemnode;
+
+/* The host placement a domain carries: <cputune> pins and <numatune>. */
+typedef struct {
+    GArray *vcpupins;            /* VnumaVcpuPin, ascending vcpu */
+    VnumaCpuSet *emulatorpin;    /* NULL: none */
+    gboolean has_numatune;
+    char *memory_mode;           /* <numatune><memory mode>; NULL when absent */
+    VnumaCpuSet *memory_nodeset; /* NULL when absent */
+    GArray *memnodes;            /* VnumaMemnode, ascending cell id */
+} VnumaPinSet;
+
+/* One client of vnuma's own record (<vnuma:client/>). */
+typedef struct {
+    VnumaCpuSet *vcpus;
+    guint home_node;
+    guint64 memory_kib;
+} VnumaStampClient;
+
+/* vnuma's record of what it wrote last time (<vnuma:layout>). */
+typedef struct {
+    guint version;
+    guint vcpus;                 /* V it sized for */
+    char *host;                  /* host fingerprint it sized for */
+    char *pins_digest;           /* digest of the pins it wrote */
+    gboolean wrote_topology;
+    VnumaGuestTopology topology; /* what it wrote when wrote_topology */
+    GArray *clients;             /* VnumaStampClient */
+    GPtrArray *cells;            /* VnumaCell *: the cells it wrote (empty: none) */
+} VnumaStamp;
+
+typedef struct {
+    char *name;
+    char *value;
+} VnumaOverride;
+
+typedef struct {
+    char *name;
+    char *type;                  /* kvm, qemu, ... */
+    guint vcpus;                 /* V: <vcpu> text, the maximum */
+    guint current_vcpus;
+    VnumaCpuSet *vcpu_cpuset;    /* <vcpu cpuset>, NULL when absent */
+    gboolean placement_auto;     /* numad placement requested */
+    guint64 memory_kib;
+    guint64 page_kib;            /* backing page size; 0: the host's default huge page */
+    gboolean hugepages;
+    VnumaPinSet *pins;
+    GPtrArray *cells;            /* VnumaCell *: current <cpu><numa> cells */
+    VnumaGuestTopology topology; /* current <cpu><topology> */
+    gboolean policy_present;     /* a <vnuma:policy> element exists */
+    GArray *overrides;           /* VnumaOverride, in document order */
+    VnumaStamp *stamp;           /* NULL when vnuma never wrote this domain */
+    GPtrArray *warnings;         /* char *: what reading the domain found odd */
+} VnumaRequest;
+
+VnumaCell *vnuma_cell_new(VnumaCpuSet *vcpus, guint64 memory_kib);
+void vnuma_cell_free(VnumaCell *cell);
+gboolean vnuma_cells_equal(const GPtrArray *a, const GPtrArray *b);
+
+VnumaPinSet *vnuma_pinset_new(void);
+void vnuma_pinset_free(VnumaPinSet *pins);
+/* Takes ownership of @cpuset / @nodeset. */
+void vnuma_pinset_add_vcpupin(VnumaPinSet *pins, guint vcpu, VnumaCpuSet *cpuset);
+void vnuma_pinset_add_memnode(VnumaPinSet *pins, guint cell_id, VnumaCpuSet *nodeset);
+gboolean vnuma_pinset_is_empty(const VnumaPinSet *pins);
+/* A short digest of the pins' canonical form: equal pins, equal digest,
+ * whatever order or spelling the XML used. Lets vnuma tell the pins it
+ * wrote from pins an admin or Nova wrote. */
+char *vnuma_pinset_digest(const VnumaPinSet *pins);
+
+VnumaStamp *vnuma_stamp_new(void);
+void vnuma_stamp_free(VnumaStamp *stamp);
+
+VnumaRequest *vnuma_request_new(void);
+void vnuma_request_free(VnumaRequest *request);
+void vnuma_request_add_override(VnumaRequest *request, const char *name, const char *value);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaCell, vnuma_cell_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaPinSet, vnuma_pinset_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaStamp, vnuma_stamp_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaRequest, vnuma_request_free)
+
+G_END_DECLS

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "lib/vnuma-sizing.h"
+
+#include "lib/vnuma-error.h"
+
+VnumaCpuSet *
+vnuma_usable_cpus(const VnumaHostNode *node, const VnumaSettings *settings,
+                  const VnumaRequest *request)
+{
+    VnumaCpuSet *usable = vnuma_host_node_cpus(node);
+
+    if (settings->host_cpuset)
+        vnuma_cpuset_intersect(usable, settings->host_cpuset);
+    if (request->vcpu_cpuset)
+        vnuma_cpuset_intersect(usable, request->vcpu_cpuset);
+    return usable;
+}
+
+guint
+vnuma_client_size_limit(const VnumaHost *host, const GPtrArray *usable, const VnumaPolicy *policy)
+{
+    guint limit = 0;
+
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaCpuSet *cpus = usable->pdata[i];
+        guint size;
+
+        if (vnuma_cpuset_is_empty(cpus))
+            continue;
+        size = policy->prefer_ht ? vnuma_cpuset_count(cpus)
+                                 : vnuma_host_node_cores(host->nodes->pdata[i], cpus);
+        if (limit == 0 || size < limit)
+            limit = size;
+    }
+    if (limit && policy->max_per_machine_node)
+        limit = MIN(limit, policy->max_per_machine_node);
+    return limit;
+}
+
+GPtrArray *
+vnuma_split_balanced(const VnumaCpuSet *vcpus, guint parts)
+{
+    GPtrArray *runs = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    guint total = vnuma_cpuset_count(vcpus);
+    gint id = vnuma_cpuset_first(vcpus);
+
+    parts = CLAMP(parts, 1, MAX(total, 1));
+    for (guint p = 0; p < parts; p++) {
+        guint size = total / parts + (p < total % parts ? 1 : 0);
+        VnumaCpuSet *run = vnuma_cpuset_new();
+
+        for (guint n = 0; n < size && id >= 0; n++) {
+            vnuma_cpuset_add(run, (guint) id);
+            id = vnuma_cpuset_next(vcpus, id);
+        }
+        g_ptr_array_add(runs, run);
+    }
+    return runs;
+}
+
+guint64
+vnuma_memory_share(guint64 memory_kib, guint64 page_kib, guint vcpus_before,
+                   guint part_vcpus, guint total_vcpus)
+{
+    guint64 pages = memory_kib / page_kib;
+    guint64 start, end;
+
+    /* Cumulative rounding: part i ends where the first i+1 parts' exact
+     * share ends, rounded down to a page, so the parts tile the total. */
+    start = pages * vcpus_before / total_vcpus;
+    end = pages * (vcpus_before + part_vcpus) / total_vcpus;
+    if (vcpus_before + part_vcpus >= total_vcpus)
+        return memory_kib - start * page_kib;   /* the tail of an unaligned size */
+    return (end - start) * page_kib;
+}
+
+static void
+apply_override(VnumaLayout *layout, VnumaPolicy *policy, const char *origin,
+               const char *name, const char *value)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!vnuma_policy_set(policy, name, value, &error))
+        vnuma_layout_warn(layout, "%s: %s; ignored", origin, error->message);
+}
+
+static void
+resolve_policy(VnumaLayout *layout, const VnumaSettings *settings, const VnumaRequest *request)
+{
+    layout->policy = settings->defaults;
+    for (guint i = 0; i < request->overrides->len; i++) {
+        const VnumaOverride *o = &g_array_index(request->overrides, VnumaOverride, i);
+
+        apply_override(layout, &layout->policy, "vnuma:policy", o->name, o->value);
+    }
+}
+
+/* Rule 9, and whatever leaves no host CPU to run on. */
+static gboolean
+check_managed(VnumaLayout *layout, const VnumaRequest *request)
+{
+    if (!layout->policy.managed) {
+        vnuma_layout_set_unmanaged(layout, "managed='no' (vnuma:policy or vnuma.conf)");
+        return FALSE;
+    }
+    if (!request->type || (!g_str_equal(request->type, "kvm") && !g_str_equal(request->type, "qemu"))) {
+        vnuma_layout_set_unmanaged(layout, "domain type '%s' is not kvm or qemu",
+                                   request->type ? request->type : "");
+        return FALSE;
+    }
+    if (request->placement_auto) {
+        vnuma_layout_set_unmanaged(layout, "placement='auto' hands placement to numad");
+        return FALSE;
+    }
+    /* A <numatune> with a mode but no nodeset places nothing. */
+    if (request->pins->vcpupins->len || request->pins->emulatorpin ||
+        request->pins->memory_nodeset || request->pins->memnodes->len) {
+        g_autofree char *digest = vnuma_pinset_digest(request->pins);
+
+        if (!request->stamp || g_strcmp0(request->stamp->pins_digest, digest) != 0) {
+            vnuma_layout_set_unmanaged(layout,
+                                       "<cputune> pins or a <numatune> nodeset that vnuma did not write "
+                                       "(admin or orchestrator placement)");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void
+add_balanced_clients(VnumaLayout *layout, const VnumaCpuSet *vcpus, guint parts)
+{
+    g_autoptr(GPtrArray) runs = vnuma_split_balanced(vcpus, parts);
+
+    for (guint i = 0; i < runs->len; i++)
+        vnuma_layout_add_client(layout, g_steal_pointer(&runs->pdata[i]), 0);
+}
+
+static void
+add_cells_from_runs(VnumaLayout *layout, GPtrArray *runs)
+{
+    for (guint i = 0; i < runs->len; i++)
+        g_ptr_array_add(layout->cells, vnuma_cell_new(g_steal_pointer(&runs->pdata[i]), 0));
+}
+
+/* Rule 8: the owner's cells stay; each becomes a client, split further
+ * only when larger than L. vCPUs outside every cell form clients too. */
+static void
+size_from_owner_cells(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all)
+{
+    g_autoptr(VnumaCpuSet) rest = vnuma_cpuset_copy(all);
+    guint limit = layout->client_limit;
+
+    layout->sized_by = VNUMA_SIZED_BY_OWNER_CELLS;
+    layout->owner_cells = TRUE;
+    for (guint i = 0; i < request->cells->len; i++) {
+        const VnumaCell *cell = request->cells->pdata[i];
+        guint n = vnuma_cpuset_count(cell->vcpus);
+
+        g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
+        add_balanced_clients(layout, cell->vcpus, (n + limit - 1) / limit);
+        vnuma_cpuset_subtract(rest, cell->vcpus);
+    }
+    if (!vnuma_cpuset_is_empty(rest)) {
+        guint n = vnuma_cpuset_count(rest);
+
+        vnuma_layout_warn(layout, "vCPUs outside every <numa> cell get clients of their own");
+        add_balanced_clients(layout, rest, (n + limit - 1) / limit);
+    }
+    vnuma_layout_note(layout, "rule 8: kept the domain's own %u <numa> cells; each is a client "
+                      "(split where larger than L=%u)", request->cells->len, limit);
+}
+
+/* Rule 10: a vnuma record for the same V keeps its sizing. */
+static gboolean
+size_from_record(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all)
+{
+    const VnumaStamp *stamp = request->stamp;
+    g_autoptr(VnumaCpuSet) covered = vnuma_cpuset_new();
+
+    if (!stamp || stamp->vcpus != layout->vcpus || stamp->clients->len == 0 ||
+        layout->policy.autosize != VNUMA_AUTOSIZE_ONCE)
+        return FALSE;
+    for (guint i = 0; i < stamp->clients->len; i++)
+        vnuma_cpuset_union(covered, g_array_index(stamp->clients, VnumaStampClient, i).vcpus);
+    if (!vnuma_cpuset_equal(covered, all))
+        return FALSE;
+
+    layout->sized_by = VNUMA_SIZED_BY_RECORD;
+    for (guint i = 0; i < stamp->clients->len; i++) {
+        const VnumaStampClient *client = &g_array_index(stamp->clients, VnumaStampClient, i);
+
+        if (vnuma_cpuset_count(client->vcpus) > layout->client_limit)
+            vnuma_layout_warn(layout, "client %u keeps %u vCPUs from vnuma's record but this host's "
+                              "client limit is %u", i, vnuma_cpuset_count(client->vcpus),
+                              layout->client_limit);
+        vnuma_layout_add_client(layout, vnuma_cpuset_copy(client->vcpus), 0);
+    }
+    for (guint i = 0; i < stamp->cells->len; i++) {
+        const VnumaCell *cell = stamp->cells->pdata[i];
+
+        g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), 0));
+    }
+    vnuma_layout_note(layout, "rule 10: autosize=once and V=%u unchanged: kept the %u clients and "
+                      "%u cells of vnuma's record (sized for host %s)", layout->vcpus,
+                      stamp->clients->len, stamp->cells->len, stamp->host ? stamp->host : "?");
+    return TRUE;
+}
+
+/* Rule 2: coresPerSocket fixes the cells; clients follow min(L, C). */
+static gboolean
+size_by_cores_per_socket(VnumaLayout *layout, const VnumaCpuSet *all)
+{
+    guint v = layout->vcpus;
+    guint c = layout->policy.cores_per_socket;
+    guint per_client;
+    g_autoptr(GPtrArray) runs = NULL;
+
+    if (!c)
+        return FALSE;
+    if (v % c != 0) {
+        vnuma_layout_warn(layout, "vnuma:policy: coresPerSocket='%u' does not divide the %u vCPUs; "
+                          "ignored", c, v);
+        layout->policy.cores_per_socket = 0;
+        return FALSE;
+    }
+    per_client = MIN(layout->client_limit, c);
+    layout->sized_by = VNUMA_SIZED_BY_CORES_PER_SOCKET;
+    runs = vnuma_split_balanced(all, v / c);
+    add_cells_from_runs(layout, runs);
+    add_balanced_clients(layout, all, (v + per_client - 1) / per_client);
+    vnuma_layout_note(layout, "rule 2: coresPerSocket=%u: %u cells of %u vCPUs; %u clients of at "
+                      "most min(L=%u, %u) vCPUs", c, v / c, c, layout->clients->len,
+                      layout->client_limit, c);
+    return TRUE;
+}
+
+/* Rule 3: k = ceil(V / L) balanced clients, one cell each. */
+static void
+size_by_client_limit(VnumaLayout *layout, const VnumaCpuSet *all)
+{
+    guint v = layout->vcpus;
+    guint k = (v + layout->client_limit - 1) / layout->client_limit;
+    g_autoptr(GPtrArray) runs = vnuma_split_balanced(all, k);
+
+    layout->sized_by = VNUMA_SIZED_BY_CLIENT_LIMIT;
+    add_balanced_clients(layout, all, k);
+    add_cells_from_runs(layout, runs);
+    vnuma_layout_note(layout, "rule 3: %u vCPUs / L=%u → %u client(s), sizes balanced", v,
+                      layout->client_limit, k);
+}
+
+static void
+warn_cells_spanning_clients(VnumaLayout *layout)
+{
+    for (guint i = 0; i < layout->cells->len; i++) {
+        const VnumaCell *cell = layout->cells->pdata[i];
+        guint spanned = 0;
+
+        for (guint c = 0; c < layout->clients->len; c++) {
+            if (vnuma_cpuset_intersects(((VnumaClient *) layout->clients->pdata[c])->vcpus, cell->vcpus))
+                spanned++;
+        }
+        if (spanned > 1) {
+            g_autofree char *vcpus = vnuma_cpuset_format(cell->vcpus);
+
+            vnuma_layout_warn(layout, "vNUMA node spans NUMA clients: cell %u (vCPUs %s) spans %u "
+                              "clients", i, vcpus, spanned);
+        }
+    }
+}
+
+/* Rule 6: memory in proportion to vCPUs, page aligned, summing to <memory>. */
+static void
+share_memory(VnumaLayout *layout, const VnumaRequest *request)
+{
+    guint64 page = layout->page_kib;
+    guint before = 0;
+
+    if (request->memory_kib % page)
+        vnuma_layout_warn(layout, "<memory> %" G_GUINT64_FORMAT " KiB is not a multiple of the %"
+                          G_GUINT64_FORMAT " KiB backing page; the last part takes the remainder",
+                          request->memory_kib, page);
+    for (guint i = 0; i < layout->clients->len; i++) {
+        VnumaClient *client = layout->clients->pdata[i];
+        guint n = vnuma_cpuset_count(client->vcpus);
+
+        client->memory_kib = vnuma_memory_share(request->memory_kib, page, before, n, layout->vcpus);
+        before += n;
+    }
+    if (layout->owner_cells)
+        return;
+    before = 0;
+    for (guint i = 0; i < layout->cells->len; i++) {
+        VnumaCell *cell = layout->cells->pdata[i];
+        guint n = vnuma_cpuset_count(cell->vcpus);
+
+        cell->memory_kib = vnuma_memory_share(request->memory_kib, page, before, n, layout->vcpus);
+        before += n;
+    }
+}
+
+static gboolean
+cells_even(const GPtrArray *cells)
+{
+    guint first = vnuma_cpuset_count(((VnumaCell *) cells->pdata[0])->vcpus);
+
+    for (guint i = 1; i < cells->len; i++) {
+        if (vnuma_cpuset_count(((VnumaCell *) cells->pdata[i])->vcpus) != first)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Guest sockets that hold vCPUs of more than one cell. */
+static void
+warn_sockets_straddling_cells(VnumaLayout *layout, const VnumaGuestTopology *topo)
+{
+    guint per_socket = MAX(topo->dies, 1) * MAX(topo->cores, 1) * MAX(topo->threads, 1);
+
+    if (!topo->sockets || layout->cells->len < 2)
+        return;
+    for (guint s = 0; s < topo->sockets; s++) {
+        g_autoptr(VnumaCpuSet) socket = vnuma_cpuset_new_range(s * per_socket, (s + 1) * per_socket - 1);
+        guint touched = 0;
+
+        for (guint i = 0; i < layout->cells->len; i++) {
+            if (vnuma_cpuset_intersects(((VnumaCell *) layout->cells->pdata[i])->vcpus, socket))
+                touched++;
+        }
+        if (touched > 1) {
+            vnuma_layout_warn(layout, "guest socket %u straddles %u vNUMA cells (topology left as "
+                              "the domain has it)", s, touched);
+            return;
+        }
+    }
+}
+
+/* Rule 5: the guest's <topology>. */
+static void
+choose_topology(VnumaLayout *layout, const VnumaRequest *request)
+{
+    guint v = layout->vcpus;
+    guint c = layout->policy.cores_per_socket;
+
+    layout->topology = request->topology;
+    if (layout->policy.topology == VNUMA_TOPOLOGY_KEEP || layout->owner_cells) {
+        vnuma_layout_note(layout, "rule 5: topology left as the domain has it (%s)",
+                          layout->owner_cells ? "owner's cells" : "topology='keep'");
+        warn_sockets_straddling_cells(layout, &request->topology);
+        return;
+    }
+    layout->write_topology = TRUE;
+    if (c) {
+        layout->topology = (VnumaGuestTopology) { v / c, 1, c, 1 };
+        vnuma_layout_note(layout, "rule 5: coresPerSocket=%u → %u socket(s) × %u cores", c, v / c, c);
+    } else if (layout->exposed && cells_even(layout->cells)) {
+        guint cell_size = vnuma_cpuset_count(((VnumaCell *) layout->cells->pdata[0])->vcpus);
+
+        layout->topology = (VnumaGuestTopology) { layout->cells->len, 1, cell_size, 1 };
+        vnuma_layout_note(layout, "rule 5: align: one guest socket per cell → %u sockets × %u cores",
+                          layout->cells->len, cell_size);
+    } else {
+        layout->topology = (VnumaGuestTopology) { 1, 1, v, 1 };
+        vnuma_layout_note(layout, "rule 5: align: %s → 1 socket × %u cores",
+                          layout->exposed ? "uneven cells" : "no vNUMA", v);
+    }
+}
+
+static void
+compute_usable(VnumaLayout *layout, const VnumaHost *host, const VnumaSettings *settings,
+               const VnumaRequest *request)
+{
+    for (guint i = 0; i < host->nodes->len; i++)
+        g_ptr_array_add(layout->usable, vnuma_usable_cpus(host->nodes->pdata[i], settings, request));
+}
+
+VnumaLayout *
+vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const VnumaRequest *request)
+{
+    g_autoptr(VnumaLayout) layout = vnuma_layout_new();
+    g_autoptr(VnumaCpuSet) all = NULL;
+    gboolean owner_cells;
+
+    layout->vcpus = request->vcpus;
+    layout->memory_mode = settings->memory_mode;
+    layout->host_fingerprint = vnuma_host_fingerprint(host);
+    layout->page_kib = request->page_kib ? request->page_kib : vnuma_host_default_hugepage_kib(host);
+    for (guint i = 0; i < request->warnings->len; i++)
+        vnuma_layout_warn(layout, "%s", (const char *) request->warnings->pdata[i]);
+    resolve_policy(layout, settings, request);
+    if (!check_managed(layout, request))
+        return g_steal_pointer(&layout);
+    if (request->vcpus == 0) {
+        vnuma_layout_set_unmanaged(layout, "the domain has no vCPUs");
+        return g_steal_pointer(&layout);
+    }
+
+    compute_usable(layout, host, settings, request);
+    layout->client_limit = vnuma_client_size_limit(host, layout->usable, &layout->policy);
+    if (layout->client_limit == 0) {
+        vnuma_layout_set_unmanaged(layout, "no usable host CPU (online ∩ host_cpuset ∩ <vcpu cpuset>)");
+        return g_steal_pointer(&layout);
+    }
+    vnuma_layout_note(layout, "rule 1: client limit L=%u (fewest %s per node%s)", layout->client_limit,
+                      layout->policy.prefer_ht ? "threads, preferHT" : "cores",
+                      layout->policy.max_per_machine_node ? ", capped by maxPerMachineNode" : "");
+    if (request->current_vcpus && request->current_vcpus < request->vcpus)
+        vnuma_layout_note(layout, "rule 7: %u of %u vCPUs online; sized on all %u so hot-added "
+                          "vCPUs land in their cell", request->current_vcpus, request->vcpus,
+                          request->vcpus);
+
+    all = vnuma_cpuset_new_range(0, request->vcpus - 1);
+    owner_cells = request->cells->len > 0 &&
+                  !(request->stamp && vnuma_cells_equal(request->cells, request->stamp->cells));
+    if (owner_cells)
+        size_from_owner_cells(layout, request, all);
+    else if (!size_from_record(layout, request, all) && !size_by_cores_per_socket(layout, all))
+        size_by_client_limit(layout, all);
+
+    if (layout->owner_cells) {
+        layout->exposed = TRUE;
+    } else {
+        layout->exposed = request->vcpus >= layout->policy.vcpu_min && layout->cells->len > 1;
+        vnuma_layout_note(layout, "rule 4: vNUMA %s (V=%u %s vcpuMin=%u, %u cell(s))",
+                          layout->exposed ? "exposed" : "not exposed", request->vcpus,
+                          request->vcpus >= layout->policy.vcpu_min ? "≥" : "<",
+                          layout->policy.vcpu_min, layout->cells->len);
+        if (!layout->exposed)
+            g_ptr_array_set_size(layout->cells, 0);
+    }
+    if (layout->exposed)
+        warn_cells_spanning_clients(layout);
+    share_memory(layout, request);
+    choose_topology(layout, request);
+    return g_steal_pointer(&layout);
+}

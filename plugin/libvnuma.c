@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "plugin/vnuma.h"
+
+#include <string.h>
+
+#include "lib/vnuma-error.h"
+#include "lib/vnuma-placement.h"
+#include "lib/vnuma-sizing.h"
+#include "plugin/vnuma-config.h"
+#include "plugin/vnuma-explain.h"
+#include "xml/vnuma-caps.h"
+#include "xml/vnuma-domain.h"
+#include "xml/vnuma-rewrite.h"
+#include "xml/vnuma-sysfs.h"
+
+struct _VnumaContext {
+    VnumaHost *host;
+    VnumaSettings settings;
+    GPtrArray *warnings;         /* char *, NULL-terminated */
+};
+
+struct _VnumaPlan {
+    VnumaRequest *request;
+    VnumaLayout *layout;
+    char *input;
+    char *output;
+    gsize input_len;
+    gsize output_len;
+};
+
+VnumaContext *
+vnuma_context_new(void)
+{
+    VnumaContext *ctx = g_new0(VnumaContext, 1);
+
+    vnuma_settings_init(&ctx->settings);
+    ctx->warnings = g_ptr_array_new_null_terminated(4, g_free, TRUE);
+    return ctx;
+}
+
+void
+vnuma_context_free(VnumaContext *ctx)
+{
+    if (!ctx)
+        return;
+    vnuma_host_free(ctx->host);
+    vnuma_settings_clear(&ctx->settings);
+    g_ptr_array_unref(ctx->warnings);
+    g_free(ctx);
+}
+
+static gboolean
+set_host(VnumaContext *ctx, VnumaHost *host)
+{
+    if (!host)
+        return FALSE;
+    vnuma_host_free(ctx->host);
+    ctx->host = host;
+    return TRUE;
+}
+
+gboolean
+vnuma_context_load_caps_file(VnumaContext *ctx, const char *path, GError **error)
+{
+    return set_host(ctx, vnuma_host_from_caps_file(path, error));
+}
+
+gboolean
+vnuma_context_load_caps_xml(VnumaContext *ctx, const char *xml, gsize len, GError **error)
+{
+    return set_host(ctx, vnuma_host_from_caps_xml(xml, len, error));
+}
+
+gboolean
+vnuma_context_load_sysfs(VnumaContext *ctx, const char *root, GError **error)
+{
+    return set_host(ctx, vnuma_host_from_sysfs(root, error));
+}
+
+gboolean
+vnuma_context_load_config(VnumaContext *ctx, const char *path, GError **error)
+{
+    return vnuma_config_load_file(&ctx->settings, path, ctx->warnings, error);
+}
+
+const char *const *
+vnuma_context_warnings(const VnumaContext *ctx)
+{
+    return (const char *const *) ctx->warnings->pdata;
+}
+
+char *
+vnuma_context_describe_host(const VnumaContext *ctx)
+{
+    return ctx->host ? vnuma_host_describe(ctx->host) : g_strdup("");
+}
+
+VnumaPlan *
+vnuma_plan_new(VnumaContext *ctx, const char *domain_xml, gsize len, GError **error)
+{
+    g_autoptr(VnumaXmlSource) src = NULL;
+    g_autoptr(VnumaPlan) plan = g_new0(VnumaPlan, 1);
+
+    if (!ctx->host) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND, "no host topology loaded");
+        return NULL;
+    }
+    if (!(src = vnuma_xml_source_parse(domain_xml, len, "domain XML", error)))
+        return NULL;
+    if (!(plan->request = vnuma_request_from_domain(src, error)))
+        return NULL;
+    /* topology + domain → sizing → placement → layout → XML */
+    plan->layout = vnuma_sizing_run(ctx->host, &ctx->settings, plan->request);
+    for (guint i = 0; i < ctx->warnings->len; i++)
+        vnuma_layout_warn(plan->layout, "%s", (const char *) ctx->warnings->pdata[i]);
+    if (plan->layout->managed) {
+        vnuma_placement_run(ctx->host, plan->layout, NULL, 0);
+        vnuma_layout_finish(plan->layout, ctx->host, plan->request);
+    }
+    plan->input = g_strndup(domain_xml, len);
+    plan->input_len = len;
+    plan->output = vnuma_domain_rewrite(src, plan->request, plan->layout, &plan->output_len, error);
+    if (!plan->output)
+        return NULL;
+    return g_steal_pointer(&plan);
+}
+
+void
+vnuma_plan_free(VnumaPlan *plan)
+{
+    if (!plan)
+        return;
+    vnuma_request_free(plan->request);
+    vnuma_layout_free(plan->layout);
+    g_free(plan->input);
+    g_free(plan->output);
+    g_free(plan);
+}
+
+gboolean
+vnuma_plan_is_managed(const VnumaPlan *plan)
+{
+    return plan->layout->managed;
+}
+
+const char *
+vnuma_plan_reason(const VnumaPlan *plan)
+{
+    return plan->layout->reason;
+}
+
+gboolean
+vnuma_plan_changes_domain(const VnumaPlan *plan)
+{
+    return plan->input_len != plan->output_len ||
+           memcmp(plan->input, plan->output, plan->input_len) != 0;
+}
+
+const char *const *
+vnuma_plan_warnings(const VnumaPlan *plan)
+{
+    return (const char *const *) plan->layout->warnings->pdata;
+}
+
+char *
+vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len)
+{
+    gboolean changes = vnuma_plan_changes_domain(plan);
+    char *text;
+
+    switch (format) {
+    case VNUMA_FORMAT_JSON:
+        text = vnuma_explain_json(plan->request, plan->layout, changes);
+        break;
+    case VNUMA_FORMAT_TEXT:
+        text = vnuma_explain_text(plan->request, plan->layout, changes);
+        break;
+    case VNUMA_FORMAT_XML:
+    default:
+        if (len)
+            *len = plan->output_len;
+        return g_strndup(plan->output, plan->output_len);
+    }
+    if (len)
+        *len = strlen(text);
+    return text;
+}

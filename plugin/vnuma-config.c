@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "plugin/vnuma-config.h"
+
+#include "lib/vnuma-error.h"
+
+/* Keys other parts of vnuma read from the same file. */
+static const char *const other_keys[] = {
+    "enforce", "capabilities", "rebalance_period", "define_sizing", "metrics_path", NULL,
+};
+
+static void
+load_key(VnumaSettings *settings, GKeyFile *file, const char *origin, const char *key,
+         GPtrArray *warnings)
+{
+    g_autofree char *value = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, key, NULL);
+    g_autoptr(GError) error = NULL;
+
+    if (!value)
+        return;
+    g_strstrip(value);
+    if (g_str_equal(key, "host_cpuset")) {
+        VnumaCpuSet *set = vnuma_cpuset_parse(value, &error);
+
+        if (set) {
+            vnuma_cpuset_free(settings->host_cpuset);
+            settings->host_cpuset = set;
+        }
+    } else if (g_str_equal(key, "memory_mode")) {
+        /* "auto" is decided by a front end that knows the libvirt version. */
+        if (!g_str_equal(value, "auto"))
+            vnuma_memory_mode_from_string(value, &settings->memory_mode, &error);
+    } else if (g_strv_contains(vnuma_policy_attribute_names(), key)) {
+        vnuma_policy_set(&settings->defaults, key, value, &error);
+    } else if (!g_strv_contains(other_keys, key)) {
+        g_set_error(&error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "unknown key");
+    }
+    if (error)
+        g_ptr_array_add(warnings, g_strdup_printf("%s: [%s] %s=%s: %s; ignored", origin,
+                                                  VNUMA_CONFIG_GROUP, key, value, error->message));
+}
+
+gboolean
+vnuma_config_load_data(VnumaSettings *settings, const char *data, gsize len, const char *origin,
+                       GPtrArray *warnings, GError **error)
+{
+    g_autoptr(GKeyFile) file = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    g_auto(GStrv) keys = NULL;
+
+    if (!g_key_file_load_from_data(file, data, len, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "%s: %s", origin, local->message);
+        return FALSE;
+    }
+    keys = g_key_file_get_keys(file, VNUMA_CONFIG_GROUP, NULL, NULL);
+    for (guint i = 0; keys && keys[i]; i++)
+        load_key(settings, file, origin, keys[i], warnings);
+    return TRUE;
+}
+
+gboolean
+vnuma_config_load_file(VnumaSettings *settings, const char *path, GPtrArray *warnings,
+                       GError **error)
+{
+    g_autofree char *data = NULL;
+    g_autoptr(GError) local = NULL;
+    gsize len;
+
+    if (!g_file_get_contents(path, &data, &len, &local)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read config: %s", local->message);
+        return FALSE;
+    }
+    return vnuma_config_load_data(settings, data, len, path, warnings, error);
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvnuma — the public C API of vnuma, the NUMA scheduler for
+ * libvirt/KVM. Every front end (vnumactl, the qemu hook, the agent) and
+ * third-party integrations go through it:
+ *
+ *   VnumaContext  the host: its topology (capabilities XML or sysfs) and
+ *                 its settings (vnuma.conf).
+ *   VnumaPlan     one domain sized and placed on that host: whether it
+ *                 is managed, the rewritten domain XML, and an
+ *                 explanation (JSON or text).
+ *
+ * Nothing here talks to libvirt. Fallible calls take a GError **; error
+ * messages are one line naming what is wrong. Objects are not shared
+ * between threads.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VNUMA_API_VERSION 1
+
+typedef struct _VnumaContext VnumaContext;
+typedef struct _VnumaPlan VnumaPlan;
+
+typedef enum {
+    VNUMA_FORMAT_XML,   /* the rewritten domain XML */
+    VNUMA_FORMAT_JSON,  /* the layout, machine-readable */
+    VNUMA_FORMAT_TEXT,  /* the layout and the reasons, for people */
+} VnumaFormat;
+
+/* A context with built-in defaults and no host yet. */
+VnumaContext *vnuma_context_new(void);
+void vnuma_context_free(VnumaContext *ctx);
+
+/* The host topology, from `virsh capabilities` output (a file, or text). */
+gboolean vnuma_context_load_caps_file(VnumaContext *ctx, const char *path, GError **error);
+gboolean vnuma_context_load_caps_xml(VnumaContext *ctx, const char *xml, gsize len, GError **error);
+/* The host topology from sysfs; @root is "/sys" on a real host. */
+gboolean vnuma_context_load_sysfs(VnumaContext *ctx, const char *root, GError **error);
+
+/* Host settings from a vnuma.conf (GKeyFile, group [vnuma]): a default
+ * for every <vnuma:policy> attribute, host_cpuset and memory_mode. A bad
+ * value is ignored with a warning naming the key; an unreadable file is
+ * an error. */
+gboolean vnuma_context_load_config(VnumaContext *ctx, const char *path, GError **error);
+/* Warnings the configuration produced, NULL-terminated. */
+const char *const *vnuma_context_warnings(const VnumaContext *ctx);
+/* The canonical description of the loaded host, for diagnostics. */
+char *vnuma_context_describe_host(const VnumaContext *ctx);
+
+/* Sizes and places one domain. Fails only on unreadable input (not XML,
+ * not a domain, malformed libvirt elements) or with no host loaded; a
+ * bad override or an unmanaged domain is a successful plan. */
+VnumaPlan *vnuma_plan_new(VnumaContext *ctx, const char *domain_xml, gsize len, GError **error);
+void vnuma_plan_free(VnumaPlan *plan);
+
+gboolean vnuma_plan_is_managed(const VnumaPlan *plan);
+/* Why vnuma leaves the domain alone; NULL when managed. */
+const char *vnuma_plan_reason(const VnumaPlan *plan);
+/* Whether the rewritten XML differs from the input. */
+gboolean vnuma_plan_changes_domain(const VnumaPlan *plan);
+/* Warnings, NULL-terminated (bad overrides, spanning cells, memory). */
+const char *const *vnuma_plan_warnings(const VnumaPlan *plan);
+
+/* The plan in @format. XML is the whole domain, the input unchanged when
+ * there is nothing to change. */
+char *vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaContext, vnuma_context_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaPlan, vnuma_plan_free)
+
+G_END_DECLS

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "tests/testutil.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "lib/vnuma-error.h"
+#include "xml/vnuma-caps.h"
+#include "xml/vnuma-sysfs.h"
+
+/* Fake sysfs trees are written from a capabilities model the way the
+ * kernel lays them out, read back, and compared with the model. */
+
+static void
+write_file(const char *root, const char *relative, const char *text)
+{
+    g_autofree char *path = g_build_filename(root, relative, NULL);
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autoptr(GError) error = NULL;
+
+    if (g_mkdir_with_parents(dir, 0755) < 0 || !g_file_set_contents(path, text, -1, &error)) {
+        print_error("cannot write %s: %s\n", path, error ? error->message : g_strerror(errno));
+        fail();
+    }
+}
+
+static void
+write_link(const char *root, const char *relative, const char *target)
+{
+    g_autofree char *path = g_build_filename(root, relative, NULL);
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    if (g_mkdir_with_parents(dir, 0755) < 0 || symlink(target, path) < 0) {
+        print_error("cannot link %s: %s\n", path, g_strerror(errno));
+        fail();
+    }
+}
+
+static void
+remove_tree(const char *path)
+{
+    g_autoptr(GDir) dir = NULL;
+    const char *name;
+
+    /* Never follow a link: the fake nodeN/cpuM links point back inside. */
+    if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) || !g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        g_unlink(path);
+        return;
+    }
+    dir = g_dir_open(path, 0, NULL);
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+
+        remove_tree(child);
+    }
+    g_rmdir(path);
+}
+
+static char *
+make_root(void)
+{
+    g_autoptr(GError) error = NULL;
+    char *root = g_dir_make_tmp("vnuma-sysfs-XXXXXX", &error);
+
+    if (!root) {
+        print_error("%s\n", error->message);
+        fail();
+    }
+    return root;
+}
+
+typedef enum {
+    TREE_CURRENT = 0,
+    /* No node/online (listing nodeN instead) and no die_id (Linux < 5.2). */
+    TREE_OLD_KERNEL = 1,
+} TreeStyle;
+
+static void
+write_node(const char *root, const VnumaHost *host, const VnumaHostNode *node)
+{
+    g_autofree char *dir = g_strdup_printf("devices/system/node/node%u", node->id);
+    g_autofree char *meminfo = NULL;
+    g_autoptr(VnumaCpuSet) online = vnuma_host_node_cpus(node);
+    g_autofree char *cpulist = vnuma_cpuset_format(online);
+    g_autoptr(GString) distance = g_string_new(NULL);
+    g_autofree char *path = NULL;
+
+    /* The kernel pads the values; the reader must not care. */
+    meminfo = g_strdup_printf("Node %u MemTotal:       %" G_GUINT64_FORMAT " kB\n"
+                              "Node %u MemFree:        %" G_GUINT64_FORMAT " kB\n"
+                              "Node %u MemUsed:        %" G_GUINT64_FORMAT " kB\n"
+                              "Node %u HugePages_Total:     0\n",
+                              node->id, node->memory_kib, node->id, node->memory_kib / 2,
+                              node->id, node->memory_kib - node->memory_kib / 2, node->id);
+    path = g_build_filename(dir, "meminfo", NULL);
+    write_file(root, path, meminfo);
+
+    g_free(path);
+    path = g_build_filename(dir, "cpulist", NULL);
+    write_file(root, path, *cpulist ? cpulist : "");
+    /* cpumap starts with "cpu" like the cpuN links do. */
+    g_free(path);
+    path = g_build_filename(dir, "cpumap", NULL);
+    write_file(root, path, "00000000,000000ff\n");
+
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *other = host->nodes->pdata[i];
+
+        g_string_append_printf(distance, "%s%u", i ? " " : "",
+                               vnuma_host_distance(host, node->id, other->id));
+    }
+    g_string_append_c(distance, '\n');
+    g_free(path);
+    path = g_build_filename(dir, "distance", NULL);
+    write_file(root, path, distance->str);
+
+    for (guint p = 0; p < node->pages->len; p++) {
+        const VnumaPagePool *pool = &g_array_index(node->pages, VnumaPagePool, p);
+        g_autofree char *pool_dir = NULL;
+        g_autofree char *count = NULL;
+        g_autofree char *nr_path = NULL;
+        g_autofree char *free_path = NULL;
+
+        /* The base pool is not a sysfs pool: it is what MemTotal leaves. */
+        if (pool->size_kib <= 4)
+            continue;
+        pool_dir = g_strdup_printf("%s/hugepages/hugepages-%" G_GUINT64_FORMAT "kB",
+                                   dir, pool->size_kib);
+        nr_path = g_build_filename(pool_dir, "nr_hugepages", NULL);
+        free_path = g_build_filename(pool_dir, "free_hugepages", NULL);
+        count = g_strdup_printf("%" G_GUINT64_FORMAT "\n", pool->total);
+        write_file(root, nr_path, count);
+        g_free(count);
+        count = g_strdup_printf("%" G_GUINT64_FORMAT "\n", pool->total / 2);
+        write_file(root, free_path, count);
+    }
+}
+
+static void
+write_cpu(const char *root, const VnumaHostNode *node, const VnumaHostCpu *cpu, TreeStyle style)
+{
+    g_autofree char *dir = g_strdup_printf("devices/system/cpu/cpu%u", cpu->id);
+    g_autofree char *link = g_strdup_printf("devices/system/node/node%u/cpu%u", node->id, cpu->id);
+    g_autofree char *target = g_strdup_printf("../../cpu/cpu%u", cpu->id);
+    g_autofree char *back = g_strdup_printf("%s/node%u", dir, node->id);
+    g_autofree char *back_target = g_strdup_printf("../../node/node%u", node->id);
+    g_autofree char *path = NULL;
+    g_autofree char *value = NULL;
+    g_autofree char *siblings = NULL;
+
+    write_link(root, link, target);
+    write_link(root, back, back_target);
+    /* The boot CPU usually cannot go offline and has no 'online' file. */
+    if (cpu->id != 0 || !cpu->online) {
+        path = g_build_filename(dir, "online", NULL);
+        write_file(root, path, cpu->online ? "1\n" : "0\n");
+    }
+    /* An offline CPU loses its topology directory. */
+    if (!cpu->online)
+        return;
+
+    g_free(path);
+    path = g_build_filename(dir, "topology", "physical_package_id", NULL);
+    value = g_strdup_printf("%u\n", cpu->socket_id);
+    write_file(root, path, value);
+    if (style != TREE_OLD_KERNEL) {
+        g_free(path);
+        g_free(value);
+        path = g_build_filename(dir, "topology", "die_id", NULL);
+        value = g_strdup_printf("%u\n", cpu->die_id);
+        write_file(root, path, value);
+    }
+    g_free(path);
+    g_free(value);
+    path = g_build_filename(dir, "topology", "core_id", NULL);
+    value = g_strdup_printf("%u\n", cpu->core_id);
+    write_file(root, path, value);
+
+    g_free(path);
+    g_free(value);
+    siblings = vnuma_cpuset_format(cpu->siblings);
+    path = g_build_filename(dir, "topology", "thread_siblings_list", NULL);
+    value = g_strdup_printf("%s\n", siblings);
+    write_file(root, path, value);
+}
+
+static void
+write_tree(const char *root, const VnumaHost *host, TreeStyle style)
+{
+    g_autoptr(VnumaCpuSet) ids = vnuma_cpuset_new();
+    g_autofree char *online = NULL;
+
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+
+        vnuma_cpuset_add(ids, node->id);
+        write_node(root, host, node);
+        for (guint c = 0; c < node->cpus->len; c++)
+            write_cpu(root, node, &g_array_index(node->cpus, VnumaHostCpu, c), style);
+    }
+    online = vnuma_cpuset_format(ids);
+    if (style != TREE_OLD_KERNEL) {
+        g_autofree char *line = g_strdup_printf("%s\n", online);
+
+        write_file(root, "devices/system/node/online", line);
+    }
+    /* Neighbours that are not nodes or CPUs. */
+    write_file(root, "devices/system/node/possible", "0-1023\n");
+    write_file(root, "devices/system/cpu/online", "0\n");
+    write_file(root, "devices/system/cpu/cpufreq/boost", "1\n");
+}
+
+static VnumaHost *
+read_tree(const char *root)
+{
+    g_autoptr(GError) error = NULL;
+    VnumaHost *host = vnuma_host_from_sysfs(root, &error);
+
+    if (!host) {
+        print_error("%s\n", error->message);
+        fail();
+    }
+    return host;
+}
+
+static void
+assert_same_host(const char *what, const VnumaHost *expected, const VnumaHost *got)
+{
+    g_autofree char *a = vnuma_host_describe(expected);
+    g_autofree char *b = vnuma_host_describe(got);
+
+    if (strcmp(a, b) != 0) {
+        print_error("%s: sysfs and capabilities disagree\n--- capabilities ---\n%s"
+                    "--- sysfs ---\n%s", what, a, b);
+        fail();
+    }
+}
+
+/* Every fixture, written as sysfs, reads back as the same host. */
+static void
+test_fixture_trees(void **state)
+{
+    g_autofree char *dir_path = vnuma_test_path("examples/hosts");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GDir) dir = g_dir_open(dir_path, 0, &error);
+    const char *file;
+    guint checked = 0;
+
+    (void) state;
+    /* The fixtures' base pages are 4 KiB, as the reader's are on x86. */
+    if (sysconf(_SC_PAGESIZE) != 4096) {
+        print_message("base pages are not 4 KiB here: the fixtures do not apply\n");
+        skip();
+    }
+    if (!dir) {
+        print_error("%s\n", error->message);
+        fail();
+    }
+    while ((file = g_dir_read_name(dir))) {
+        g_autofree char *name = NULL;
+        g_autofree char *root = NULL;
+        g_autoptr(VnumaHost) caps = NULL;
+        g_autoptr(VnumaHost) sysfs = NULL;
+        TreeStyle style;
+
+        if (!g_str_has_suffix(file, ".xml"))
+            continue;
+        name = g_strndup(file, strlen(file) - strlen(".xml"));
+        caps = vnuma_test_host(name);
+        style = (checked % 2) ? TREE_OLD_KERNEL : TREE_CURRENT;
+        /* An old kernel has no die_id: only fixtures with die 0 fit. */
+        for (guint i = 0; i < caps->nodes->len && style == TREE_OLD_KERNEL; i++) {
+            const VnumaHostNode *node = caps->nodes->pdata[i];
+
+            for (guint c = 0; c < node->cpus->len; c++) {
+                if (g_array_index(node->cpus, VnumaHostCpu, c).die_id != 0)
+                    style = TREE_CURRENT;
+            }
+        }
+        root = make_root();
+        write_tree(root, caps, style);
+        sysfs = read_tree(root);
+        remove_tree(root);
+        assert_false(g_file_test(root, G_FILE_TEST_EXISTS));
+        assert_same_host(name, caps, sysfs);
+        checked++;
+    }
+    assert_true(checked > 0);
+}
+
+/* Free counts are not in the description; check them directly. */
+static void
+test_free_pages(void **state)
+{
+    g_autoptr(VnumaHost) caps = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *root = make_root();
+    g_autoptr(VnumaHost) sysfs = NULL;
+    const VnumaHostNode *node;
+    const VnumaPagePool *pool;
+
+    (void) state;
+    write_tree(root, caps, TREE_CURRENT);
+    sysfs = read_tree(root);
+    remove_tree(root);
+    node = sysfs->nodes->pdata[1];
+    pool = vnuma_host_node_pages(node, 1048576);
+    assert_non_null(pool);
+    assert_int_equal(pool->total, 16);
+    assert_int_equal(pool->free, 8);
+    pool = vnuma_host_node_pages(node, 4);
+    assert_non_null(pool);
+    /* MemFree is half of MemTotal in the fake tree. */
+    assert_int_equal(pool->free, (gint64) (node->memory_kib / 2 / 4));
+}
+
+static void
+assert_sysfs_error(const char *root, const char *fragment, const char *fragment2)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaHost) host = vnuma_host_from_sysfs(root, &error);
+
+    if (host) {
+        print_error("%s: a broken tree was accepted\n", root);
+        fail();
+    }
+    assert_true(error->domain == VNUMA_ERROR);
+    if (!strstr(error->message, fragment) || (fragment2 && !strstr(error->message, fragment2))) {
+        print_error("error '%s' lacks '%s' or '%s'\n", error->message, fragment,
+                    fragment2 ? fragment2 : "");
+        fail();
+    }
+    assert_null(strchr(error->message, '\n'));
+}
+
+/* A small valid tree to break in one place. */
+static char *
+small_tree(void)
+{
+    g_autoptr(VnumaHost) caps = vnuma_test_host("offline-cpus-2s");
+    char *root = make_root();
+
+    write_tree(root, caps, TREE_CURRENT);
+    return root;
+}
+
+static void
+break_and_check(const char *relative, const char *content, const char *fragment2)
+{
+    g_autofree char *root = small_tree();
+    g_autofree char *path = g_build_filename(root, relative, NULL);
+
+    if (content)
+        write_file(root, relative, content);
+    else
+        g_unlink(path);
+    assert_sysfs_error(root, path, fragment2);
+    remove_tree(root);
+}
+
+static void
+test_errors(void **state)
+{
+    g_autofree char *root = make_root();
+    g_autofree char *node_dir = g_build_filename(root, "devices", "system", "node", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaHost) host = NULL;
+
+    (void) state;
+    /* No devices/system/node at all (no NUMA in the kernel, or a wrong root). */
+    host = vnuma_host_from_sysfs(root, &error);
+    assert_null(host);
+    assert_true(g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND));
+    assert_non_null(strstr(error->message, node_dir));
+    remove_tree(root);
+
+    break_and_check("devices/system/node/node1/meminfo", NULL, "No such file");
+    break_and_check("devices/system/node/node0/meminfo", "Node 0 MemFree: 5 kB\n", "MemTotal");
+    break_and_check("devices/system/node/node0/meminfo", "Node 0 MemTotal: lots\n", "MemTotal");
+    break_and_check("devices/system/node/node0/distance", "10\n", "1 distances for 2 online nodes");
+    break_and_check("devices/system/node/node1/distance", "21 ten\n", "'ten'");
+    break_and_check("devices/system/node/node0/cpulist", "0-3,x\n", "invalid CPU list");
+    break_and_check("devices/system/cpu/cpu1/topology/core_id", "one\n", "'one'");
+    break_and_check("devices/system/cpu/cpu2/topology/physical_package_id", NULL, NULL);
+    break_and_check("devices/system/cpu/cpu3/topology/thread_siblings_list", NULL, NULL);
+    break_and_check("devices/system/cpu/cpu6/online", "maybe\n", "'maybe'");
+    break_and_check("devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages",
+                    "-5\n", "'-5'");
+}
+
+/* A node listed online without a directory is named as such. */
+static void
+test_missing_node(void **state)
+{
+    g_autofree char *root = small_tree();
+    g_autofree char *path = g_build_filename(root, "devices/system/node/node2", NULL);
+
+    (void) state;
+    write_file(root, "devices/system/node/online", "0-2\n");
+    assert_sysfs_error(root, path, "node 2 is online");
+    remove_tree(root);
+}
+
+static char *
+run_virsh_capabilities(const char *uri)
+{
+    const char *argv[] = { "virsh", "-c", uri, "capabilities", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autofree char *err = NULL;
+    char *out = NULL;
+    int status = -1;
+
+    if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                      &out, &err, &status, &error)) {
+        print_error("cannot run virsh: %s\n", error->message);
+        fail();
+    }
+    if (!g_spawn_check_wait_status(status, &error)) {
+        print_error("virsh -c %s capabilities: %s\n%s\n", uri, error->message, err);
+        g_free(out);
+        fail();
+    }
+    return out;
+}
+
+/* The hook reads sysfs, the agent asks libvirt: on a real host both must
+ * see the same topology. */
+static void
+test_real_machine(void **state)
+{
+    const char *uri = g_getenv("VNUMA_TEST_LIBVIRT_URI");
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaHost) caps = NULL;
+    g_autoptr(VnumaHost) sysfs = NULL;
+
+    (void) state;
+    if (!uri || !*uri) {
+        print_message("VNUMA_TEST_LIBVIRT_URI not set: start libvirtd with scripts/test.sh\n");
+        skip();
+    }
+    xml = run_virsh_capabilities(uri);
+    caps = vnuma_host_from_caps_xml(xml, strlen(xml), &error);
+    if (!caps) {
+        print_error("capabilities of %s: %s\n", uri, error->message);
+        fail();
+    }
+    sysfs = vnuma_host_from_sysfs("/sys", &error);
+    if (!sysfs) {
+        print_error("/sys: %s\n", error->message);
+        fail();
+    }
+    assert_same_host(uri, caps, sysfs);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixture_trees),
+        cmocka_unit_test(test_free_pages),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_missing_node),
+        cmocka_unit_test(test_real_machine),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "tests/testutil.h"
+
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "xml/vnuma-caps.h"
+
+char *
+vnuma_test_path(const char *relative)
+{
+    const char *srcdir = g_getenv("VNUMA_SRCDIR");
+
+    if (!srcdir) {
+        print_error("VNUMA_SRCDIR is not set; run the tests through meson\n");
+        fail();
+    }
+    return g_build_filename(srcdir, relative, NULL);
+}
+
+char *
+vnuma_test_read(const char *relative, gsize *len)
+{
+    g_autofree char *path = vnuma_test_path(relative);
+    g_autoptr(GError) error = NULL;
+    char *data = NULL;
+
+    if (!g_file_get_contents(path, &data, len, &error)) {
+        print_error("%s\n", error->message);
+        fail();
+    }
+    return data;
+}
+
+VnumaHost *
+vnuma_test_host(const char *name)
+{
+    g_autofree char *relative = g_strdup_printf("examples/hosts/%s.xml", name);
+    g_autofree char *path = vnuma_test_path(relative);
+    g_autoptr(GError) error = NULL;
+    VnumaHost *host = vnuma_host_from_caps_file(path, &error);
+
+    if (!host) {
+        print_error("%s: %s\n", path, error->message);
+        fail();
+    }
+    return host;
+}
+
+void
+vnuma_test_assert_valid(const char *xml, const char *schema)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int fd = g_file_open_tmp("vnuma-test-XXXXXX.xml", &path, &error);
+    int status = -1;
+
+    if (fd < 0 || !g_file_set_contents(path, xml, -1, &error)) {
+        print_error("cannot write a temporary file: %s\n", error->message);
+        fail();
+    }
+    close(fd);
+    const char *argv[] = { "virt-xml-validate", path, schema, NULL };
+    if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                      &out, &err, &status, &error)) {
+        print_error("cannot run virt-xml-validate: %s\n", error->message);
+        g_unlink(path);
+        fail();
+    }
+    g_unlink(path);
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        print_error("virt-xml-validate rejects the document:\n%s%s\n--- document ---\n%s\n",
+                    out, err, xml);
+        fail();
+    }
+}

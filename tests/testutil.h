@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* cmocka needs these before its header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib.h>
+
+#include "lib/vnuma-host.h"
+
+/* $VNUMA_SRCDIR/@relative (the source tree; meson sets it). */
+char *vnuma_test_path(const char *relative);
+/* Whole file under the source tree; fails the test when unreadable. */
+char *vnuma_test_read(const char *relative, gsize *len);
+/* examples/hosts/@name.xml parsed into a host model; fails the test on error. */
+VnumaHost *vnuma_test_host(const char *name);
+/* Runs libvirt's virt-xml-validate on @xml as @schema ("domain",
+ * "capability"); fails the test, printing the validator's words, when
+ * it rejects the document or cannot run. */
+void vnuma_test_assert_valid(const char *xml, const char *schema);
+
+#define assert_str_equal(a, b) assert_string_equal((a), (b))

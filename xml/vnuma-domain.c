@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "xml/vnuma-domain.h"
+
+#include "lib/vnuma-error.h"
+
+static VnumaCpuSet *
+parse_set_prop(const xmlNode *node, const char *attr, gboolean required, GError **error)
+{
+    g_autofree char *text = vnuma_xml_prop(node, attr);
+    g_autoptr(GError) local = NULL;
+    VnumaCpuSet *set;
+
+    if (!text) {
+        if (required)
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                        "domain XML: <%s> has no %s", (const char *) node->name, attr);
+        return NULL;
+    }
+    set = vnuma_cpuset_parse(text, &local);
+    if (!set)
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "domain XML: <%s %s='%s'>: %s",
+                    (const char *) node->name, attr, text, local->message);
+    return set;
+}
+
+static gboolean
+parse_uint_prop(const xmlNode *node, const char *attr, guint *out, gboolean *present, GError **error)
+{
+    guint64 value = 0;
+    gboolean here = FALSE;
+
+    if (!vnuma_xml_prop_uint(node, attr, &value, &here, error))
+        return FALSE;
+    if (here && value > VNUMA_CPUSET_MAX_ID) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "domain XML: <%s %s='%" G_GUINT64_FORMAT
+                    "'> is out of range", (const char *) node->name, attr, value);
+        return FALSE;
+    }
+    *out = (guint) value;
+    if (present)
+        *present = here;
+    return TRUE;
+}
+
+static gboolean
+read_vcpus(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
+{
+    xmlNode *vcpu = vnuma_xml_node(xpath, NULL, "/domain/vcpu");
+    g_autofree char *text = NULL;
+    g_autofree char *placement = NULL;
+    guint64 count;
+    gboolean present;
+
+    if (!vcpu) {
+        request->vcpus = request->current_vcpus = 1;   /* libvirt's default */
+        return TRUE;
+    }
+    text = vnuma_xml_string(xpath, vcpu, "normalize-space(.)");
+    if (!text || !g_ascii_string_to_unsigned(text, 10, 1, VNUMA_CPUSET_MAX_ID, &count, NULL)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "domain XML: <vcpu> holds '%s', not a vCPU count", text ? text : "");
+        return FALSE;
+    }
+    request->vcpus = (guint) count;
+    if (!parse_uint_prop(vcpu, "current", &request->current_vcpus, &present, error))
+        return FALSE;
+    if (!present)
+        request->current_vcpus = request->vcpus;
+    placement = vnuma_xml_prop(vcpu, "placement");
+    request->placement_auto = g_strcmp0(placement, "auto") == 0;
+    if (vnuma_xml_node(xpath, vcpu, "@cpuset"))
+        return (request->vcpu_cpuset = parse_set_prop(vcpu, "cpuset", TRUE, error)) != NULL;
+    return TRUE;
+}
+
+static gboolean
+read_memory(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
+{
+    xmlNode *memory = vnuma_xml_node(xpath, NULL, "/domain/memory");
+    xmlNode *page;
+    guint64 size;
+    gboolean present;
+
+    if (!memory) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "domain XML has no <memory>");
+        return FALSE;
+    }
+    if (!vnuma_xml_memory_kib(memory, "unit", &request->memory_kib, error))
+        return FALSE;
+    if (!vnuma_xml_node(xpath, NULL, "/domain/memoryBacking/hugepages"))
+        return TRUE;
+    request->hugepages = TRUE;
+    request->page_kib = 0;
+    /* A page without a nodeset applies to the whole guest. */
+    page = vnuma_xml_node(xpath, NULL, "/domain/memoryBacking/hugepages/page[not(@nodeset)]");
+    if (!page)
+        page = vnuma_xml_node(xpath, NULL, "/domain/memoryBacking/hugepages/page");
+    if (!page)
+        return TRUE;
+    if (!vnuma_xml_prop_uint(page, "size", &size, &present, error))
+        return FALSE;
+    if (present) {
+        g_autofree char *unit = vnuma_xml_prop(page, "unit");
+
+        if (!vnuma_xml_scale_kib(size, unit, &request->page_kib, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+read_pins(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
+{
+    g_autoptr(GPtrArray) vcpupins = vnuma_xml_nodes(xpath, NULL, "/domain/cputune/vcpupin");
+    g_autoptr(GPtrArray) memnodes = vnuma_xml_nodes(xpath, NULL, "/domain/numatune/memnode");
+    xmlNode *emulatorpin = vnuma_xml_node(xpath, NULL, "/domain/cputune/emulatorpin");
+    xmlNode *memory = vnuma_xml_node(xpath, NULL, "/domain/numatune/memory");
+    VnumaPinSet *pins = request->pins;
+
+    for (guint i = 0; i < vcpupins->len; i++) {
+        guint vcpu;
+        VnumaCpuSet *cpuset;
+
+        if (!parse_uint_prop(vcpupins->pdata[i], "vcpu", &vcpu, NULL, error) ||
+            !(cpuset = parse_set_prop(vcpupins->pdata[i], "cpuset", TRUE, error)))
+            return FALSE;
+        vnuma_pinset_add_vcpupin(pins, vcpu, cpuset);
+    }
+    if (emulatorpin && !(pins->emulatorpin = parse_set_prop(emulatorpin, "cpuset", TRUE, error)))
+        return FALSE;
+    pins->has_numatune = vnuma_xml_node(xpath, NULL, "/domain/numatune") != NULL;
+    if (memory) {
+        g_autofree char *placement = vnuma_xml_prop(memory, "placement");
+
+        pins->memory_mode = vnuma_xml_prop(memory, "mode");
+        if (g_strcmp0(placement, "auto") == 0)
+            request->placement_auto = TRUE;
+        else if (vnuma_xml_node(xpath, memory, "@nodeset") &&
+                 !(pins->memory_nodeset = parse_set_prop(memory, "nodeset", TRUE, error)))
+            return FALSE;
+    }
+    for (guint i = 0; i < memnodes->len; i++) {
+        guint cell;
+        VnumaCpuSet *nodeset;
+
+        if (!parse_uint_prop(memnodes->pdata[i], "cellid", &cell, NULL, error) ||
+            !(nodeset = parse_set_prop(memnodes->pdata[i], "nodeset", TRUE, error)))
+            return FALSE;
+        vnuma_pinset_add_memnode(pins, cell, nodeset);
+    }
+    return TRUE;
+}
+
+static gboolean
+read_topology(const xmlNode *node, VnumaGuestTopology *topo, GError **error)
+{
+    return parse_uint_prop(node, "sockets", &topo->sockets, NULL, error) &&
+           parse_uint_prop(node, "dies", &topo->dies, NULL, error) &&
+           parse_uint_prop(node, "cores", &topo->cores, NULL, error) &&
+           parse_uint_prop(node, "threads", &topo->threads, NULL, error);
+}
+
+static VnumaCell *
+read_cell(const xmlNode *node, const char *memory_attr, GError **error)
+{
+    g_autoptr(VnumaCpuSet) vcpus = parse_set_prop(node, "cpus", TRUE, error);
+    guint64 value, kib;
+    gboolean present;
+    g_autofree char *unit = vnuma_xml_prop(node, "unit");
+
+    if (!vcpus || !vnuma_xml_prop_uint(node, memory_attr, &value, &present, error))
+        return NULL;
+    if (!present) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "domain XML: <%s> has no %s",
+                    (const char *) node->name, memory_attr);
+        return NULL;
+    }
+    if (!vnuma_xml_scale_kib(value, unit, &kib, error))
+        return NULL;
+    return vnuma_cell_new(g_steal_pointer(&vcpus), kib);
+}
+
+static gboolean
+read_guest_cpu(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
+{
+    xmlNode *topology = vnuma_xml_node(xpath, NULL, "/domain/cpu/topology");
+    g_autoptr(GPtrArray) cells = vnuma_xml_nodes(xpath, NULL, "/domain/cpu/numa/cell");
+
+    if (topology && !read_topology(topology, &request->topology, error))
+        return FALSE;
+    for (guint i = 0; i < cells->len; i++) {
+        VnumaCell *cell = read_cell(cells->pdata[i], "memory", error);
+
+        if (!cell)
+            return FALSE;
+        g_ptr_array_add(request->cells, cell);
+    }
+    return TRUE;
+}
+
+static void
+read_policy(VnumaRequest *request, xmlXPathContext *xpath)
+{
+    xmlNode *policy = vnuma_xml_node(xpath, NULL, "/domain/metadata/vnuma:policy");
+
+    if (!policy)
+        return;
+    request->policy_present = TRUE;
+    for (xmlAttr *attr = policy->properties; attr; attr = attr->next) {
+        xmlChar *value = xmlNodeListGetString(policy->doc, attr->children, 1);
+
+        vnuma_request_add_override(request, (const char *) attr->name,
+                                   value ? (const char *) value : "");
+        xmlFree(value);
+    }
+}
+
+static VnumaStamp *
+read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
+{
+    g_autoptr(VnumaStamp) stamp = vnuma_stamp_new();
+    g_autoptr(GPtrArray) clients = vnuma_xml_nodes(xpath, record, "vnuma:client");
+    g_autoptr(GPtrArray) cells = vnuma_xml_nodes(xpath, record, "vnuma:cell");
+    xmlNode *topology = vnuma_xml_node(xpath, record, "vnuma:topology");
+    gboolean present;
+
+    if (!parse_uint_prop(record, "version", &stamp->version, NULL, error) ||
+        !parse_uint_prop(record, "vcpus", &stamp->vcpus, &present, error))
+        return NULL;
+    stamp->host = vnuma_xml_prop(record, "host");
+    stamp->pins_digest = vnuma_xml_prop(record, "pins");
+    for (guint i = 0; i < clients->len; i++) {
+        VnumaStampClient client = { 0 };
+        guint64 memory = 0;
+
+        if (!(client.vcpus = parse_set_prop(clients->pdata[i], "vcpus", TRUE, error)))
+            return NULL;
+        g_array_append_val(stamp->clients, client);
+        if (!parse_uint_prop(clients->pdata[i], "node", &g_array_index(stamp->clients, VnumaStampClient, i).home_node, NULL, error) ||
+            !vnuma_xml_prop_uint(clients->pdata[i], "memory", &memory, &present, error))
+            return NULL;
+        g_array_index(stamp->clients, VnumaStampClient, i).memory_kib = memory;
+    }
+    for (guint i = 0; i < cells->len; i++) {
+        VnumaCell *cell = read_cell(cells->pdata[i], "memory", error);
+
+        if (!cell)
+            return NULL;
+        g_ptr_array_add(stamp->cells, cell);
+    }
+    if (topology) {
+        stamp->wrote_topology = TRUE;
+        if (!read_topology(topology, &stamp->topology, error))
+            return NULL;
+    }
+    if (stamp->version != 1 || stamp->vcpus == 0 || stamp->clients->len == 0) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "version 1, vcpus and at least one client are required");
+        return NULL;
+    }
+    return g_steal_pointer(&stamp);
+}
+
+VnumaRequest *
+vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
+{
+    xmlDoc *doc = vnuma_xml_source_doc(src);
+    xmlNode *root = xmlDocGetRootElement(doc);
+    g_autoptr(xmlXPathContext) xpath = vnuma_xml_xpath_new(doc);
+    g_autoptr(VnumaRequest) request = vnuma_request_new();
+    xmlNode *record;
+
+    if (!xmlStrEqual(root->name, BAD_CAST "domain")) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "not a domain XML: the root element is <%s>", (const char *) root->name);
+        return NULL;
+    }
+    request->type = vnuma_xml_prop(root, "type");
+    request->name = vnuma_xml_string(xpath, NULL, "normalize-space(/domain/name)");
+    if (!read_vcpus(request, xpath, error) || !read_memory(request, xpath, error) ||
+        !read_pins(request, xpath, error) || !read_guest_cpu(request, xpath, error))
+        return NULL;
+    read_policy(request, xpath);
+    record = vnuma_xml_node(xpath, NULL, "/domain/metadata/vnuma:layout");
+    if (record) {
+        g_autoptr(GError) local = NULL;
+
+        request->stamp = read_stamp(xpath, record, &local);
+        if (!request->stamp)
+            g_ptr_array_add(request->warnings,
+                            g_strdup_printf("vnuma:layout record is unreadable (%s); sizing afresh",
+                                            local->message));
+    }
+    return g_steal_pointer(&request);
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "lib/vnuma-request.h"
+#include "xml/vnuma-xmlutil.h"
+
+G_BEGIN_DECLS
+
+#define VNUMA_NAMESPACE "urn:x-vnuma:domain:1"
+
+/* Reads what sizing needs from a parsed domain: vCPUs, memory, huge
+ * pages, pins, numatune, guest cells and topology, vnuma:policy
+ * overrides and vnuma's own record. A malformed record is dropped with
+ * a warning (vnuma then treats the domain as never sized); malformed
+ * libvirt elements are errors naming the element. */
+VnumaRequest *vnuma_request_from_domain(const VnumaXmlSource *src, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "lib/vnuma-layout.h"
+#include "lib/vnuma-request.h"
+#include "xml/vnuma-xmlutil.h"
+
+G_BEGIN_DECLS
+
+/* Applies @layout to the domain @src was parsed from. Only what vnuma
+ * owns changes — <cpu><topology>, <cpu><numa>, <cputune> vcpupin and
+ * emulatorpin, <numatune>, <vnuma:layout> — by splicing new text into
+ * the original bytes; everything else stays byte for byte. An unmanaged
+ * layout returns the input unchanged. */
+char *vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
+                           const VnumaLayout *layout, gsize *len, GError **error);
+
+/* The <vnuma:layout> element for @stamp, indented by @indent. */
+char *vnuma_stamp_format(const VnumaStamp *stamp, const char *indent);
+
+G_END_DECLS

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "xml/vnuma-sysfs.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/vnuma-error.h"
+
+/* Everything here mirrors what libvirt reads to build the capabilities
+ * <topology>, so that the hook, which cannot ask libvirt, sees the same
+ * host the agent sees. */
+
+/* Reads a whole sysfs attribute. The error names the file: GLib's
+ * message already carries the path. */
+static char *
+sysfs_read(const char *path, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &local)) {
+        g_set_error(error, VNUMA_ERROR,
+                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                        ? VNUMA_ERROR_NOT_FOUND : VNUMA_ERROR_IO,
+                    "%s", local->message);
+        return NULL;
+    }
+    return text;
+}
+
+static gboolean
+sysfs_read_uint(const char *path, guint64 max, guint64 *value, GError **error)
+{
+    g_autofree char *text = sysfs_read(path, error);
+
+    if (!text)
+        return FALSE;
+    g_strstrip(text);
+    if (!g_ascii_string_to_unsigned(text, 10, 0, max, value, NULL)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "%s: '%s' is not a number in 0-%" G_GUINT64_FORMAT, path, text, max);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Topology ids are printed signed: some platforms write -1 for "not
+ * known"; with nothing to tell packages or cores apart, that is id 0. */
+static gboolean
+sysfs_read_topology_id(const char *path, guint *value, GError **error)
+{
+    g_autofree char *text = sysfs_read(path, error);
+    gint64 parsed;
+
+    if (!text)
+        return FALSE;
+    g_strstrip(text);
+    if (!g_ascii_string_to_signed(text, 10, -1, G_MAXUINT, &parsed, NULL)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "%s: '%s' is not a topology id", path, text);
+        return FALSE;
+    }
+    *value = parsed < 0 ? 0 : (guint) parsed;
+    return TRUE;
+}
+
+/* An id list such as nodeN/cpulist; empty (a memory-only node) is an
+ * empty set, not an error. */
+static VnumaCpuSet *
+sysfs_read_list(const char *path, GError **error)
+{
+    g_autofree char *text = sysfs_read(path, error);
+    VnumaCpuSet *set;
+
+    if (!text)
+        return NULL;
+    g_strstrip(text);
+    if (!*text)
+        return vnuma_cpuset_new();
+    set = vnuma_cpuset_parse(text, error);
+    if (!set)
+        g_prefix_error(error, "%s: ", path);
+    return set;
+}
+
+/* "@prefix<number>@suffix" → number (at most @max); FALSE for anything
+ * else, so that "cpulist" never passes for a CPU. */
+static gboolean
+sysfs_name_number(const char *name, const char *prefix, const char *suffix, guint64 max,
+                  guint64 *number)
+{
+    g_autofree char *digits = NULL;
+    gsize len;
+
+    if (!g_str_has_prefix(name, prefix) || !g_str_has_suffix(name, suffix))
+        return FALSE;
+    len = strlen(name) - strlen(prefix);
+    if (len <= strlen(suffix))
+        return FALSE;
+    digits = g_strndup(name + strlen(prefix), len - strlen(suffix));
+    return g_ascii_string_to_unsigned(digits, 10, 0, max, number, NULL);
+}
+
+/* Ids of the entries "<prefix>N" in @dir (nodeN, cpuN). */
+static VnumaCpuSet *
+sysfs_list_dir(const char *dir, const char *prefix, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GDir) handle = g_dir_open(dir, 0, &local);
+    g_autoptr(VnumaCpuSet) ids = vnuma_cpuset_new();
+    const char *name;
+
+    if (!handle) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "%s", local->message);
+        return NULL;
+    }
+    while ((name = g_dir_read_name(handle))) {
+        guint64 id;
+
+        if (sysfs_name_number(name, prefix, "", VNUMA_CPUSET_MAX_ID, &id))
+            vnuma_cpuset_add(ids, (guint) id);
+    }
+    return g_steal_pointer(&ids);
+}
+
+static VnumaCpuSet *
+sysfs_online_nodes(const char *node_dir, GError **error)
+{
+    g_autofree char *path = g_build_filename(node_dir, "online", NULL);
+
+    /* Kernels without the file still have one directory per node. */
+    if (!g_file_test(path, G_FILE_TEST_EXISTS))
+        return sysfs_list_dir(node_dir, "node", error);
+    return sysfs_read_list(path, error);
+}
+
+/* "Node 0 MemTotal:  4417312 kB" → 4417312. */
+static gboolean
+sysfs_meminfo_field(const char *path, const char *meminfo, guint node_id, const char *field,
+                    guint64 *kib, GError **error)
+{
+    g_autofree char *label = g_strdup_printf("Node %u %s:", node_id, field);
+    g_auto(GStrv) lines = g_strsplit(meminfo, "\n", -1);
+
+    for (guint i = 0; lines[i]; i++) {
+        const char *value = lines[i];
+        char *end = NULL;
+
+        if (!g_str_has_prefix(value, label))
+            continue;
+        value += strlen(label);
+        *kib = g_ascii_strtoull(value, &end, 10);
+        while (end != value && *end == ' ')
+            end++;
+        if (end == value || !g_str_has_prefix(end, "kB")) {
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                        "%s: cannot parse the line '%s'", path, lines[i]);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                "%s has no '%s' line", path, label);
+    return FALSE;
+}
+
+/* Huge page pools of one node; returns the KiB they hold in *reserved_kib,
+ * which the kernel still counts in MemTotal. */
+static gboolean
+sysfs_read_hugepages(const char *node_path, VnumaHostNode *node, guint64 *reserved_kib,
+                     GError **error)
+{
+    g_autofree char *dir = g_build_filename(node_path, "hugepages", NULL);
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GDir) handle = NULL;
+    const char *name;
+
+    *reserved_kib = 0;
+    /* No hugetlbfs support in the kernel: no pools, not an error. */
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return TRUE;
+    handle = g_dir_open(dir, 0, &local);
+    if (!handle) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "%s", local->message);
+        return FALSE;
+    }
+    while ((name = g_dir_read_name(handle))) {
+        g_autofree char *nr_path = g_build_filename(dir, name, "nr_hugepages", NULL);
+        g_autofree char *free_path = g_build_filename(dir, name, "free_hugepages", NULL);
+        guint64 size_kib, total, free_count;
+
+        if (!sysfs_name_number(name, "hugepages-", "kB", G_MAXUINT, &size_kib) || size_kib == 0)
+            continue;
+        if (!sysfs_read_uint(nr_path, G_MAXUINT64 / size_kib, &total, error) ||
+            !sysfs_read_uint(free_path, G_MAXINT64, &free_count, error))
+            return FALSE;
+        vnuma_host_node_add_pages(node, size_kib, total, (gint64) free_count);
+        *reserved_kib += total * size_kib;
+    }
+    return TRUE;
+}
+
+/* One distance per online node, in ascending node id order. */
+static gboolean
+sysfs_read_distances(const char *node_path, const VnumaCpuSet *nodes, VnumaHostNode *node,
+                     GError **error)
+{
+    g_autofree char *path = g_build_filename(node_path, "distance", NULL);
+    g_autofree char *text = sysfs_read(path, error);
+    g_auto(GStrv) words = NULL;
+    guint count;
+    guint i = 0;
+
+    if (!text)
+        return FALSE;
+    words = g_strsplit_set(g_strstrip(text), " \t\n", -1);
+    count = 0;
+    for (guint w = 0; words[w]; w++)
+        count += *words[w] != '\0';
+    if (count != vnuma_cpuset_count(nodes)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "%s lists %u distances for %u online nodes",
+                    path, count, vnuma_cpuset_count(nodes));
+        return FALSE;
+    }
+    VNUMA_CPUSET_FOREACH(nodes, to) {
+        guint64 value;
+
+        while (*words[i] == '\0')
+            i++;
+        if (!g_ascii_string_to_unsigned(words[i], 10, 0, G_MAXUINT, &value, NULL)) {
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                        "%s: '%s' is not a distance", path, words[i]);
+            return FALSE;
+        }
+        vnuma_host_node_add_distance(node, (guint) to, (guint) value);
+        i++;
+    }
+    return TRUE;
+}
+
+static gboolean
+sysfs_read_cpu(const char *cpu_root, guint id, VnumaHostNode *node, GError **error)
+{
+    g_autofree char *dir = g_strdup_printf("%s/cpu%u", cpu_root, id);
+    g_autofree char *online_path = g_build_filename(dir, "online", NULL);
+    g_autofree char *socket_path = g_build_filename(dir, "topology", "physical_package_id", NULL);
+    g_autofree char *die_path = g_build_filename(dir, "topology", "die_id", NULL);
+    g_autofree char *core_path = g_build_filename(dir, "topology", "core_id", NULL);
+    g_autofree char *siblings_path = g_build_filename(dir, "topology", "thread_siblings_list", NULL);
+    g_autoptr(VnumaCpuSet) siblings = NULL;
+    guint socket_id, die_id = 0, core_id;
+
+    /* CPUs that cannot be taken offline (often cpu0) have no 'online'. */
+    if (g_file_test(online_path, G_FILE_TEST_EXISTS)) {
+        guint64 online;
+
+        if (!sysfs_read_uint(online_path, 1, &online, error))
+            return FALSE;
+        if (!online) {
+            vnuma_host_node_add_cpu(node, id, FALSE, 0, 0, 0, NULL);
+            return TRUE;
+        }
+    }
+    if (!sysfs_read_topology_id(socket_path, &socket_id, error))
+        return FALSE;
+    /* die_id appeared in Linux 5.2; before that a socket was one die. */
+    if (g_file_test(die_path, G_FILE_TEST_EXISTS) &&
+        !sysfs_read_topology_id(die_path, &die_id, error))
+        return FALSE;
+    if (!sysfs_read_topology_id(core_path, &core_id, error))
+        return FALSE;
+    siblings = sysfs_read_list(siblings_path, error);
+    if (!siblings)
+        return FALSE;
+    if (vnuma_cpuset_is_empty(siblings))
+        vnuma_cpuset_add(siblings, id);
+    vnuma_host_node_add_cpu(node, id, TRUE, socket_id, die_id, core_id,
+                            g_steal_pointer(&siblings));
+    return TRUE;
+}
+
+static gboolean
+sysfs_read_node(const char *root, const char *node_dir, guint id, const VnumaCpuSet *nodes,
+                guint64 page_kib, VnumaHost *host, GError **error)
+{
+    g_autofree char *node_path = g_strdup_printf("%s/node%u", node_dir, id);
+    g_autofree char *meminfo_path = g_build_filename(node_path, "meminfo", NULL);
+    g_autofree char *cpulist_path = g_build_filename(node_path, "cpulist", NULL);
+    g_autofree char *cpu_root = g_build_filename(root, "devices", "system", "cpu", NULL);
+    g_autofree char *meminfo = NULL;
+    g_autoptr(VnumaCpuSet) cpus = NULL;
+    g_autoptr(VnumaCpuSet) linked = NULL;
+    guint64 total_kib, free_kib, reserved_kib;
+    VnumaHostNode *node;
+
+    meminfo = sysfs_read(meminfo_path, error);
+    if (!meminfo ||
+        !sysfs_meminfo_field(meminfo_path, meminfo, id, "MemTotal", &total_kib, error) ||
+        !sysfs_meminfo_field(meminfo_path, meminfo, id, "MemFree", &free_kib, error))
+        return FALSE;
+    node = vnuma_host_add_node(host, id, total_kib);
+
+    if (!sysfs_read_hugepages(node_path, node, &reserved_kib, error))
+        return FALSE;
+    /* Huge pages are carved out of MemTotal; what is left is the base
+     * page pool (libvirt computes its <pages size='4'> the same way). */
+    vnuma_host_node_add_pages(node, page_kib,
+                              (total_kib > reserved_kib ? total_kib - reserved_kib : 0) / page_kib,
+                              (gint64) (free_kib / page_kib));
+
+    if (!sysfs_read_distances(node_path, nodes, node, error))
+        return FALSE;
+
+    /* cpulist holds online CPUs only; the cpuN links also name the
+     * offline ones, which libvirt lists in their cell too. */
+    cpus = sysfs_read_list(cpulist_path, error);
+    if (!cpus)
+        return FALSE;
+    linked = sysfs_list_dir(node_path, "cpu", error);
+    if (!linked)
+        return FALSE;
+    vnuma_cpuset_union(cpus, linked);
+    VNUMA_CPUSET_FOREACH(cpus, cpu) {
+        if (!sysfs_read_cpu(cpu_root, (guint) cpu, node, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+VnumaHost *
+vnuma_host_from_sysfs(const char *root, GError **error)
+{
+    g_autofree char *node_dir = g_build_filename(root, "devices", "system", "node", NULL);
+    g_autoptr(VnumaCpuSet) nodes = NULL;
+    g_autoptr(VnumaHost) host = NULL;
+    long page_size = sysconf(_SC_PAGESIZE);
+    guint64 page_kib = page_size >= 1024 ? (guint64) page_size / 1024 : 4;
+
+    if (!g_file_test(node_dir, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND,
+                    "%s does not exist: the kernel reports no NUMA topology there", node_dir);
+        return NULL;
+    }
+    nodes = sysfs_online_nodes(node_dir, error);
+    if (!nodes)
+        return NULL;
+    /* Checked up front: otherwise the first complaint would be about
+     * another node's distance list being one short. */
+    VNUMA_CPUSET_FOREACH(nodes, id) {
+        g_autofree char *path = g_strdup_printf("%s/node%d", node_dir, id);
+
+        if (!g_file_test(path, G_FILE_TEST_IS_DIR)) {
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND,
+                        "%s does not exist, yet node %d is online", path, id);
+            return NULL;
+        }
+    }
+    host = vnuma_host_new();
+    VNUMA_CPUSET_FOREACH(nodes, id) {
+        if (!sysfs_read_node(root, node_dir, (guint) id, nodes, page_kib, host, error))
+            return NULL;
+    }
+    if (!vnuma_host_finish(host, error)) {
+        g_prefix_error(error, "%s: ", node_dir);
+        return NULL;
+    }
+    return g_steal_pointer(&host);
+}
