@@ -93,6 +93,12 @@ resolve_policy(VnumaLayout *layout, const VnumaSettings *settings, const VnumaRe
 
         apply_override(layout, &layout->policy, "vnuma:policy", o->name, o->value);
     }
+    /* Rule 2: a coresPerSocket that does not divide V is ignored. */
+    if (layout->policy.cores_per_socket && request->vcpus % layout->policy.cores_per_socket) {
+        vnuma_layout_warn(layout, "vnuma:policy: coresPerSocket='%u' does not divide the %u vCPUs; "
+                          "ignored", layout->policy.cores_per_socket, request->vcpus);
+        layout->policy.cores_per_socket = 0;
+    }
 }
 
 /* Rule 9, and whatever leaves no host CPU to run on. */
@@ -218,12 +224,6 @@ size_by_cores_per_socket(VnumaLayout *layout, const VnumaCpuSet *all)
 
     if (!c)
         return FALSE;
-    if (v % c != 0) {
-        vnuma_layout_warn(layout, "vnuma:policy: coresPerSocket='%u' does not divide the %u vCPUs; "
-                          "ignored", c, v);
-        layout->policy.cores_per_socket = 0;
-        return FALSE;
-    }
     per_client = MIN(layout->client_limit, c);
     layout->sized_by = VNUMA_SIZED_BY_CORES_PER_SOCKET;
     runs = vnuma_split_balanced(all, v / c);

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "plugin/vnuma-explain.h"
 
+/* A JSON string, or null for NULL. */
 static void
 json_string(GString *out, const char *text)
 {
+    if (!text) {
+        g_string_append(out, "null");
+        return;
+    }
     g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *) (text ? text : ""); *p; p++) {
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
         switch (*p) {
         case '"':
             g_string_append(out, "\\\"");
@@ -114,10 +119,7 @@ vnuma_explain_json(const VnumaRequest *request, const VnumaLayout *layout, gbool
     json_string(out, request->name);
     g_string_append_printf(out, ",\n  \"managed\": %s,\n  \"reason\": ",
                            layout->managed ? "true" : "false");
-    if (layout->reason)
-        json_string(out, layout->reason);
-    else
-        g_string_append(out, "null");
+    json_string(out, layout->reason);
     g_string_append(out, ",\n  \"host\": ");
     json_string(out, layout->host_fingerprint);
     g_string_append_printf(out, ",\n  \"vcpus\": %u,\n  \"current_vcpus\": %u,\n  \"memory_kib\": %"

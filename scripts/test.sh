@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: installs what it
+# needs, builds, starts a real libvirtd for the tests that compare with
+# it, runs every meson test, and undoes what it set up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+builddir=${BUILDDIR:-build}
+
+scripts/deps.sh
+scripts/build.sh
+
+state=$(mktemp -d /tmp/vnuma-libvirtd.XXXXXX)
+trap 'tests/libvirtd.sh stop "$state"' EXIT
+tests/libvirtd.sh start "$state"
+
+export VNUMA_TEST_LIBVIRT_URI=qemu:///system
+status=0
+meson test -C "$builddir" --no-rebuild --print-errorlogs "$@" || status=$?
+
+# A skipped test is a check that did not run: count it as a failure.
+skipped=$(python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    n += r.get("result") == "SKIP"
+    n += r.get("stdout", "").count("[  SKIPPED ]")
+print(n)' "$builddir/meson-logs/testlog.json")
+if [ "$skipped" != 0 ]; then
+  echo "scripts/test.sh: $skipped test(s) skipped; every check must run" >&2
+  status=1
+fi
+exit $status
