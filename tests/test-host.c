@@ -104,7 +104,6 @@ test_finish_sorts(void **state)
         "  cpu 0 socket=0 die=0 core=0 siblings=0,4\n"
         "  cpu 1 socket=0 die=0 core=1 siblings=1,5\n"
         "  cpu 4 socket=0 die=0 core=0 siblings=0,4\n"
-        "  cpu 5 offline\n"
         "node 1 memory_kib=1048576\n"
         "  pages size_kib=4 total=262144\n"
         "  pages size_kib=2048 total=0\n"
