@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "lib/vnuma-request.h"
 
+gboolean
+vnuma_guest_topology_equal(const VnumaGuestTopology *a, const VnumaGuestTopology *b)
+{
+    return a->sockets == b->sockets && a->dies == b->dies && a->cores == b->cores &&
+           a->threads == b->threads;
+}
+
 VnumaCell *
 vnuma_cell_new(VnumaCpuSet *vcpus, guint64 memory_kib)
 {

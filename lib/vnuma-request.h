@@ -81,7 +81,10 @@ typedef struct {
     GArray *overrides;           /* VnumaOverride, in document order */
     VnumaStamp *stamp;           /* NULL when vnuma never wrote this domain */
     GPtrArray *warnings;         /* char *: what reading the domain found odd */
+    gboolean keep_guest_abi;     /* migrate/restore: cells and topology must not change */
 } VnumaRequest;
+
+gboolean vnuma_guest_topology_equal(const VnumaGuestTopology *a, const VnumaGuestTopology *b);
 
 VnumaCell *vnuma_cell_new(VnumaCpuSet *vcpus, guint64 memory_kib);
 void vnuma_cell_free(VnumaCell *cell);

@@ -270,9 +270,10 @@ warn_cells_spanning_clients(VnumaLayout *layout)
     }
 }
 
-/* Rule 6: memory in proportion to vCPUs, page aligned, summing to <memory>. */
+/* Rule 6: memory in proportion to vCPUs, page aligned, summing to <memory>.
+ * The cells' share is left alone when they are not vnuma's to write. */
 static void
-share_memory(VnumaLayout *layout, const VnumaRequest *request)
+share_memory(VnumaLayout *layout, const VnumaRequest *request, gboolean cells_too)
 {
     guint64 page = layout->page_kib;
     guint before = 0;
@@ -288,7 +289,7 @@ share_memory(VnumaLayout *layout, const VnumaRequest *request)
         client->memory_kib = vnuma_memory_share(request->memory_kib, page, before, n, layout->vcpus);
         before += n;
     }
-    if (layout->owner_cells)
+    if (!cells_too)
         return;
     before = 0;
     for (guint i = 0; i < layout->cells->len; i++) {
@@ -367,6 +368,41 @@ choose_topology(VnumaLayout *layout, const VnumaRequest *request)
     }
 }
 
+/* Migrate and restore (SPEC.md §6): the guest already runs on its cells
+ * and topology, so they stay; only home nodes are chosen for this host. */
+static void
+size_keeping_guest_abi(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all)
+{
+    const VnumaStamp *stamp = request->stamp;
+    VnumaAutosize autosize = layout->policy.autosize;
+
+    /* The guest was built on the record's clients, whatever autosize says. */
+    layout->policy.autosize = VNUMA_AUTOSIZE_ONCE;
+    if (!size_from_record(layout, request, all)) {
+        if (request->cells->len)
+            size_from_owner_cells(layout, request, all);
+        else
+            size_by_client_limit(layout, all);
+    }
+    layout->policy.autosize = autosize;
+
+    g_ptr_array_set_size(layout->cells, 0);
+    for (guint i = 0; i < request->cells->len; i++) {
+        const VnumaCell *cell = request->cells->pdata[i];
+
+        g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
+    }
+    layout->owner_cells = request->cells->len > 0 &&
+                          !(stamp && vnuma_cells_equal(request->cells, stamp->cells));
+    layout->exposed = request->cells->len > 0;
+    layout->topology = request->topology;
+    layout->write_topology = stamp && stamp->wrote_topology &&
+                             vnuma_guest_topology_equal(&stamp->topology, &request->topology);
+    share_memory(layout, request, FALSE);
+    vnuma_layout_note(layout, "guest ABI kept (migrate/restore): %u cell(s) and the topology stay; "
+                      "home nodes are chosen for this host", request->cells->len);
+}
+
 static void
 compute_usable(VnumaLayout *layout, const VnumaHost *host, const VnumaSettings *settings,
                const VnumaRequest *request)
@@ -411,6 +447,10 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
                           request->vcpus);
 
     all = vnuma_cpuset_new_range(0, request->vcpus - 1);
+    if (request->keep_guest_abi) {
+        size_keeping_guest_abi(layout, request, all);
+        return g_steal_pointer(&layout);
+    }
     owner_cells = request->cells->len > 0 &&
                   !(request->stamp && vnuma_cells_equal(request->cells, request->stamp->cells));
     if (owner_cells)
@@ -431,7 +471,7 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
     }
     if (layout->exposed)
         warn_cells_spanning_clients(layout);
-    share_memory(layout, request);
+    share_memory(layout, request, !layout->owner_cells);
     choose_topology(layout, request);
     return g_steal_pointer(&layout);
 }

@@ -16,6 +16,7 @@
 struct _VnumaContext {
     VnumaHost *host;
     VnumaSettings settings;
+    GKeyFile *config;            /* NULL until a config is loaded */
     GPtrArray *warnings;         /* char *, NULL-terminated */
 };
 
@@ -45,6 +46,8 @@ vnuma_context_free(VnumaContext *ctx)
         return;
     vnuma_host_free(ctx->host);
     vnuma_settings_clear(&ctx->settings);
+    if (ctx->config)
+        g_key_file_unref(ctx->config);
     g_ptr_array_unref(ctx->warnings);
     g_free(ctx);
 }
@@ -80,7 +83,31 @@ vnuma_context_load_sysfs(VnumaContext *ctx, const char *root, GError **error)
 gboolean
 vnuma_context_load_config(VnumaContext *ctx, const char *path, GError **error)
 {
-    return vnuma_config_load_file(&ctx->settings, path, ctx->warnings, error);
+    GKeyFile *config = vnuma_config_load_file(&ctx->settings, path, ctx->warnings, error);
+
+    if (!config)
+        return FALSE;
+    if (ctx->config)
+        g_key_file_unref(ctx->config);
+    ctx->config = config;
+    return TRUE;
+}
+
+char *
+vnuma_context_config_string(const VnumaContext *ctx, const char *key)
+{
+    char *value;
+
+    if (!ctx->config)
+        return NULL;
+    value = g_key_file_get_string(ctx->config, VNUMA_CONFIG_GROUP, key, NULL);
+    return value ? g_strstrip(value) : NULL;
+}
+
+gboolean
+vnuma_context_set_memory_mode(VnumaContext *ctx, const char *mode, GError **error)
+{
+    return vnuma_memory_mode_from_string(mode, &ctx->settings.memory_mode, error);
 }
 
 const char *const *
@@ -98,6 +125,13 @@ vnuma_context_describe_host(const VnumaContext *ctx)
 VnumaPlan *
 vnuma_plan_new(VnumaContext *ctx, const char *domain_xml, gsize len, GError **error)
 {
+    return vnuma_plan_new_full(ctx, domain_xml, len, VNUMA_PLAN_DEFAULT, error);
+}
+
+VnumaPlan *
+vnuma_plan_new_full(VnumaContext *ctx, const char *domain_xml, gsize len, VnumaPlanFlags flags,
+                    GError **error)
+{
     g_autoptr(VnumaXmlSource) src = NULL;
     g_autoptr(VnumaPlan) plan = g_new0(VnumaPlan, 1);
 
@@ -109,6 +143,7 @@ vnuma_plan_new(VnumaContext *ctx, const char *domain_xml, gsize len, GError **er
         return NULL;
     if (!(plan->request = vnuma_request_from_domain(src, error)))
         return NULL;
+    plan->request->keep_guest_abi = (flags & VNUMA_PLAN_KEEP_GUEST_ABI) != 0;
     /* topology + domain → sizing → placement → layout → XML */
     plan->layout = vnuma_sizing_run(ctx->host, &ctx->settings, plan->request);
     for (guint i = 0; i < ctx->warnings->len; i++)

@@ -5,7 +5,7 @@
 
 /* Keys other parts of vnuma read from the same file. */
 static const char *const other_keys[] = {
-    "enforce", "capabilities", "rebalance_period", "define_sizing", "metrics_path", NULL,
+    "enforce", "capabilities", "log_file", "rebalance_period", "define_sizing", "metrics_path", NULL,
 };
 
 static void
@@ -39,7 +39,7 @@ load_key(VnumaSettings *settings, GKeyFile *file, const char *origin, const char
                                                   VNUMA_CONFIG_GROUP, key, value, error->message));
 }
 
-gboolean
+GKeyFile *
 vnuma_config_load_data(VnumaSettings *settings, const char *data, gsize len, const char *origin,
                        GPtrArray *warnings, GError **error)
 {
@@ -49,15 +49,15 @@ vnuma_config_load_data(VnumaSettings *settings, const char *data, gsize len, con
 
     if (!g_key_file_load_from_data(file, data, len, G_KEY_FILE_NONE, &local)) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "%s: %s", origin, local->message);
-        return FALSE;
+        return NULL;
     }
     keys = g_key_file_get_keys(file, VNUMA_CONFIG_GROUP, NULL, NULL);
     for (guint i = 0; keys && keys[i]; i++)
         load_key(settings, file, origin, keys[i], warnings);
-    return TRUE;
+    return g_steal_pointer(&file);
 }
 
-gboolean
+GKeyFile *
 vnuma_config_load_file(VnumaSettings *settings, const char *path, GPtrArray *warnings,
                        GError **error)
 {
@@ -67,7 +67,7 @@ vnuma_config_load_file(VnumaSettings *settings, const char *path, GPtrArray *war
 
     if (!g_file_get_contents(path, &data, &len, &local)) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read config: %s", local->message);
-        return FALSE;
+        return NULL;
     }
     return vnuma_config_load_data(settings, data, len, path, warnings, error);
 }

@@ -31,6 +31,13 @@ typedef enum {
     VNUMA_FORMAT_TEXT,  /* the layout and the reasons, for people */
 } VnumaFormat;
 
+typedef enum {
+    VNUMA_PLAN_DEFAULT = 0,
+    /* Migrate/restore: the guest already runs, so its cells and guest
+     * topology stay; only pins and nodesets are chosen for this host. */
+    VNUMA_PLAN_KEEP_GUEST_ABI = 1 << 0,
+} VnumaPlanFlags;
+
 /* A context with built-in defaults and no host yet. */
 VnumaContext *vnuma_context_new(void);
 void vnuma_context_free(VnumaContext *ctx);
@@ -46,6 +53,11 @@ gboolean vnuma_context_load_sysfs(VnumaContext *ctx, const char *root, GError **
  * value is ignored with a warning naming the key; an unreadable file is
  * an error. */
 gboolean vnuma_context_load_config(VnumaContext *ctx, const char *path, GError **error);
+/* A key of the loaded config's [vnuma] group, for front ends' own keys
+ * (enforce, capabilities, ...); NULL when unset or no config loaded. */
+char *vnuma_context_config_string(const VnumaContext *ctx, const char *key);
+/* "restrictive" or "strict": the <numatune> mode plans write. */
+gboolean vnuma_context_set_memory_mode(VnumaContext *ctx, const char *mode, GError **error);
 /* Warnings the configuration produced, NULL-terminated. */
 const char *const *vnuma_context_warnings(const VnumaContext *ctx);
 /* The canonical description of the loaded host, for diagnostics. */
@@ -55,6 +67,8 @@ char *vnuma_context_describe_host(const VnumaContext *ctx);
  * not a domain, malformed libvirt elements) or with no host loaded; a
  * bad override or an unmanaged domain is a successful plan. */
 VnumaPlan *vnuma_plan_new(VnumaContext *ctx, const char *domain_xml, gsize len, GError **error);
+VnumaPlan *vnuma_plan_new_full(VnumaContext *ctx, const char *domain_xml, gsize len,
+                               VnumaPlanFlags flags, GError **error);
 void vnuma_plan_free(VnumaPlan *plan);
 
 gboolean vnuma_plan_is_managed(const VnumaPlan *plan);

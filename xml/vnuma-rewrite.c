@@ -275,13 +275,6 @@ vnuma_stamp_format(const VnumaStamp *stamp, const char *indent)
     return g_string_free(out, FALSE);
 }
 
-static gboolean
-topology_equal(const VnumaGuestTopology *a, const VnumaGuestTopology *b)
-{
-    return a->sockets == b->sockets && a->dies == b->dies && a->cores == b->cores &&
-           a->threads == b->threads;
-}
-
 /* <cpu>: topology and vnuma's cells, as one fragment when <cpu> is new. */
 static gboolean
 rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout, GError **error)
@@ -291,7 +284,7 @@ rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout
     xmlNode *topology = find(rw, "/domain/cpu/topology");
     xmlNode *numa = find(rw, "/domain/cpu/numa");
     gboolean want_topology = layout->write_topology &&
-                             (!topology || !topology_equal(&request->topology, &layout->topology));
+                             (!topology || !vnuma_guest_topology_equal(&request->topology, &layout->topology));
     gboolean want_cells = !layout->owner_cells && !vnuma_cells_equal(request->cells, layout->cells);
     g_autofree char *inner = NULL;
     g_autoptr(GString) fresh = g_string_new(NULL);

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vnuma-hook: the libvirt qemu hook (/etc/libvirt/hooks/qemu.d/vnuma).
+ * Called as `HOOK DOMAIN OP SUBOP EXTRA` with the domain XML on stdin.
+ *
+ *   migrate begin, restore begin  print the XML re-homed for this host
+ *   prepare begin                 log advice; refuse only with enforce=true
+ *   anything else                 nothing
+ *
+ * Fail open: the work runs in a child process, and the parent prints its
+ * result only when the child finished cleanly. A bug, a crash, a bad
+ * config or bad XML never blocks a domain; the only refusal is enforce.
+ * Never links libvirt (it costs ~6 ms per exec) and never calls back into
+ * it (libvirt holds locks while hooks run).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin/vnuma.h"
+
+#ifndef VNUMA_SYSCONFDIR
+# define VNUMA_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG VNUMA_SYSCONFDIR "/vnuma/vnuma.conf"
+#define SCHEMA_FILE "/usr/share/libvirt/schemas/domaincommon.rng"
+#define HOOK_MAX_INPUT (16u * 1024u * 1024u)
+/* The child's exit status that means "enforce refuses this domain". */
+#define EXIT_REFUSE 3
+
+typedef enum {
+    ACTION_NONE,
+    ACTION_REHOME,
+    ACTION_ADVISE,
+} HookAction;
+
+typedef struct {
+    const char *domain;
+    const char *op;
+    const char *subop;
+    char *log_file;
+} Hook;
+
+static void G_GNUC_PRINTF(3, 4)
+hook_log(const Hook *hook, int priority, const char *format, ...)
+{
+    g_autofree char *message = NULL;
+    va_list args;
+
+    va_start(args, format);
+    message = g_strdup_vprintf(format, args);
+    va_end(args);
+    g_strdelimit(message, "\n", ' ');
+    syslog(priority, "%s %s %s: %s", hook->domain, hook->op, hook->subop, message);
+    fprintf(stderr, "vnuma-hook: %s %s %s: %s\n", hook->domain, hook->op, hook->subop, message);
+    if (hook->log_file) {
+        FILE *log = fopen(hook->log_file, "a");
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *stamp = g_date_time_format_iso8601(now);
+
+        if (log) {
+            fprintf(log, "%s %s %s %s: %s\n", stamp, hook->domain, hook->op, hook->subop, message);
+            fclose(log);
+        }
+    }
+}
+
+static HookAction
+action_for(const char *op, const char *subop)
+{
+    if (g_str_equal(subop, "begin") && (g_str_equal(op, "migrate") || g_str_equal(op, "restore")))
+        return ACTION_REHOME;
+    if (g_str_equal(op, "prepare") && g_str_equal(subop, "begin"))
+        return ACTION_ADVISE;
+    return ACTION_NONE;
+}
+
+/* Reads stdin up to HOOK_MAX_INPUT; FALSE (with the input drained) beyond. */
+static gboolean
+read_stdin(GString *buffer)
+{
+    char chunk[65536];
+    ssize_t n;
+
+    while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return FALSE;
+        }
+        if (buffer->len + (gsize) n > HOOK_MAX_INPUT) {
+            while (read(STDIN_FILENO, chunk, sizeof(chunk)) > 0)
+                ;
+            return FALSE;
+        }
+        g_string_append_len(buffer, chunk, n);
+    }
+    return TRUE;
+}
+
+/* memory_mode=auto: restrictive where this libvirt knows it (≥ 7.3),
+ * told by its own schema, since the hook must not ask the daemon. */
+static const char *
+detect_memory_mode(void)
+{
+    g_autofree char *schema = NULL;
+
+    if (g_file_get_contents(SCHEMA_FILE, &schema, NULL, NULL) &&
+        strstr(schema, "<value>restrictive</value>"))
+        return "restrictive";
+    return "strict";
+}
+
+static gboolean
+load_context(Hook *hook, VnumaContext *ctx, GError **error)
+{
+    const char *env_config = g_getenv("VNUMA_CONFIG");
+    const char *config = env_config ? env_config : DEFAULT_CONFIG;
+    g_autofree char *caps = NULL;
+    g_autofree char *mode = NULL;
+
+    if ((env_config || g_file_test(config, G_FILE_TEST_EXISTS)) &&
+        !vnuma_context_load_config(ctx, config, error))
+        return FALSE;
+    hook->log_file = vnuma_context_config_string(ctx, "log_file");
+    for (const char *const *w = vnuma_context_warnings(ctx); *w; w++)
+        hook_log(hook, LOG_WARNING, "%s", *w);
+
+    caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
+    if (!caps)
+        caps = vnuma_context_config_string(ctx, "capabilities");
+    if (caps ? !vnuma_context_load_caps_file(ctx, caps, error)
+             : !vnuma_context_load_sysfs(ctx, "/sys", error))
+        return FALSE;
+
+    mode = vnuma_context_config_string(ctx, "memory_mode");
+    if (mode && g_str_equal(mode, "auto"))
+        return vnuma_context_set_memory_mode(ctx, detect_memory_mode(), error);
+    return TRUE;
+}
+
+static gboolean
+config_enforce(VnumaContext *ctx)
+{
+    g_autofree char *value = vnuma_context_config_string(ctx, "enforce");
+
+    return value && (g_str_equal(value, "true") || g_str_equal(value, "yes") || g_str_equal(value, "1"));
+}
+
+static void
+log_warnings(Hook *hook, const VnumaPlan *plan)
+{
+    for (const char *const *w = vnuma_plan_warnings(plan); *w; w++)
+        hook_log(hook, LOG_WARNING, "warning: %s", *w);
+}
+
+static int
+rehome(Hook *hook, VnumaContext *ctx, const GString *xml)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) plan = vnuma_plan_new_full(ctx, xml->str, xml->len,
+                                                    VNUMA_PLAN_KEEP_GUEST_ABI, &error);
+    g_autofree char *out = NULL;
+    gsize len;
+
+    if (!plan) {
+        hook_log(hook, LOG_ERR, "left unchanged: %s", error->message);
+        return EXIT_SUCCESS;
+    }
+    log_warnings(hook, plan);
+    if (!vnuma_plan_is_managed(plan)) {
+        hook_log(hook, LOG_INFO, "not managed: %s", vnuma_plan_reason(plan));
+        return EXIT_SUCCESS;
+    }
+    if (!vnuma_plan_changes_domain(plan)) {
+        hook_log(hook, LOG_INFO, "placement already fits this host");
+        return EXIT_SUCCESS;
+    }
+    out = vnuma_plan_render(plan, VNUMA_FORMAT_XML, &len);
+    if (fwrite(out, 1, len, stdout) != len || fflush(stdout) != 0)
+        return EXIT_FAILURE;
+    hook_log(hook, LOG_INFO, "re-homed for this host (pins and nodesets; cells and topology kept)");
+    return EXIT_SUCCESS;
+}
+
+static int
+advise(Hook *hook, VnumaContext *ctx, const GString *xml)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) plan = vnuma_plan_new(ctx, xml->str, xml->len, &error);
+    g_autofree char *json = NULL;
+
+    if (!plan) {
+        hook_log(hook, LOG_ERR, "no advice: %s", error->message);
+        return EXIT_SUCCESS;
+    }
+    log_warnings(hook, plan);
+    if (!vnuma_plan_is_managed(plan)) {
+        hook_log(hook, LOG_INFO, "not managed: %s", vnuma_plan_reason(plan));
+        return EXIT_SUCCESS;
+    }
+    if (!vnuma_plan_changes_domain(plan)) {
+        hook_log(hook, LOG_INFO, "sized and placed for this host");
+        return EXIT_SUCCESS;
+    }
+    hook_log(hook, LOG_NOTICE, "not sized for this host: `vnumactl plan` would rewrite its "
+             "topology, cells, pins or numatune");
+    if (config_enforce(ctx)) {
+        printf("vnuma: domain '%s' is not sized for this host (enforce=true); "
+               "run vnumactl plan on its XML\n", hook->domain);
+        return EXIT_REFUSE;
+    }
+    return EXIT_SUCCESS;
+}
+
+static int
+run_child(Hook *hook, HookAction action)
+{
+    g_autoptr(GString) xml = g_string_new(NULL);
+    g_autoptr(VnumaContext) ctx = vnuma_context_new();
+    g_autoptr(GError) error = NULL;
+
+    if (!read_stdin(xml)) {
+        hook_log(hook, LOG_ERR, "left unchanged: domain XML unreadable or larger than %u bytes",
+                 HOOK_MAX_INPUT);
+        return EXIT_SUCCESS;
+    }
+    if (!load_context(hook, ctx, &error)) {
+        hook_log(hook, LOG_ERR, "left unchanged: %s", error->message);
+        return EXIT_SUCCESS;
+    }
+    return action == ACTION_REHOME ? rehome(hook, ctx, xml) : advise(hook, ctx, xml);
+}
+
+/* Runs the work in a child and relays its output only when it ended
+ * cleanly; returns the hook's exit status. */
+static int
+supervise(Hook *hook, HookAction action)
+{
+    int out[2];
+    pid_t pid;
+    int status = 0;
+    g_autoptr(GString) output = g_string_new(NULL);
+    char chunk[65536];
+    ssize_t n;
+
+    if (pipe(out) < 0 || (pid = fork()) < 0) {
+        hook_log(hook, LOG_ERR, "left unchanged: cannot start worker: %s", g_strerror(errno));
+        return EXIT_SUCCESS;
+    }
+    if (pid == 0) {
+        close(out[0]);
+        if (dup2(out[1], STDOUT_FILENO) < 0)
+            _exit(EXIT_FAILURE);
+        close(out[1]);
+        fflush(stderr);
+        _exit(run_child(hook, action));
+    }
+    close(out[1]);
+    close(STDIN_FILENO);
+    while ((n = read(out[0], chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        g_string_append_len(output, chunk, n);
+    }
+    close(out[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SUCCESS) {
+        fwrite(output->str, 1, output->len, stdout);
+        return EXIT_SUCCESS;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_REFUSE) {
+        fwrite(output->str, 1, output->len, stderr);
+        return EXIT_FAILURE;
+    }
+    hook_log(hook, LOG_ERR, "left unchanged: worker %s %d (a vnuma bug; please report it)",
+             WIFSIGNALED(status) ? "killed by signal" : "exited with",
+             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return EXIT_SUCCESS;
+}
+
+int
+main(int argc, char **argv)
+{
+    Hook hook = { "?", "?", "?", NULL };
+    HookAction action;
+
+    openlog("vnuma-hook", LOG_PID, LOG_DAEMON);
+    if (argc < 4) {
+        hook_log(&hook, LOG_ERR, "expected DOMAIN OP SUBOP EXTRA, got %d argument(s)", argc - 1);
+        return EXIT_SUCCESS;
+    }
+    hook.domain = argv[1];
+    hook.op = argv[2];
+    hook.subop = argv[3];
+    action = action_for(hook.op, hook.subop);
+    if (action == ACTION_NONE) {
+        /* reconnect must always exit 0: a failing one kills the VM. */
+        return EXIT_SUCCESS;
+    }
+    return supervise(&hook, action);
+}
