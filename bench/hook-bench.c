@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hook-bench: libvirt waits for the qemu hook at every domain start, so
+ * its cost is the exec of a small program. Prints the median wall time
+ * of vnuma-hook on a domain XML next to /bin/true run the same way in
+ * the same run (interleaved), and their ratio.
+ *
+ *   hook-bench [--runs N] HOOK DOMAIN.xml
+ */
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+extern char **environ;
+
+typedef struct {
+    const char *label;
+    char **argv;
+    GArray *samples;   /* double, microseconds */
+} Subject;
+
+static double
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* One exec with @input on stdin and stdout/stderr discarded, as libvirt
+ * runs a hook; returns microseconds. */
+static double
+time_once(char **argv, const char *input)
+{
+    posix_spawn_file_actions_t actions;
+    pid_t pid;
+    int status;
+    double start;
+
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, input, O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    start = now_us();
+    if (posix_spawn(&pid, argv[0], &actions, NULL, argv, environ) != 0) {
+        fprintf(stderr, "hook-bench: cannot run %s\n", argv[0]);
+        exit(1);
+    }
+    waitpid(pid, &status, 0);
+    posix_spawn_file_actions_destroy(&actions);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "hook-bench: %s failed\n", argv[0]);
+        exit(1);
+    }
+    return now_us() - start;
+}
+
+static gint
+compare_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+static double
+median(GArray *samples)
+{
+    g_array_sort(samples, compare_double);
+    return g_array_index(samples, double, samples->len / 2);
+}
+
+int
+main(int argc, char **argv)
+{
+    gint runs = 301;
+    g_autoptr(GOptionContext) options = g_option_context_new("HOOK DOMAIN.xml");
+    GOptionEntry entries[] = {
+        { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Executions of each program (default 301)", "N" },
+        { NULL },
+    };
+    g_autoptr(GError) error = NULL;
+
+    g_option_context_add_main_entries(options, entries, NULL);
+    if (!g_option_context_parse(options, &argc, &argv, &error) || argc != 3 || runs < 1) {
+        fprintf(stderr, "usage: hook-bench [--runs N] HOOK DOMAIN.xml\n");
+        return 2;
+    }
+    char *true_argv[] = { "/bin/true", "instance", "prepare", "begin", "-", NULL };
+    char *prepare_argv[] = { argv[1], "instance", "prepare", "begin", "-", NULL };
+    char *migrate_argv[] = { argv[1], "instance", "migrate", "begin", "-", NULL };
+    char *start_argv[] = { argv[1], "instance", "start", "begin", "-", NULL };
+    Subject subjects[] = {
+        { "/bin/true", true_argv, NULL },
+        { "vnuma-hook prepare begin", prepare_argv, NULL },
+        { "vnuma-hook migrate begin", migrate_argv, NULL },
+        { "vnuma-hook start begin", start_argv, NULL },
+    };
+
+    for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+        subjects[s].samples = g_array_new(FALSE, FALSE, sizeof(double));
+        time_once(subjects[s].argv, argv[2]);   /* warm the page cache */
+    }
+    /* Interleaved, so drift in machine load hits every subject alike. */
+    for (gint i = 0; i < runs; i++) {
+        for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+            double t = time_once(subjects[s].argv, argv[2]);
+
+            g_array_append_val(subjects[s].samples, t);
+        }
+    }
+    double base = median(subjects[0].samples);
+    printf("domain: %s, %d runs each, interleaved\n", argv[2], runs);
+    printf("%-28s %12s %8s\n", "program", "median µs", "ratio");
+    for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+        double m = median(subjects[s].samples);
+
+        printf("%-28s %12.0f %8.2f\n", subjects[s].label, m, m / base);
+        g_array_unref(subjects[s].samples);
+    }
+    return 0;
+}
