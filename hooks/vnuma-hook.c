@@ -151,35 +151,42 @@ config_enforce(VnumaContext *ctx)
     return value && (g_str_equal(value, "true") || g_str_equal(value, "yes") || g_str_equal(value, "1"));
 }
 
-static void
-log_warnings(Hook *hook, const VnumaPlan *plan)
+/* Plans @xml; NULL, with the reason logged, when the domain needs
+ * nothing from this host (unreadable, unmanaged, or already as planned). */
+static VnumaPlan *
+plan_with_changes(Hook *hook, VnumaContext *ctx, const GString *xml, VnumaPlanFlags flags,
+                  const char *settled)
 {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) plan = vnuma_plan_new_full(ctx, xml->str, xml->len, flags, &error);
+
+    if (!plan) {
+        hook_log(hook, LOG_ERR, "left unchanged: %s", error->message);
+        return NULL;
+    }
     for (const char *const *w = vnuma_plan_warnings(plan); *w; w++)
         hook_log(hook, LOG_WARNING, "warning: %s", *w);
+    if (!vnuma_plan_is_managed(plan)) {
+        hook_log(hook, LOG_INFO, "not managed: %s", vnuma_plan_reason(plan));
+        return NULL;
+    }
+    if (!vnuma_plan_changes_domain(plan)) {
+        hook_log(hook, LOG_INFO, "%s", settled);
+        return NULL;
+    }
+    return g_steal_pointer(&plan);
 }
 
 static int
 rehome(Hook *hook, VnumaContext *ctx, const GString *xml)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(VnumaPlan) plan = vnuma_plan_new_full(ctx, xml->str, xml->len,
-                                                    VNUMA_PLAN_KEEP_GUEST_ABI, &error);
+    g_autoptr(VnumaPlan) plan = plan_with_changes(hook, ctx, xml, VNUMA_PLAN_KEEP_GUEST_ABI,
+                                                  "placement already fits this host");
     g_autofree char *out = NULL;
     gsize len;
 
-    if (!plan) {
-        hook_log(hook, LOG_ERR, "left unchanged: %s", error->message);
+    if (!plan)
         return EXIT_SUCCESS;
-    }
-    log_warnings(hook, plan);
-    if (!vnuma_plan_is_managed(plan)) {
-        hook_log(hook, LOG_INFO, "not managed: %s", vnuma_plan_reason(plan));
-        return EXIT_SUCCESS;
-    }
-    if (!vnuma_plan_changes_domain(plan)) {
-        hook_log(hook, LOG_INFO, "placement already fits this host");
-        return EXIT_SUCCESS;
-    }
     out = vnuma_plan_render(plan, VNUMA_FORMAT_XML, &len);
     if (fwrite(out, 1, len, stdout) != len || fflush(stdout) != 0)
         return EXIT_FAILURE;
@@ -190,23 +197,11 @@ rehome(Hook *hook, VnumaContext *ctx, const GString *xml)
 static int
 advise(Hook *hook, VnumaContext *ctx, const GString *xml)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(VnumaPlan) plan = vnuma_plan_new(ctx, xml->str, xml->len, &error);
-    g_autofree char *json = NULL;
+    g_autoptr(VnumaPlan) plan = plan_with_changes(hook, ctx, xml, VNUMA_PLAN_DEFAULT,
+                                                  "sized and placed for this host");
 
-    if (!plan) {
-        hook_log(hook, LOG_ERR, "no advice: %s", error->message);
+    if (!plan)
         return EXIT_SUCCESS;
-    }
-    log_warnings(hook, plan);
-    if (!vnuma_plan_is_managed(plan)) {
-        hook_log(hook, LOG_INFO, "not managed: %s", vnuma_plan_reason(plan));
-        return EXIT_SUCCESS;
-    }
-    if (!vnuma_plan_changes_domain(plan)) {
-        hook_log(hook, LOG_INFO, "sized and placed for this host");
-        return EXIT_SUCCESS;
-    }
     hook_log(hook, LOG_NOTICE, "not sized for this host: `vnumactl plan` would rewrite its "
              "topology, cells, pins or numatune");
     if (config_enforce(ctx)) {
