@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The rebalancer's decision core (SPEC.md §7), pure: given each node's
+ * capacity and each client's CPU demand and memory per node, it proposes
+ * moves of clients between home nodes. The agent measures and applies;
+ * this only decides.
+ *
+ * Every move must pay for itself: its expected gain over the horizon
+ * (contention relieved, remote accesses avoided) must beat its cost
+ * (memory to move, cache warm-up). On top of that, three brakes against
+ * thrashing (reference/000): hysteresis on load imbalance, a minimum
+ * residency per client, and a per-host migration budget. */
+
+typedef enum {
+    VNUMA_MOVE_BALANCE,   /* relieve CPU contention */
+    VNUMA_MOVE_LOCALITY,  /* go where the memory is */
+    VNUMA_MOVE_SWAP,      /* exchange two clients' home nodes */
+} VnumaMoveKind;
+
+typedef struct {
+    guint id;
+    double capacity;          /* usable CPUs */
+} VnumaRebalanceNode;
+
+typedef struct {
+    guint id;                 /* the caller's handle */
+    guint home;               /* node index (into the nodes array) */
+    double demand;            /* CPUs used over the last period */
+    const guint64 *memory_kib;/* per node index: where its memory is */
+    double last_move;         /* time of its last move, s; < 0: never moved */
+} VnumaRebalanceClient;
+
+typedef struct {
+    double half_life;         /* s: demand is smoothed (EWMA) so short bursts move nothing */
+    double hysteresis;        /* load imbalance (busiest − idlest, per CPU) below which no balance move */
+    double min_residency;     /* s a client stays on a node after a move */
+    guint budget;             /* moves allowed per budget window */
+    double budget_window;     /* s */
+    guint max_moves_per_pass;
+    double horizon;           /* s over which a move's gain is counted */
+    double remote_penalty;    /* extra cost of a remote access, as a fraction of CPU time */
+    double cost_per_gib;      /* CPU-seconds to migrate one GiB */
+    double cost_fixed;        /* CPU-seconds of cache warm-up per move */
+} VnumaRebalanceParams;
+
+typedef struct {
+    VnumaMoveKind kind;
+    guint client;             /* index into the clients array */
+    guint other;              /* swap: the second client's index */
+    guint from;               /* node index */
+    guint to;                 /* node index */
+    double gain;              /* CPU-seconds over the horizon */
+    double cost;              /* CPU-seconds */
+} VnumaMove;
+
+typedef struct _VnumaRebalancer VnumaRebalancer;
+
+void vnuma_rebalance_params_init(VnumaRebalanceParams *params);
+
+VnumaRebalancer *vnuma_rebalancer_new(const VnumaRebalanceParams *params);
+void vnuma_rebalancer_free(VnumaRebalancer *rebalancer);
+
+/* One pass at time @now (s). Returns the moves to apply (VnumaMove),
+ * best first; @clients' home and last_move are updated as if applied.
+ * Decisions use each client's smoothed demand (kept by client id across
+ * passes), not the last sample. */
+GArray *vnuma_rebalancer_pass(VnumaRebalancer *rebalancer,
+                              const VnumaRebalanceNode *nodes, guint n_nodes,
+                              VnumaRebalanceClient *clients, guint n_clients, double now);
+
+/* Fraction of a client's memory on its home node (1 when it has none). */
+double vnuma_client_locality(const VnumaRebalanceClient *client, guint n_nodes);
+
+const char *vnuma_move_kind_to_string(VnumaMoveKind kind);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaRebalancer, vnuma_rebalancer_free)
+
+G_END_DECLS

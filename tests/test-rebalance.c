@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rebalancer's decisions, scenario by scenario (issue: imbalance
+ * relieved in one move, no move when gain < cost, no ping-pong, budget,
+ * swap beats two single moves). */
+#include "tests/testutil.h"
+
+#include "lib/vnuma-rebalance.h"
+
+#define GIB (1024u * 1024u)
+#define MAX_NODES 4
+
+typedef struct {
+    VnumaRebalanceNode nodes[MAX_NODES];
+    guint n_nodes;
+    VnumaRebalanceClient clients[16];
+    guint64 memory[16][MAX_NODES];
+    guint n_clients;
+} Scene;
+
+static void
+scene_nodes(Scene *scene, guint n, double capacity)
+{
+    memset(scene, 0, sizeof(*scene));
+    scene->n_nodes = n;
+    for (guint i = 0; i < n; i++)
+        scene->nodes[i] = (VnumaRebalanceNode) { .id = i, .capacity = capacity };
+}
+
+/* A client homed on @home using @demand CPUs, with @gib GiB on @mem_node. */
+static guint
+scene_client(Scene *scene, guint home, double demand, guint mem_node, guint gib)
+{
+    guint i = scene->n_clients++;
+
+    scene->memory[i][mem_node] = (guint64) gib * GIB;
+    scene->clients[i] = (VnumaRebalanceClient) {
+        .id = i, .home = home, .demand = demand, .memory_kib = scene->memory[i], .last_move = -1,
+    };
+    return i;
+}
+
+static GArray *
+pass(VnumaRebalancer *rb, Scene *scene, double now)
+{
+    return vnuma_rebalancer_pass(rb, scene->nodes, scene->n_nodes, scene->clients,
+                                 scene->n_clients, now);
+}
+
+static void
+test_imbalance_relieved_in_one_move(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 10);
+    scene_client(&scene, 0, 4, 0, 2);
+    scene_client(&scene, 0, 4, 0, 2);
+    scene_client(&scene, 0, 4, 0, 2);
+    scene_client(&scene, 0, 2, 0, 2);
+    scene_client(&scene, 1, 2, 1, 2);
+
+    g_autoptr(GArray) moves = pass(rb, &scene, 0);
+    assert_int_equal(moves->len, 1);
+    VnumaMove *move = &g_array_index(moves, VnumaMove, 0);
+    assert_int_equal(move->kind, VNUMA_MOVE_BALANCE);
+    assert_int_equal(move->from, 0);
+    assert_int_equal(move->to, 1);
+    /* A 4-CPU client: node 0 drops from 14 to 10 CPUs, no contention left. */
+    assert_true(scene.clients[move->client].demand == 4.0);
+    assert_true(move->gain > move->cost);
+
+    /* Relieved: the next pass, later, finds nothing worth doing. */
+    g_autoptr(GArray) after = pass(rb, &scene, 100);
+    assert_int_equal(after->len, 0);
+}
+
+static void
+test_no_move_when_gain_below_cost(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 10);
+    /* 1 CPU of contention (30 CPU-s over the horizon) against 200 GiB to
+     * copy (100 CPU-s): not worth it. */
+    scene_client(&scene, 0, 6, 0, 200);
+    scene_client(&scene, 0, 5, 0, 200);
+    scene_client(&scene, 1, 1, 1, 1);
+    g_autoptr(GArray) moves = pass(rb, &scene, 0);
+    assert_int_equal(moves->len, 0);
+
+    /* The same imbalance with little memory is worth a move. */
+    scene.memory[1][0] = 1u * GIB;
+    g_autoptr(GArray) cheap = pass(rb, &scene, 1);
+    assert_int_equal(cheap->len, 1);
+}
+
+static void
+test_no_move_below_hysteresis(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 10);
+    /* 6 vs 4 CPUs busy: uneven but no contention, below the hysteresis. */
+    scene_client(&scene, 0, 3, 0, 1);
+    scene_client(&scene, 0, 3, 0, 1);
+    scene_client(&scene, 1, 4, 1, 1);
+    g_autoptr(GArray) moves = pass(rb, &scene, 0);
+    assert_int_equal(moves->len, 0);
+}
+
+static void
+test_locality_migration(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 10);
+    /* Homed on 0, all its 16 GiB on node 1 (e.g. after a restore). */
+    guint c = scene_client(&scene, 0, 4, 1, 16);
+    scene_client(&scene, 1, 2, 1, 4);
+
+    assert_true(vnuma_client_locality(&scene.clients[c], 2) == 0.0);
+    g_autoptr(GArray) moves = pass(rb, &scene, 0);
+    assert_int_equal(moves->len, 1);
+    VnumaMove *move = &g_array_index(moves, VnumaMove, 0);
+    assert_int_equal(move->kind, VNUMA_MOVE_LOCALITY);
+    assert_int_equal(move->client, c);
+    assert_int_equal(move->to, 1);
+    /* Its memory is there already: the move costs less than staying. */
+    assert_true(move->cost < params.cost_fixed);
+    assert_true(vnuma_client_locality(&scene.clients[c], 2) == 1.0);
+}
+
+static void
+test_prefers_client_with_memory_at_destination(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 8);
+    scene_client(&scene, 0, 4, 0, 32);
+    guint split = scene_client(&scene, 0, 4, 0, 16);
+    scene_client(&scene, 0, 4, 0, 32);
+    scene.memory[split][1] = 16u * GIB;   /* half of it on node 1 already */
+    scene_client(&scene, 1, 1, 1, 1);
+
+    g_autoptr(GArray) moves = pass(rb, &scene, 0);
+    assert_int_equal(moves->len, 1);
+    assert_int_equal(g_array_index(moves, VnumaMove, 0).client, split);
+}
+
+static void
+test_swap_beats_single_moves(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    /* Both nodes full: moving either client alone would overload the
+     * other node; exchanging them makes both local. */
+    scene_nodes(&scene, 2, 4);
+    guint a = scene_client(&scene, 0, 4, 1, 8);
+    guint b = scene_client(&scene, 1, 4, 0, 8);
+
+    g_autoptr(GArray) moves = pass(rb, &scene, 0);
+    assert_int_equal(moves->len, 1);
+    VnumaMove *move = &g_array_index(moves, VnumaMove, 0);
+    assert_int_equal(move->kind, VNUMA_MOVE_SWAP);
+    assert_true((move->client == a && move->other == b) || (move->client == b && move->other == a));
+    assert_int_equal(scene.clients[a].home, 1);
+    assert_int_equal(scene.clients[b].home, 0);
+    assert_true(vnuma_client_locality(&scene.clients[a], 2) == 1.0);
+    assert_true(vnuma_client_locality(&scene.clients[b], 2) == 1.0);
+}
+
+static void
+test_budget_respected(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+    guint total = 0;
+
+    vnuma_rebalance_params_init(&params);
+    params.max_moves_per_pass = 8;
+    params.budget = 2;
+    params.budget_window = 60;
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 4, 4);
+    /* Eight clients, each on the wrong node for its memory. */
+    for (guint i = 0; i < 8; i++)
+        scene_client(&scene, i % 4, 1, (i + 1) % 4, 4);
+
+    for (guint t = 0; t < 30; t += 2) {   /* 30 s: half a window */
+        g_autoptr(GArray) moves = pass(rb, &scene, t);
+        total += moves->len;
+    }
+    assert_int_equal(total, 2);
+    /* A new window refills the budget. */
+    g_autoptr(GArray) later = pass(rb, &scene, 61);
+    assert_int_equal(later->len, 2);
+}
+
+static void
+test_no_ping_pong_under_oscillating_load(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+    guint total = 0;
+    double last_move[4] = { -1, -1, -1, -1 };
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 8);
+    for (guint i = 0; i < 4; i++)
+        scene_client(&scene, i % 2, 2, i % 2, 4);
+
+    /* Every 2 s pass, demand swings between the two nodes' clients. */
+    for (guint p = 0; p < 1000; p++) {
+        double now = p * 2.0;
+        gboolean phase = (p / 3) % 2;
+
+        for (guint i = 0; i < 4; i++)
+            scene.clients[i].demand = ((scene.clients[i].id % 2) == (guint) phase) ? 7.0 : 0.5;
+        g_autoptr(GArray) moves = pass(rb, &scene, now);
+        for (guint m = 0; m < moves->len; m++) {
+            guint c = g_array_index(moves, VnumaMove, m).client;
+
+            /* A client never moves again within its minimum residency. */
+            if (last_move[c] >= 0)
+                assert_true(now - last_move[c] >= params.min_residency);
+            last_move[c] = now;
+        }
+        total += moves->len;
+    }
+    /* 2000 s of a load that flips every 6 s: at most a handful of moves,
+     * nothing like one per flip (333). */
+    print_message("moves over 1000 passes: %u\n", total);
+    assert_true(total <= 2000 / params.min_residency * 4);
+    assert_true(total < 40);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_imbalance_relieved_in_one_move),
+        cmocka_unit_test(test_no_move_when_gain_below_cost),
+        cmocka_unit_test(test_no_move_below_hysteresis),
+        cmocka_unit_test(test_locality_migration),
+        cmocka_unit_test(test_prefers_client_with_memory_at_destination),
+        cmocka_unit_test(test_swap_beats_single_moves),
+        cmocka_unit_test(test_budget_respected),
+        cmocka_unit_test(test_no_ping_pong_under_oscillating_load),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
