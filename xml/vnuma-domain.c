@@ -230,16 +230,15 @@ read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
     stamp->host = vnuma_xml_prop(record, "host");
     stamp->pins_digest = vnuma_xml_prop(record, "pins");
     for (guint i = 0; i < clients->len; i++) {
+        g_autoptr(VnumaCpuSet) vcpus = parse_set_prop(clients->pdata[i], "vcpus", TRUE, error);
         VnumaStampClient client = { 0 };
-        guint64 memory = 0;
 
-        if (!(client.vcpus = parse_set_prop(clients->pdata[i], "vcpus", TRUE, error)))
+        if (!vcpus ||
+            !parse_uint_prop(clients->pdata[i], "node", &client.home_node, NULL, error) ||
+            !vnuma_xml_prop_uint(clients->pdata[i], "memory", &client.memory_kib, &present, error))
             return NULL;
+        client.vcpus = g_steal_pointer(&vcpus);
         g_array_append_val(stamp->clients, client);
-        if (!parse_uint_prop(clients->pdata[i], "node", &g_array_index(stamp->clients, VnumaStampClient, i).home_node, NULL, error) ||
-            !vnuma_xml_prop_uint(clients->pdata[i], "memory", &memory, &present, error))
-            return NULL;
-        g_array_index(stamp->clients, VnumaStampClient, i).memory_kib = memory;
     }
     for (guint i = 0; i < cells->len; i++) {
         VnumaCell *cell = read_cell(cells->pdata[i], "memory", error);
