@@ -164,6 +164,25 @@ vnuma_stamp_new(void)
     return stamp;
 }
 
+gboolean
+vnuma_stamp_equal(const VnumaStamp *a, const VnumaStamp *b)
+{
+    if (a->version != b->version || a->vcpus != b->vcpus || g_strcmp0(a->host, b->host) ||
+        g_strcmp0(a->pins_digest, b->pins_digest) || a->wrote_topology != b->wrote_topology ||
+        (a->wrote_topology && !vnuma_guest_topology_equal(&a->topology, &b->topology)) ||
+        a->clients->len != b->clients->len || !vnuma_cells_equal(a->cells, b->cells))
+        return FALSE;
+    for (guint i = 0; i < a->clients->len; i++) {
+        const VnumaStampClient *x = &g_array_index(a->clients, VnumaStampClient, i);
+        const VnumaStampClient *y = &g_array_index(b->clients, VnumaStampClient, i);
+
+        if (x->home_node != y->home_node || x->memory_kib != y->memory_kib ||
+            !vnuma_cpuset_equal(x->vcpus, y->vcpus))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 void
 vnuma_stamp_free(VnumaStamp *stamp)
 {

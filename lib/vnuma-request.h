@@ -102,6 +102,7 @@ gboolean vnuma_pinset_is_empty(const VnumaPinSet *pins);
 char *vnuma_pinset_digest(const VnumaPinSet *pins);
 
 VnumaStamp *vnuma_stamp_new(void);
+gboolean vnuma_stamp_equal(const VnumaStamp *a, const VnumaStamp *b);
 void vnuma_stamp_free(VnumaStamp *stamp);
 
 VnumaRequest *vnuma_request_new(void);

@@ -293,14 +293,18 @@ rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout
         return TRUE;
     if (!cpu) {
         g_autofree char *indent = vnuma_xml_source_indent(rw->src, find(rw, "/domain/vcpu"));
-        g_autofree char *topo = format_topology(&layout->topology);
-        g_autofree char *cell_indent = g_strconcat(indent, INDENT_STEP, NULL);
+        g_autofree char *inner_indent = g_strconcat(indent, INDENT_STEP, NULL);
 
-        g_string_append_printf(fresh, "<cpu>\n%s%s", cell_indent, topo);
-        if (layout->cells->len) {
-            g_autofree char *cells = format_numa(layout->cells, cell_indent);
+        g_string_append(fresh, "<cpu>");
+        if (want_topology) {
+            g_autofree char *topo = format_topology(&layout->topology);
 
-            g_string_append_printf(fresh, "\n%s%s", cell_indent, cells);
+            g_string_append_printf(fresh, "\n%s%s", inner_indent, topo);
+        }
+        if (want_cells && layout->cells->len) {
+            g_autofree char *cells = format_numa(layout->cells, inner_indent);
+
+            g_string_append_printf(fresh, "\n%s%s", inner_indent, cells);
         }
         g_string_append_printf(fresh, "\n%s</cpu>", indent);
         return insert_top_level(rw, anchors, fresh->str, error);
@@ -381,26 +385,22 @@ rewrite_numatune(Rewriter *rw, const VnumaLayout *layout, GError **error)
 }
 
 static gboolean
-rewrite_record(Rewriter *rw, const VnumaLayout *layout, GError **error)
+rewrite_record(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout, GError **error)
 {
     static const char *const anchors[] = { "/domain/description", "/domain/title", "/domain/uuid",
                                            "/domain/name", NULL };
     xmlNode *metadata = find(rw, "/domain/metadata");
     xmlNode *record = find(rw, "/domain/metadata/vnuma:layout");
     g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
-    const char *text = vnuma_xml_source_text(rw->src, NULL);
     g_autofree char *indent = NULL;
     g_autofree char *formatted = NULL;
-    VnumaXmlSpan span;
 
     if (record) {
-        if (!span_of(rw, record, &span, error))
-            return FALSE;
+        /* libvirt re-quotes metadata it stores: compare the record, not its bytes. */
+        if (request->stamp && vnuma_stamp_equal(request->stamp, stamp))
+            return TRUE;
         indent = vnuma_xml_source_indent(rw->src, record);
         formatted = vnuma_stamp_format(stamp, indent);
-        if (strlen(formatted) == span.end - span.start &&
-            memcmp(formatted, text + span.start, span.end - span.start) == 0)
-            return TRUE;
         return replace_element(rw, record, g_steal_pointer(&formatted), error);
     }
     if (metadata) {
@@ -478,7 +478,7 @@ vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
     if (g_strcmp0(old_digest, new_digest) != 0 &&
         (!rewrite_cputune(&rw, layout, error) || !rewrite_numatune(&rw, layout, error)))
         return NULL;
-    if (!rewrite_record(&rw, layout, error))
+    if (!rewrite_record(&rw, request, layout, error))
         return NULL;
     return apply_edits(&rw, len, error);
 }

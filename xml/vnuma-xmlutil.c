@@ -286,41 +286,57 @@ vnuma_xml_prop_uint(const xmlNode *node, const char *name, guint64 *value,
     return TRUE;
 }
 
+/* libvirt's unit syntax (virScaleInteger): case-insensitive; "b",
+ * "byte", "bytes"; or k/m/g/t/p/e alone or with "iB" (powers of 1024),
+ * or with "B" (powers of 1000). No unit means KiB. */
+static gboolean
+unit_factor(const char *unit, guint64 *factor)
+{
+    static const char prefixes[] = "kmgtpe";
+    const char *where;
+    guint64 base;
+
+    if (!unit || !*unit) {
+        *factor = 1024;
+        return TRUE;
+    }
+    if (!g_ascii_strcasecmp(unit, "b") || !g_ascii_strcasecmp(unit, "byte") ||
+        !g_ascii_strcasecmp(unit, "bytes")) {
+        *factor = 1;
+        return TRUE;
+    }
+    where = strchr(prefixes, g_ascii_tolower(unit[0]));
+    if (!where || !unit[0])
+        return FALSE;
+    if (!unit[1] || !g_ascii_strcasecmp(unit + 1, "iB"))
+        base = 1024;
+    else if (!g_ascii_strcasecmp(unit + 1, "B"))
+        base = 1000;
+    else
+        return FALSE;
+    *factor = 1;
+    for (long i = 0; i <= where - prefixes; i++)
+        *factor *= base;
+    return TRUE;
+}
+
 gboolean
 vnuma_xml_scale_kib(guint64 value, const char *unit, guint64 *kib, GError **error)
 {
-    static const struct {
-        const char *names;
-        guint64 factor_bytes;
-    } units[] = {
-        { "|b|bytes|", 1 },
-        { "|KB|", 1000 },
-        { "|k|KiB|", 1024 },
-        { "|MB|", 1000 * 1000 },
-        { "|M|MiB|", 1024 * 1024 },
-        { "|GB|", 1000 * 1000 * 1000 },
-        { "|G|GiB|", 1024 * 1024 * 1024 },
-        { "|TB|", G_GUINT64_CONSTANT(1000) * 1000 * 1000 * 1000 },
-        { "|T|TiB|", G_GUINT64_CONSTANT(1024) * 1024 * 1024 * 1024 },
-    };
-    g_autofree char *key = g_strdup_printf("|%s|", unit && *unit ? unit : "KiB");
+    guint64 factor;
 
-    for (gsize i = 0; i < G_N_ELEMENTS(units); i++) {
-        guint64 factor = units[i].factor_bytes;
-
-        if (!strstr(units[i].names, key))
-            continue;
-        if (value > G_MAXUINT64 / factor) {
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
-                        "memory size %" G_GUINT64_FORMAT " %s is too large", value, unit);
-            return FALSE;
-        }
-        /* Round bytes up to whole KiB, as libvirt does. */
-        *kib = (value * factor + 1023) / 1024;
-        return TRUE;
+    if (!unit_factor(unit, &factor)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "unknown memory unit '%s'", unit);
+        return FALSE;
     }
-    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "unknown memory unit '%s'", unit);
-    return FALSE;
+    if (value > G_MAXUINT64 / factor) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "memory size %" G_GUINT64_FORMAT " %s is too large", value, unit);
+        return FALSE;
+    }
+    /* Round bytes up to whole KiB, as libvirt does. */
+    *kib = value * factor / 1024 + (value * factor % 1024 ? 1 : 0);
+    return TRUE;
 }
 
 gboolean
