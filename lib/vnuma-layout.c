@@ -100,34 +100,37 @@ home_nodes_of(const VnumaLayout *layout, const VnumaCpuSet *vcpus)
     return nodes;
 }
 
+/* Rule 6: the clients homed on a node must fit its memory (or its pool of
+ * the backing huge page size; free count from sysfs, total otherwise). */
 static void
-check_client_memory(VnumaLayout *layout, const VnumaHost *host, const VnumaRequest *request,
-                    guint index)
+check_node_memory(VnumaLayout *layout, const VnumaRequest *request,
+                  const VnumaHostNode *node)
 {
-    const VnumaClient *client = layout->clients->pdata[index];
-    const VnumaHostNode *node = vnuma_host_find_node(host, (guint) client->home_node);
-    const VnumaPagePool *pool;
-    guint64 available;
+    g_autoptr(VnumaCpuSet) clients = vnuma_cpuset_new();
+    g_autofree char *names = NULL;
+    guint64 need = 0, available = node->memory_kib;
+    const char *what = "";
 
-    if (!node)
-        return;
-    if (client->memory_kib > node->memory_kib) {
-        vnuma_layout_warn(layout,
-                          "client %u needs %" G_GUINT64_FORMAT " KiB but home node %u has %"
-                          G_GUINT64_FORMAT " KiB: remote memory is unavoidable",
-                          index, client->memory_kib, node->id, node->memory_kib);
-        return;
+    for (guint i = 0; i < layout->clients->len; i++) {
+        const VnumaClient *client = layout->clients->pdata[i];
+
+        if (client->home_node == (gint) node->id) {
+            need += client->memory_kib;
+            vnuma_cpuset_add(clients, i);
+        }
     }
-    if (!request->hugepages)
+    if (request->hugepages) {
+        const VnumaPagePool *pool = vnuma_host_node_pages(node, layout->page_kib);
+
+        available = pool ? (pool->free >= 0 ? (guint64) pool->free : pool->total) * pool->size_kib : 0;
+        what = " of huge pages";
+    }
+    if (need <= available)
         return;
-    pool = vnuma_host_node_pages(node, layout->page_kib);
-    available = pool ? (pool->free >= 0 ? (guint64) pool->free : pool->total) * pool->size_kib : 0;
-    if (client->memory_kib > available)
-        vnuma_layout_warn(layout,
-                          "client %u needs %" G_GUINT64_FORMAT " KiB of %" G_GUINT64_FORMAT
-                          " KiB huge pages but home node %u has %" G_GUINT64_FORMAT
-                          " KiB of them: remote memory is unavoidable",
-                          index, client->memory_kib, layout->page_kib, node->id, available);
+    names = vnuma_cpuset_format(clients);
+    vnuma_layout_warn(layout, "client(s) %s need %" G_GUINT64_FORMAT " KiB%s but home node %u has %"
+                      G_GUINT64_FORMAT " KiB: remote memory is unavoidable",
+                      names, need, what, node->id, available);
 }
 
 void
@@ -146,7 +149,12 @@ vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaReque
             vnuma_pinset_add_vcpupin(pins, (guint) vcpu, vnuma_cpuset_copy(client->cpus));
         vnuma_cpuset_union(emulator, client->cpus);
         vnuma_cpuset_add(nodes, (guint) client->home_node);
-        check_client_memory(layout, host, request, i);
+    }
+    VNUMA_CPUSET_FOREACH(nodes, id) {
+        const VnumaHostNode *node = vnuma_host_find_node(host, (guint) id);
+
+        if (node)
+            check_node_memory(layout, request, node);
     }
     pins->emulatorpin = emulator;
     pins->has_numatune = TRUE;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "lib/vnuma-placement.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,8 +47,9 @@ score_better(const SetScore *a, const SetScore *b)
 {
     if (a->distance != b->distance)
         return a->distance < b->distance;
-    if (a->cpu != b->cpu)
-        return a->cpu < b->cpu - 1e-9;
+    /* Loads are sums of ratios: equal loads may differ in the last bit. */
+    if (fabs(a->cpu - b->cpu) > 1e-9)
+        return a->cpu < b->cpu;
     return a->mem < b->mem;
 }
 

@@ -187,6 +187,13 @@ size_from_record(VnumaLayout *layout, const VnumaRequest *request, const VnumaCp
     if (!stamp || stamp->vcpus != layout->vcpus || stamp->clients->len == 0 ||
         layout->policy.autosize != VNUMA_AUTOSIZE_ONCE)
         return FALSE;
+    /* An admin who set coresPerSocket since asks for new sizing. */
+    if (layout->policy.cores_per_socket && !request->keep_guest_abi &&
+        (!stamp->wrote_topology || stamp->topology.cores != layout->policy.cores_per_socket)) {
+        vnuma_layout_note(layout, "rule 10: coresPerSocket=%u differs from vnuma's record: sized "
+                          "afresh", layout->policy.cores_per_socket);
+        return FALSE;
+    }
     for (guint i = 0; i < stamp->clients->len; i++)
         vnuma_cpuset_union(covered, g_array_index(stamp->clients, VnumaStampClient, i).vcpus);
     if (!vnuma_cpuset_equal(covered, all))

@@ -1,0 +1,1850 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* NUMA client sizing, SPEC.md §3: every rule and the six public examples,
+ * run through sizing → placement → layout on the host fixtures of
+ * examples/hosts/. */
+#include "tests/testutil.h"
+
+#include <string.h>
+
+#include "lib/vnuma-layout.h"
+#include "lib/vnuma-placement.h"
+#include "lib/vnuma-sizing.h"
+
+#define GIB 1048576ull   /* KiB */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static VnumaCpuSet *
+set_of(const char *text)
+{
+    g_autoptr(GError) error = NULL;
+    VnumaCpuSet *set = vnuma_cpuset_parse(text, &error);
+
+    if (!set) {
+        print_error("'%s': %s\n", text, error->message);
+        fail();
+    }
+    return set;
+}
+
+/* A kvm domain with @vcpus vCPUs (all online) and @memory_kib of 4 KiB pages. */
+static VnumaRequest *
+request_new(guint vcpus, guint64 memory_kib)
+{
+    VnumaRequest *r = vnuma_request_new();
+
+    r->name = g_strdup("guest");
+    r->type = g_strdup("kvm");
+    r->vcpus = vcpus;
+    r->current_vcpus = vcpus;
+    r->memory_kib = memory_kib;
+    return r;
+}
+
+static void
+dump_layout(const VnumaLayout *layout)
+{
+    print_error("--- layout: managed=%d reason=%s L=%u exposed=%d\n", layout->managed,
+                layout->reason ? layout->reason : "-", layout->client_limit, layout->exposed);
+    for (guint i = 0; i < layout->notes->len; i++)
+        print_error("  note: %s\n", (const char *) layout->notes->pdata[i]);
+    for (guint i = 0; i < layout->warnings->len; i++)
+        print_error("  warning: %s\n", (const char *) layout->warnings->pdata[i]);
+}
+
+/* sizing → placement → layout, as the plugin runs them. */
+static VnumaLayout *
+plan_with(const VnumaHost *host, const VnumaSettings *settings, const VnumaRequest *r)
+{
+    VnumaLayout *layout = vnuma_sizing_run(host, settings, r);
+
+    assert_non_null(layout);
+    if (layout->managed) {
+        vnuma_placement_run(host, layout, NULL, 0);
+        vnuma_layout_finish(layout, host, r);
+    }
+    return layout;
+}
+
+static VnumaLayout *
+plan(const VnumaHost *host, const VnumaRequest *r)
+{
+    VnumaSettings settings;
+    VnumaLayout *layout;
+
+    vnuma_settings_init(&settings);
+    layout = plan_with(host, &settings, r);
+    vnuma_settings_clear(&settings);
+    return layout;
+}
+
+static void
+check_text(const VnumaLayout *layout, const char *what, char *actual, const char *const *expected)
+{
+    g_autofree char *want = g_strjoinv(" ", (char **) expected);
+
+    if (!g_str_equal(actual, want)) {
+        print_error("%s: got '%s', want '%s'\n", what, actual, want);
+        dump_layout(layout);
+        g_free(actual);
+        fail();
+    }
+    g_free(actual);
+}
+
+static char *
+clients_text(const VnumaLayout *layout)
+{
+    g_autoptr(GPtrArray) parts = g_ptr_array_new_null_terminated(4, g_free, TRUE);
+
+    for (guint i = 0; i < layout->clients->len; i++)
+        g_ptr_array_add(parts, vnuma_cpuset_format(((VnumaClient *) layout->clients->pdata[i])->vcpus));
+    return g_strjoinv(" ", (char **) parts->pdata);
+}
+
+static char *
+cells_text(const VnumaLayout *layout)
+{
+    g_autoptr(GPtrArray) parts = g_ptr_array_new_null_terminated(4, g_free, TRUE);
+
+    for (guint i = 0; i < layout->cells->len; i++)
+        g_ptr_array_add(parts, vnuma_cpuset_format(((VnumaCell *) layout->cells->pdata[i])->vcpus));
+    return g_strjoinv(" ", (char **) parts->pdata);
+}
+
+static char *
+homes_text(const VnumaLayout *layout)
+{
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < layout->clients->len; i++)
+        g_string_append_printf(out, "%s%d", i ? " " : "",
+                               ((VnumaClient *) layout->clients->pdata[i])->home_node);
+    return g_string_free(out, FALSE);
+}
+
+/* assert_clients(layout, "0-5", "6-11"): the clients' vCPUs, in order. */
+#define assert_clients(layout, ...) \
+    check_text((layout), "clients", clients_text(layout), (const char *const[]) { __VA_ARGS__, NULL })
+/* assert_cells(layout, "0-5", "6-11"); assert_no_cells(layout). */
+#define assert_cells(layout, ...) \
+    check_text((layout), "cells", cells_text(layout), (const char *const[]) { __VA_ARGS__, NULL })
+/* assert_homes(layout, "0", "1"): each client's home node id. */
+#define assert_homes(layout, ...) \
+    check_text((layout), "home nodes", homes_text(layout), (const char *const[]) { __VA_ARGS__, NULL })
+
+static void
+assert_no_cells(const VnumaLayout *layout)
+{
+    if (layout->exposed || layout->cells->len) {
+        g_autofree char *cells = cells_text(layout);
+
+        print_error("expected no vNUMA cells, got exposed=%d cells '%s'\n", layout->exposed, cells);
+        dump_layout(layout);
+        fail();
+    }
+}
+
+static void
+assert_topology(const VnumaLayout *layout, guint sockets, guint dies, guint cores, guint threads)
+{
+    const VnumaGuestTopology *t = &layout->topology;
+
+    if (t->sockets != sockets || t->dies != dies || t->cores != cores || t->threads != threads) {
+        print_error("topology: got sockets=%u dies=%u cores=%u threads=%u, want %u/%u/%u/%u\n",
+                    t->sockets, t->dies, t->cores, t->threads, sockets, dies, cores, threads);
+        dump_layout(layout);
+        fail();
+    }
+}
+
+static guint
+topology_product(const VnumaLayout *layout)
+{
+    const VnumaGuestTopology *t = &layout->topology;
+
+    return t->sockets * t->dies * t->cores * t->threads;
+}
+
+static const char *
+find_warning(const VnumaLayout *layout, const char *fragment)
+{
+    for (guint i = 0; i < layout->warnings->len; i++) {
+        const char *w = layout->warnings->pdata[i];
+
+        if (strstr(w, fragment))
+            return w;
+    }
+    return NULL;
+}
+
+static void
+assert_warning(const VnumaLayout *layout, const char *fragment)
+{
+    if (!find_warning(layout, fragment)) {
+        print_error("no warning contains '%s'\n", fragment);
+        dump_layout(layout);
+        fail();
+    }
+}
+
+static void
+assert_no_warning(const VnumaLayout *layout, const char *fragment)
+{
+    const char *w = find_warning(layout, fragment);
+
+    if (w) {
+        print_error("unexpected warning: '%s'\n", w);
+        dump_layout(layout);
+        fail();
+    }
+}
+
+static void
+assert_no_warnings(const VnumaLayout *layout)
+{
+    if (layout->warnings->len) {
+        print_error("expected no warnings\n");
+        dump_layout(layout);
+        fail();
+    }
+}
+
+static void
+assert_managed(const VnumaLayout *layout)
+{
+    if (!layout->managed) {
+        print_error("expected a managed layout\n");
+        dump_layout(layout);
+        fail();
+    }
+}
+
+static void
+assert_unmanaged(const VnumaLayout *layout, const char *fragment)
+{
+    if (layout->managed || !layout->reason || !strstr(layout->reason, fragment)) {
+        print_error("expected unmanaged with a reason containing '%s'\n", fragment);
+        dump_layout(layout);
+        fail();
+    }
+}
+
+static void
+assert_set(const VnumaCpuSet *set, const char *expected)
+{
+    g_autofree char *text = set ? vnuma_cpuset_format(set) : g_strdup("(null)");
+
+    assert_str_equal(text, expected);
+}
+
+static guint64
+client_memory(const VnumaLayout *layout, guint i)
+{
+    return ((VnumaClient *) layout->clients->pdata[i])->memory_kib;
+}
+
+static guint64
+cell_memory(const VnumaLayout *layout, guint i)
+{
+    return ((VnumaCell *) layout->cells->pdata[i])->memory_kib;
+}
+
+/* Rule 6 invariants: the parts are page multiples and sum to <memory>. */
+static void
+assert_memory_tiles(const VnumaLayout *layout, guint64 memory_kib, guint64 page_kib)
+{
+    guint64 sum = 0;
+
+    for (guint i = 0; i < layout->clients->len; i++) {
+        assert_int_equal(client_memory(layout, i) % page_kib, 0);
+        sum += client_memory(layout, i);
+    }
+    assert_int_equal(sum, memory_kib);
+    if (!layout->exposed)
+        return;
+    sum = 0;
+    for (guint i = 0; i < layout->cells->len; i++) {
+        assert_int_equal(cell_memory(layout, i) % page_kib, 0);
+        sum += cell_memory(layout, i);
+    }
+    assert_int_equal(sum, memory_kib);
+}
+
+static VnumaPinSet *
+pinset_copy(const VnumaPinSet *src)
+{
+    VnumaPinSet *pins = vnuma_pinset_new();
+
+    for (guint i = 0; i < src->vcpupins->len; i++) {
+        const VnumaVcpuPin *pin = &g_array_index(src->vcpupins, VnumaVcpuPin, i);
+
+        vnuma_pinset_add_vcpupin(pins, pin->vcpu, vnuma_cpuset_copy(pin->cpuset));
+    }
+    pins->emulatorpin = src->emulatorpin ? vnuma_cpuset_copy(src->emulatorpin) : NULL;
+    pins->has_numatune = src->has_numatune;
+    pins->memory_mode = g_strdup(src->memory_mode);
+    pins->memory_nodeset = src->memory_nodeset ? vnuma_cpuset_copy(src->memory_nodeset) : NULL;
+    for (guint i = 0; i < src->memnodes->len; i++) {
+        const VnumaMemnode *m = &g_array_index(src->memnodes, VnumaMemnode, i);
+
+        vnuma_pinset_add_memnode(pins, m->cell_id, vnuma_cpuset_copy(m->nodeset));
+    }
+    return pins;
+}
+
+/* What the domain looks like after vnuma wrote @layout into it: its pins,
+ * cells, topology and stamp; @vcpus and @memory_kib as before. */
+static VnumaRequest *
+request_after(const VnumaLayout *layout, guint vcpus, guint64 memory_kib)
+{
+    VnumaRequest *r = request_new(vcpus, memory_kib);
+
+    vnuma_pinset_free(r->pins);
+    r->pins = pinset_copy(layout->pins);
+    for (guint i = 0; layout->exposed && i < layout->cells->len; i++) {
+        const VnumaCell *cell = layout->cells->pdata[i];
+
+        g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
+    }
+    r->topology = layout->topology;
+    r->stamp = vnuma_layout_to_stamp(layout);
+    return r;
+}
+
+static char *
+pins_digest(const VnumaLayout *layout)
+{
+    assert_non_null(layout->pins);
+    return vnuma_pinset_digest(layout->pins);
+}
+
+/* ---- the six public examples of SPEC.md §3 ---------------------------- */
+
+static void
+test_example_12_vcpus(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+
+    (void) state;
+    assert_managed(layout);
+    assert_int_equal(layout->client_limit, 10);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CLIENT_LIMIT);
+    assert_clients(layout, "0-5", "6-11");
+    assert_homes(layout, "0", "1");
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-5", "6-11");
+    assert_int_equal(cell_memory(layout, 0), 12 * GIB);
+    assert_int_equal(cell_memory(layout, 1), 12 * GIB);
+    assert_true(layout->write_topology);
+    assert_topology(layout, 2, 1, 6, 1);
+    assert_no_warnings(layout);
+}
+
+static void
+test_example_12_vcpus_prefer_ht(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "preferHT", "yes");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->client_limit, 20);
+    assert_clients(layout, "0-11");
+    assert_homes(layout, "0");
+    assert_no_cells(layout);
+    assert_topology(layout, 1, 1, 12, 1);
+    assert_no_warnings(layout);
+}
+
+static void
+test_example_10_vcpus(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(10, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+
+    (void) state;
+    assert_managed(layout);
+    assert_clients(layout, "0-9");
+    assert_homes(layout, "0");
+    assert_no_cells(layout);
+    assert_topology(layout, 1, 1, 10, 1);
+    assert_int_equal(client_memory(layout, 0), 16 * GIB);
+    assert_no_warnings(layout);
+}
+
+static void
+test_example_10_vcpus_cores_per_socket_5(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(10, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "coresPerSocket", "5");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CORES_PER_SOCKET);
+    assert_clients(layout, "0-4", "5-9");
+    assert_homes(layout, "0", "1");
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-4", "5-9");
+    assert_topology(layout, 2, 1, 5, 1);
+    assert_no_warnings(layout);
+}
+
+static void
+test_example_4s4c_8_vcpus(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+    const VnumaClient *a, *b;
+
+    (void) state;
+    assert_managed(layout);
+    assert_int_equal(layout->client_limit, 4);
+    assert_clients(layout, "0-3", "4-7");
+    a = layout->clients->pdata[0];
+    b = layout->clients->pdata[1];
+    assert_true(a->home_node >= 0 && b->home_node >= 0);
+    assert_int_not_equal(a->home_node, b->home_node);
+    assert_no_cells(layout);             /* 8 < vcpuMin 9 */
+    assert_int_equal(topology_product(layout), 8);
+    assert_topology(layout, 1, 1, 8, 1);
+}
+
+static void
+test_example_max_per_machine_node_4(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "maxPerMachineNode", "4");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->client_limit, 4);
+    assert_clients(layout, "0-3", "4-7");
+    assert_homes(layout, "0", "1");
+    assert_no_cells(layout);
+    assert_int_equal(topology_product(layout), 8);
+    assert_topology(layout, 1, 1, 8, 1);
+}
+
+/* ---- rule 1: the client limit L ---------------------------------------- */
+
+static void
+test_rule1_memory_only_node_ignored(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("asym-memory-2s");
+    g_autoptr(VnumaRequest) r = request_new(16, 32 * GIB);
+    g_autoptr(VnumaRequest) wide = request_new(24, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+    g_autoptr(VnumaLayout) wide_layout = plan(host, wide);
+
+    (void) state;
+    /* Node 2 has no CPU: it neither makes L zero nor becomes a home,
+     * even though it is nearer to node 0 (17) than node 1 is (21). */
+    assert_managed(layout);
+    assert_int_equal(layout->client_limit, 8);
+    assert_clients(layout, "0-7", "8-15");
+    assert_homes(layout, "0", "1");
+    assert_int_equal(wide_layout->client_limit, 8);
+    assert_clients(wide_layout, "0-7", "8-15", "16-23");
+    for (guint i = 0; i < wide_layout->clients->len; i++)
+        assert_int_not_equal(((VnumaClient *) wide_layout->clients->pdata[i])->home_node, 2);
+    assert_false(vnuma_cpuset_contains(wide_layout->pins->memory_nodeset, 2));
+}
+
+static void
+test_rule1_prefer_ht_counts_threads(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("asym-memory-2s");
+    g_autoptr(VnumaRequest) r = request_new(16, 32 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "preferHT", "true");
+    layout = plan(host, r);
+    assert_int_equal(layout->client_limit, 16);
+    assert_clients(layout, "0-15");
+    assert_no_cells(layout);
+}
+
+static void
+test_rule1_max_per_machine_node_caps(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) ht = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) big = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    g_autoptr(VnumaLayout) ht_layout = NULL;
+    g_autoptr(VnumaLayout) big_layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "maxPerMachineNode", "3");
+    layout = plan(host, r);
+    assert_int_equal(layout->client_limit, 3);
+    assert_clients(layout, "0-2", "3-5", "6-8", "9-11");
+    assert_cells(layout, "0-2", "3-5", "6-8", "9-11");
+    assert_topology(layout, 4, 1, 3, 1);
+
+    /* The cap applies to the thread count under preferHT too. */
+    vnuma_request_add_override(ht, "preferHT", "yes");
+    vnuma_request_add_override(ht, "maxPerMachineNode", "8");
+    ht_layout = plan(host, ht);
+    assert_int_equal(ht_layout->client_limit, 8);
+    assert_clients(ht_layout, "0-5", "6-11");
+
+    /* A cap above the node size changes nothing. */
+    vnuma_request_add_override(big, "maxPerMachineNode", "64");
+    big_layout = plan(host, big);
+    assert_int_equal(big_layout->client_limit, 10);
+    assert_clients(big_layout, "0-5", "6-11");
+}
+
+static void
+test_rule1_offline_cpus(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("offline-cpus-2s");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) ht = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+    g_autoptr(VnumaLayout) ht_layout = NULL;
+    const VnumaClient *first;
+
+    (void) state;
+    /* Node 0 has 4 online cores (8 threads), node 1 has 6 (12). */
+    assert_int_equal(layout->client_limit, 4);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_cells(layout, "0-3", "4-7", "8-11");
+    assert_topology(layout, 3, 1, 4, 1);
+    first = layout->clients->pdata[0];
+    assert_int_equal(first->home_node, 0);
+    /* Offline CPUs are never pinned to. */
+    assert_set(first->cpus, "0-3,12-15");
+
+    vnuma_request_add_override(ht, "preferHT", "yes");
+    ht_layout = plan(host, ht);
+    assert_int_equal(ht_layout->client_limit, 8);
+    assert_clients(ht_layout, "0-5", "6-11");
+}
+
+/* ---- rule 3: balanced clients ------------------------------------------ */
+
+static void
+test_rule3_even_split_21(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(21, 42 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+
+    (void) state;
+    assert_clients(layout, "0-6", "7-13", "14-20");
+    assert_cells(layout, "0-6", "7-13", "14-20");
+    assert_topology(layout, 3, 1, 7, 1);
+    assert_memory_tiles(layout, 42 * GIB, 4);
+    assert_int_equal(client_memory(layout, 0), 14 * GIB);
+}
+
+static void
+test_rule3_uneven_split_23(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(23, 23 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+
+    (void) state;
+    /* Larger clients first, contiguous, ascending. */
+    assert_clients(layout, "0-7", "8-15", "16-22");
+    /* Uneven cells are still exposed, but the guest gets 1 socket × V. */
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-7", "8-15", "16-22");
+    assert_true(layout->write_topology);
+    assert_topology(layout, 1, 1, 23, 1);
+    assert_int_equal(cell_memory(layout, 0), 8 * GIB);
+    assert_int_equal(cell_memory(layout, 2), 7 * GIB);
+    assert_memory_tiles(layout, 23 * GIB, 4);
+}
+
+/* ---- rule 2: coresPerSocket -------------------------------------------- */
+
+static void
+test_rule2_cores_per_socket_not_dividing(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "coresPerSocket", "7");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_warning(layout, "coresPerSocket");
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CLIENT_LIMIT);
+    assert_clients(layout, "0-5", "6-11");
+    assert_cells(layout, "0-5", "6-11");
+    assert_topology(layout, 2, 1, 6, 1);
+}
+
+static void
+test_rule2_cores_per_socket_above_limit(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(24, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "coresPerSocket", "12");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CORES_PER_SOCKET);
+    assert_cells(layout, "0-11", "12-23");
+    /* ceil(24 / min(10, 12)) = 3 clients, balanced. */
+    assert_clients(layout, "0-7", "8-15", "16-23");
+    assert_warning(layout, "vNUMA node spans NUMA clients");
+    assert_topology(layout, 2, 1, 12, 1);
+    assert_memory_tiles(layout, 48 * GIB, 4);
+    assert_int_equal(cell_memory(layout, 0), 24 * GIB);
+    assert_int_equal(client_memory(layout, 0), 16 * GIB);
+}
+
+static void
+test_rule2_cores_per_socket_below_limit(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    /* C < L: clients follow the cells, one client per cell. */
+    vnuma_request_add_override(r, "coresPerSocket", "4");
+    layout = plan(host, r);
+    assert_cells(layout, "0-3", "4-7", "8-11");
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_topology(layout, 3, 1, 4, 1);
+    assert_no_warning(layout, "spans");
+}
+
+static void
+test_rule2_cores_per_socket_not_exposed(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    /* 8 < vcpuMin: no cells; the guest still gets the cores per socket
+     * the admin asked for (docs/sizing.md: "exposed or not"). */
+    vnuma_request_add_override(r, "coresPerSocket", "4");
+    layout = plan(host, r);
+    assert_clients(layout, "0-3", "4-7");
+    assert_no_cells(layout);
+    assert_true(layout->write_topology);
+    assert_topology(layout, 2, 1, 4, 1);
+    assert_int_equal(layout->pins->memnodes->len, 0);
+}
+
+/* ---- rule 4: exposure -------------------------------------------------- */
+
+static void
+test_rule4_vcpu_min_lowered(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "vcpuMin", "4");
+    layout = plan(host, r);
+    assert_clients(layout, "0-3", "4-7");
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-3", "4-7");
+    assert_topology(layout, 2, 1, 4, 1);
+    assert_int_equal(layout->pins->memnodes->len, 2);
+}
+
+static void
+test_rule4_vcpu_min_raised(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "vcpuMin", "20");
+    layout = plan(host, r);
+    /* A wide VM still has several clients on several nodes. */
+    assert_clients(layout, "0-5", "6-11");
+    assert_homes(layout, "0", "1");
+    assert_no_cells(layout);
+    assert_topology(layout, 1, 1, 12, 1);
+    assert_int_equal(layout->pins->memnodes->len, 0);
+}
+
+static void
+test_rule4_exactly_vcpu_min(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaRequest) r = request_new(9, 18 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+
+    (void) state;
+    /* V = 9 ≥ vcpuMin = 9: exposed; 3+3+3 cells. */
+    assert_clients(layout, "0-2", "3-5", "6-8");
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-2", "3-5", "6-8");
+    assert_topology(layout, 3, 1, 3, 1);
+}
+
+/* ---- rule 5: topology ---------------------------------------------------- */
+
+static void
+test_rule5_keep_straddling(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "topology", "keep");
+    r->topology = (VnumaGuestTopology) { .sockets = 1, .dies = 1, .cores = 12, .threads = 1 };
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_cells(layout, "0-5", "6-11");
+    assert_false(layout->write_topology);
+    assert_topology(layout, 1, 1, 12, 1);
+    assert_warning(layout, "straddles");
+}
+
+static void
+test_rule5_keep_aligned(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "topology", "keep");
+    r->topology = (VnumaGuestTopology) { .sockets = 2, .dies = 1, .cores = 3, .threads = 2 };
+    layout = plan(host, r);
+    assert_cells(layout, "0-5", "6-11");
+    assert_false(layout->write_topology);
+    assert_topology(layout, 2, 1, 3, 2);
+    assert_no_warning(layout, "straddles");
+}
+
+static void
+test_rule5_align_replaces_topology(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->topology = (VnumaGuestTopology) { .sockets = 1, .dies = 1, .cores = 6, .threads = 2 };
+    layout = plan(host, r);
+    assert_true(layout->write_topology);
+    assert_topology(layout, 2, 1, 6, 1);
+}
+
+/* ---- rule 6: memory ----------------------------------------------------- */
+
+static void
+test_rule6_hugepages_three_ways(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->hugepages = TRUE;
+    r->page_kib = GIB;
+    vnuma_request_add_override(r, "maxPerMachineNode", "4");
+    layout = plan(host, r);
+    assert_int_equal(layout->page_kib, GIB);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    for (guint i = 0; i < 3; i++) {
+        assert_int_equal(client_memory(layout, i), 16 * GIB);
+        assert_int_equal(cell_memory(layout, i), 16 * GIB);
+    }
+    assert_memory_tiles(layout, 48 * GIB, GIB);
+}
+
+static void
+test_rule6_uneven_pages(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 10 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    guint fours = 0;
+
+    (void) state;
+    r->hugepages = TRUE;
+    r->page_kib = GIB;
+    vnuma_request_add_override(r, "maxPerMachineNode", "4");
+    layout = plan(host, r);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_memory_tiles(layout, 10 * GIB, GIB);
+    /* 10 pages over three equal parts: 3 + 3 + 4 in some order. */
+    for (guint i = 0; i < 3; i++) {
+        guint64 m = client_memory(layout, i);
+
+        assert_true(m == 3 * GIB || m == 4 * GIB);
+        fours += m == 4 * GIB;
+        assert_int_equal(cell_memory(layout, i), m);
+    }
+    assert_int_equal(fours, 1);
+}
+
+static void
+test_rule6_uneven_vcpus_small_pages(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(23, 1000000);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+    guint64 exact;
+
+    (void) state;
+    /* 8 + 8 + 7 vCPUs over 1000000 KiB of 4 KiB pages. */
+    assert_memory_tiles(layout, 1000000, 4);
+    for (guint i = 0; i < 3; i++) {
+        exact = 1000000ull * vnuma_cpuset_count(((VnumaClient *) layout->clients->pdata[i])->vcpus) / 23;
+        assert_true(client_memory(layout, i) + 4 >= exact && client_memory(layout, i) <= exact + 4);
+    }
+}
+
+static void
+test_rule6_memory_larger_than_node(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("asym-memory-2s");
+    g_autoptr(VnumaRequest) r = request_new(16, 96 * GIB);
+    g_autoptr(VnumaRequest) fits = request_new(16, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+    g_autoptr(VnumaLayout) fits_layout = plan(host, fits);
+    const char *w;
+
+    (void) state;
+    /* 48 GiB per client: node 0 has 256 GiB, node 1 only 32 GiB. */
+    assert_homes(layout, "0", "1");
+    assert_warning(layout, "remote memory is unavoidable");
+    w = find_warning(layout, "remote memory is unavoidable");
+    assert_non_null(strstr(w, "home node 1"));
+    assert_no_warning(layout, "home node 0");
+    assert_no_warning(fits_layout, "remote memory");
+}
+
+static void
+test_rule6_hugepages_above_pool(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 48 * GIB);
+    g_autoptr(VnumaRequest) two_mib = request_new(12, 8 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    g_autoptr(VnumaLayout) two_mib_layout = NULL;
+
+    (void) state;
+    /* 24 GiB per client of 1 GiB pages; each node holds 16 of them. */
+    r->hugepages = TRUE;
+    r->page_kib = GIB;
+    layout = plan(host, r);
+    assert_clients(layout, "0-5", "6-11");
+    assert_int_equal(client_memory(layout, 0), 24 * GIB);
+    assert_warning(layout, "remote memory is unavoidable");
+    assert_warning(layout, "huge pages");
+
+    /* No 2 MiB pages reserved at all on this host. */
+    two_mib->hugepages = TRUE;
+    two_mib->page_kib = 2048;
+    two_mib_layout = plan(host, two_mib);
+    assert_warning(two_mib_layout, "huge pages");
+}
+
+static void
+test_rule6_hugepages_within_pool(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->hugepages = TRUE;
+    r->page_kib = GIB;
+    layout = plan(host, r);
+    assert_int_equal(client_memory(layout, 0), 12 * GIB);
+    assert_no_warnings(layout);
+}
+
+static void
+test_rule6_unaligned_memory(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 10 * GIB + 512);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->hugepages = TRUE;
+    r->page_kib = GIB;
+    layout = plan(host, r);
+    assert_warning(layout, "not a multiple");
+    assert_int_equal(client_memory(layout, 0), 5 * GIB);
+    assert_int_equal(client_memory(layout, 1), 5 * GIB + 512);
+    assert_int_equal(cell_memory(layout, 0) + cell_memory(layout, 1), 10 * GIB + 512);
+}
+
+/* Two nodes of 4 single-thread cores, 64 GiB each, with a 1 GiB pool of
+ * 16 pages of which @free are free (sysfs knows free counts). */
+static VnumaHost *
+host_with_free_pages(gint64 free)
+{
+    g_autoptr(GError) error = NULL;
+    VnumaHost *host = vnuma_host_new();
+
+    for (guint n = 0; n < 2; n++) {
+        VnumaHostNode *node = vnuma_host_add_node(host, n, 64 * GIB);
+
+        for (guint c = 0; c < 4; c++) {
+            VnumaCpuSet *self = vnuma_cpuset_new();
+
+            vnuma_cpuset_add(self, 4 * n + c);
+            vnuma_host_node_add_cpu(node, 4 * n + c, TRUE, n, 0, c, self);
+        }
+        vnuma_host_node_add_pages(node, 4, 12 * GIB / 4, -1);
+        vnuma_host_node_add_pages(node, GIB, 16, free);
+        vnuma_host_node_add_distance(node, 0, n == 0 ? 10 : 21);
+        vnuma_host_node_add_distance(node, 1, n == 1 ? 10 : 21);
+    }
+    if (!vnuma_host_finish(host, &error))
+        fail_msg("vnuma_host_finish: %s", error->message);
+    return host;
+}
+
+static void
+test_rule6_free_hugepages(void **state)
+{
+    g_autoptr(VnumaHost) tight = host_with_free_pages(4);
+    g_autoptr(VnumaHost) roomy = host_with_free_pages(16);
+    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaLayout) tight_layout = NULL;
+    g_autoptr(VnumaLayout) roomy_layout = NULL;
+
+    (void) state;
+    r->hugepages = TRUE;
+    r->page_kib = GIB;
+    /* 8 GiB per client: more than 4 free pages, within 16. */
+    tight_layout = plan(tight, r);
+    assert_clients(tight_layout, "0-3", "4-7");
+    assert_warning(tight_layout, "remote memory is unavoidable");
+    roomy_layout = plan(roomy, r);
+    assert_no_warnings(roomy_layout);
+}
+
+/* Several clients homed on one node must fit it together. */
+static void
+test_rule6_clients_sharing_a_node(void **state)
+{
+    g_autoptr(VnumaHost) host = host_with_free_pages(16);
+    g_autoptr(VnumaRequest) r = request_new(12, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    const char *w;
+
+    (void) state;
+    r->hugepages = TRUE;
+    r->page_kib = GIB;
+    vnuma_request_add_override(r, "maxPerMachineNode", "4");
+    /* 3 clients of 16 GiB on 2 nodes with 16 free 1 GiB pages each: each
+     * client fits alone, but the node holding two does not. */
+    layout = plan(host, r);
+    assert_int_equal(layout->clients->len, 3);
+    w = find_warning(layout, "remote memory is unavoidable");
+    assert_non_null(w);
+    assert_non_null(strstr(w, "home node 0"));
+    assert_non_null(strstr(w, "0,2"));
+    assert_null(strstr(w, "home node 1"));
+}
+
+/* ---- rule 7: CPU hot-add ---------------------------------------------- */
+
+static void
+test_rule7_hot_add(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(24, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->current_vcpus = 16;
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->vcpus, 24);
+    assert_clients(layout, "0-7", "8-15", "16-23");
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-7", "8-15", "16-23");
+    assert_topology(layout, 3, 1, 8, 1);
+    /* Every possible vCPU gets a pin. */
+    assert_int_equal(layout->pins->vcpupins->len, 24);
+}
+
+/* ---- rule 8: the owner's cells ----------------------------------------- */
+
+static void
+test_rule8_owner_cells(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(16, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    const VnumaMemnode *m0, *m1;
+
+    (void) state;
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-3"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("4-15"), 12 * GIB));
+    r->topology = (VnumaGuestTopology) { .sockets = 16, .dies = 1, .cores = 1, .threads = 1 };
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_OWNER_CELLS);
+    assert_true(layout->owner_cells);
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-3", "4-15");
+    /* The owner's memory split stays. */
+    assert_int_equal(cell_memory(layout, 0), 4 * GIB);
+    assert_int_equal(cell_memory(layout, 1), 12 * GIB);
+    /* Cell 4-15 is larger than L = 10: split 6 + 6. */
+    assert_clients(layout, "0-3", "4-9", "10-15");
+    assert_false(layout->write_topology);
+    assert_topology(layout, 16, 1, 1, 1);
+    assert_int_equal(layout->pins->memnodes->len, 2);
+    m0 = &g_array_index(layout->pins->memnodes, VnumaMemnode, 0);
+    m1 = &g_array_index(layout->pins->memnodes, VnumaMemnode, 1);
+    assert_int_equal(m0->cell_id, 0);
+    assert_int_equal(m1->cell_id, 1);
+    assert_true(vnuma_cpuset_contains(m0->nodeset,
+                                      (guint) ((VnumaClient *) layout->clients->pdata[0])->home_node));
+    assert_true(vnuma_cpuset_contains(m1->nodeset,
+                                      (guint) ((VnumaClient *) layout->clients->pdata[1])->home_node));
+    assert_true(vnuma_cpuset_contains(m1->nodeset,
+                                      (guint) ((VnumaClient *) layout->clients->pdata[2])->home_node));
+    /* The owner's cells are not vnuma's record. */
+    {
+        g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
+
+        assert_int_equal(stamp->cells->len, 0);
+        assert_int_equal(stamp->clients->len, 3);
+    }
+}
+
+static void
+test_rule8_owner_cells_small(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(8, 8 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    /* Below vcpuMin, but the owner asked for two cells: they stay. */
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-3"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("4-7"), 4 * GIB));
+    layout = plan(host, r);
+    assert_true(layout->owner_cells);
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-3", "4-7");
+    assert_clients(layout, "0-3", "4-7");
+    assert_homes(layout, "0", "1");
+}
+
+static void
+test_rule8_vcpus_outside_cells(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 12 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-3"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("4-7"), 4 * GIB));
+    layout = plan(host, r);
+    assert_true(layout->owner_cells);
+    assert_cells(layout, "0-3", "4-7");
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_warning(layout, "outside");
+    assert_int_equal(layout->pins->vcpupins->len, 12);
+}
+
+static void
+test_rule8_owner_cells_straddle_topology(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 12 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-5"), 6 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("6-11"), 6 * GIB));
+    r->topology = (VnumaGuestTopology) { .sockets = 1, .dies = 1, .cores = 12, .threads = 1 };
+    layout = plan(host, r);
+    assert_true(layout->owner_cells);
+    assert_false(layout->write_topology);
+    assert_topology(layout, 1, 1, 12, 1);
+    assert_warning(layout, "straddles");
+}
+
+/* ---- rule 9: not managed ------------------------------------------------ */
+
+static void
+test_rule9_managed_no(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "managed", "no");
+    layout = plan(host, r);
+    assert_unmanaged(layout, "managed");
+    assert_int_equal(layout->clients->len, 0);
+}
+
+static void
+test_rule9_managed_no_in_settings(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) opt_in = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    g_autoptr(VnumaLayout) opt_in_layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    settings.defaults.managed = FALSE;
+    layout = plan_with(host, &settings, r);
+    assert_unmanaged(layout, "managed");
+    /* A domain can opt back in. */
+    vnuma_request_add_override(opt_in, "managed", "yes");
+    opt_in_layout = plan_with(host, &settings, opt_in);
+    assert_managed(opt_in_layout);
+    assert_clients(opt_in_layout, "0-5", "6-11");
+    vnuma_settings_clear(&settings);
+}
+
+static void
+test_rule9_domain_type(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) xen = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) qemu = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) xen_layout = NULL;
+    g_autoptr(VnumaLayout) qemu_layout = NULL;
+
+    (void) state;
+    g_free(xen->type);
+    xen->type = g_strdup("xen");
+    xen_layout = plan(host, xen);
+    assert_unmanaged(xen_layout, "xen");
+    g_free(qemu->type);
+    qemu->type = g_strdup("qemu");
+    qemu_layout = plan(host, qemu);
+    assert_managed(qemu_layout);
+}
+
+static void
+test_rule9_placement_auto(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->placement_auto = TRUE;
+    layout = plan(host, r);
+    assert_unmanaged(layout, "numad");
+}
+
+static void
+test_rule9_foreign_vcpupin(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_pinset_add_vcpupin(r->pins, 0, set_of("2"));
+    vnuma_pinset_add_vcpupin(r->pins, 1, set_of("3"));
+    layout = plan(host, r);
+    assert_unmanaged(layout, "vnuma did not write");
+}
+
+static void
+test_rule9_foreign_emulatorpin(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->pins->emulatorpin = set_of("0-1");
+    layout = plan(host, r);
+    assert_unmanaged(layout, "vnuma did not write");
+}
+
+static void
+test_rule9_foreign_numatune(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->pins->has_numatune = TRUE;
+    r->pins->memory_mode = g_strdup("strict");
+    r->pins->memory_nodeset = set_of("1");
+    layout = plan(host, r);
+    assert_unmanaged(layout, "numatune");
+}
+
+static void
+test_rule9_numatune_mode_only(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->pins->has_numatune = TRUE;
+    r->pins->memory_mode = g_strdup("strict");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_clients(layout, "0-5", "6-11");
+}
+
+static void
+test_rule9_stamp_digest_differs(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    /* An admin re-pinned vCPU 0 to one pCPU after vnuma wrote its pins. */
+    {
+        VnumaVcpuPin *pin = &g_array_index(r->pins->vcpupins, VnumaVcpuPin, 0);
+
+        assert_int_equal(pin->vcpu, 0);
+        vnuma_cpuset_free(pin->cpuset);
+        pin->cpuset = set_of("3");
+    }
+    assert_int_equal(r->pins->vcpupins->len, 12);
+    layout = plan(host, r);
+    assert_unmanaged(layout, "vnuma did not write");
+}
+
+static void
+test_rule9_own_pins_managed(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    assert_int_equal(r->pins->vcpupins->len, 12);
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_clients(layout, "0-5", "6-11");
+}
+
+/* Rule 11: planning vnuma's own output changes nothing. */
+static void
+test_rule11_idempotent(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+    g_autofree char *before = pins_digest(previous);
+    g_autofree char *after = pins_digest(layout);
+    g_autofree char *homes_before = homes_text(previous);
+
+    (void) state;
+    assert_managed(layout);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_RECORD);
+    assert_clients(layout, "0-5", "6-11");
+    assert_homes(layout, homes_before);
+    assert_true(vnuma_cells_equal(layout->cells, previous->cells));
+    assert_true(vnuma_guest_topology_equal(&layout->topology, &previous->topology));
+    assert_str_equal(after, before);
+    assert_no_warnings(layout);
+}
+
+/* ---- rule 10: autosize ---------------------------------------------------- */
+
+static void
+test_rule10_autosize_once_keeps_record(void **state)
+{
+    g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host4, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    assert_clients(previous, "0-3", "4-7", "8-11");
+    assert_cells(previous, "0-3", "4-7", "8-11");
+    /* The domain moves to the 2-node host (same V): sizing stays. */
+    layout = plan(host2, r);
+    assert_managed(layout);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_RECORD);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_true(layout->exposed);
+    assert_cells(layout, "0-3", "4-7", "8-11");
+    assert_topology(layout, 3, 1, 4, 1);
+    /* Home nodes are chosen for this host. */
+    for (guint i = 0; i < layout->clients->len; i++) {
+        gint home = ((VnumaClient *) layout->clients->pdata[i])->home_node;
+
+        assert_true(home == 0 || home == 1);
+    }
+    assert_string_not_equal(layout->host_fingerprint, previous->host_fingerprint);
+}
+
+static void
+test_rule10_autosize_once_not_exposed(void **state)
+{
+    g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(8, 16 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host4, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 8, 16 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host2, r);
+
+    (void) state;
+    /* On the 2 × 10 host alone it would be one client of 8. */
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_RECORD);
+    assert_clients(layout, "0-3", "4-7");
+    assert_homes(layout, "0", "1");
+    assert_no_cells(layout);
+}
+
+static void
+test_rule10_autosize_always(void **state)
+{
+    g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host4, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "autosize", "always");
+    layout = plan(host2, r);
+    assert_managed(layout);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CLIENT_LIMIT);
+    assert_clients(layout, "0-5", "6-11");
+    assert_cells(layout, "0-5", "6-11");
+    assert_topology(layout, 2, 1, 6, 1);
+}
+
+static void
+test_rule10_vcpus_changed(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 16, 32 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    /* The owner raised <vcpu> from 12 to 16; vnuma's old cells and pins stay in the XML. */
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CLIENT_LIMIT);
+    assert_false(layout->owner_cells);
+    assert_clients(layout, "0-7", "8-15");
+    assert_cells(layout, "0-7", "8-15");
+    assert_topology(layout, 2, 1, 8, 1);
+    assert_int_equal(layout->pins->vcpupins->len, 16);
+}
+
+static void
+test_rule10_record_above_limit_warns(void **state)
+{
+    g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host2, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = plan(host4, r);
+
+    (void) state;
+    /* 6 + 6 kept on a host whose nodes have 4 cores. */
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_RECORD);
+    assert_int_equal(layout->client_limit, 4);
+    assert_clients(layout, "0-5", "6-11");
+    assert_homes(layout, "0", "1");
+    assert_warning(layout, "client limit is 4");
+}
+
+static void
+test_rule10_record_missing_vcpus(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    /* A record whose clients do not cover every vCPU is not used. */
+    g_array_remove_index(r->stamp->clients, 1);
+    vnuma_request_add_override(r, "maxPerMachineNode", "4");
+    layout = plan(host, r);
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CLIENT_LIMIT);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+}
+
+/* Under topology='align', exposed even cells mean one guest socket per
+ * cell (rule 5), whatever decided the cells. Here a record of 6 + 6
+ * (autosize=once) meets a coresPerSocket=4 the admin added later. */
+static void
+test_rule10_record_then_cores_per_socket(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    guint cell_size;
+
+    (void) state;
+    vnuma_request_add_override(r, "coresPerSocket", "4");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_true(layout->exposed);
+    assert_true(layout->write_topology);
+    cell_size = vnuma_cpuset_count(((VnumaCell *) layout->cells->pdata[0])->vcpus);
+    if (layout->topology.sockets != layout->cells->len || layout->topology.cores != cell_size) {
+        g_autofree char *cells = cells_text(layout);
+
+        print_error("guest topology %u sockets x %u cores does not match the %u cells '%s' "
+                    "(sized_by %s)\n", layout->topology.sockets, layout->topology.cores,
+                    layout->cells->len, cells, vnuma_sized_by_to_string(layout->sized_by));
+        dump_layout(layout);
+        fail();
+    }
+    assert_no_warning(layout, "straddles");
+}
+
+/* Migrate/restore (SPEC.md §6): cells and topology stay, whatever autosize says. */
+static void
+test_keep_guest_abi(void **state)
+{
+    g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) previous = plan(host4, first);
+    g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "autosize", "always");
+    r->keep_guest_abi = TRUE;
+    layout = plan(host2, r);
+    assert_managed(layout);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_true(layout->exposed);
+    assert_true(vnuma_cells_equal(layout->cells, r->cells));
+    assert_topology(layout, 3, 1, 4, 1);
+    for (guint i = 0; i < layout->clients->len; i++) {
+        gint home = ((VnumaClient *) layout->clients->pdata[i])->home_node;
+
+        assert_true(home == 0 || home == 1);
+    }
+}
+
+/* ---- usable CPUs: host_cpuset and <vcpu cpuset> -------------------------- */
+
+static void
+test_host_cpuset_lowers_limit(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    /* Node 0 keeps 5 of its 10 cores (both threads each). */
+    settings.host_cpuset = set_of("0-4,10-24,30-39");
+    layout = plan_with(host, &settings, r);
+    assert_managed(layout);
+    assert_int_equal(layout->client_limit, 5);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_topology(layout, 3, 1, 4, 1);
+    for (guint i = 0; i < layout->clients->len; i++) {
+        const VnumaClient *c = layout->clients->pdata[i];
+
+        assert_set(c->cpus, c->home_node == 0 ? "0-4,20-24" : "10-19,30-39");
+    }
+    assert_set(g_array_index(layout->pins->vcpupins, VnumaVcpuPin, 0).cpuset,
+               ((VnumaClient *) layout->clients->pdata[0])->home_node == 0 ? "0-4,20-24"
+                                                                              : "10-19,30-39");
+    assert_set(layout->pins->emulatorpin, "0-4,10-24,30-39");
+    vnuma_settings_clear(&settings);
+}
+
+static void
+test_host_cpuset_threads_only(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    /* One thread of every core: still 10 cores per node. */
+    settings.host_cpuset = set_of("0-19");
+    layout = plan_with(host, &settings, r);
+    assert_int_equal(layout->client_limit, 10);
+    assert_clients(layout, "0-5", "6-11");
+    assert_set(((VnumaClient *) layout->clients->pdata[0])->cpus, "0-9");
+    assert_set(((VnumaClient *) layout->clients->pdata[1])->cpus, "10-19");
+    /* preferHT counts the usable threads: 10 as well. */
+    {
+        g_autoptr(VnumaRequest) ht = request_new(12, 24 * GIB);
+        g_autoptr(VnumaLayout) ht_layout = NULL;
+
+        vnuma_request_add_override(ht, "preferHT", "yes");
+        ht_layout = plan_with(host, &settings, ht);
+        assert_int_equal(ht_layout->client_limit, 10);
+        assert_clients(ht_layout, "0-5", "6-11");
+    }
+    vnuma_settings_clear(&settings);
+}
+
+static void
+test_vcpu_cpuset_one_node(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    r->vcpu_cpuset = set_of("10-19,30-39");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_int_equal(layout->client_limit, 10);
+    assert_clients(layout, "0-5", "6-11");
+    assert_homes(layout, "1", "1");
+    assert_warning(layout, "share");
+    for (guint i = 0; i < layout->pins->vcpupins->len; i++)
+        assert_set(g_array_index(layout->pins->vcpupins, VnumaVcpuPin, i).cpuset, "10-19,30-39");
+    assert_set(layout->pins->emulatorpin, "10-19,30-39");
+    assert_set(layout->pins->memory_nodeset, "1");
+}
+
+static void
+test_nothing_usable(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    settings.host_cpuset = set_of("0-9");
+    r->vcpu_cpuset = set_of("10-19");
+    layout = plan_with(host, &settings, r);
+    assert_unmanaged(layout, "no usable host CPU");
+    vnuma_settings_clear(&settings);
+}
+
+static void
+test_usable_cpus(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("offline-cpus-2s");
+    g_autoptr(VnumaRequest) r = request_new(4, GIB);
+    g_autoptr(VnumaCpuSet) all = NULL;
+    g_autoptr(VnumaCpuSet) restricted = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    all = vnuma_usable_cpus(host->nodes->pdata[0], &settings, r);
+    assert_set(all, "0-3,12-15");
+    settings.host_cpuset = set_of("1-5,13-40");
+    r->vcpu_cpuset = set_of("0-2,12-14");
+    restricted = vnuma_usable_cpus(host->nodes->pdata[0], &settings, r);
+    assert_set(restricted, "1-2,13-14");
+    vnuma_settings_clear(&settings);
+}
+
+/* ---- bad overrides --------------------------------------------------------- */
+
+static void
+test_bad_overrides(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "preferHT", "maybe");
+    vnuma_request_add_override(r, "vcpuMin", "-3");
+    vnuma_request_add_override(r, "numaNodes", "2");
+    layout = plan(host, r);
+    assert_managed(layout);
+    assert_warning(layout, "preferHT");
+    assert_warning(layout, "maybe");
+    assert_warning(layout, "vcpuMin");
+    assert_warning(layout, "numaNodes");
+    assert_int_equal(layout->warnings->len, 3);
+    assert_false(layout->policy.prefer_ht);
+    assert_int_equal(layout->policy.vcpu_min, 9);
+    assert_int_equal(layout->client_limit, 10);
+    assert_clients(layout, "0-5", "6-11");
+    assert_cells(layout, "0-5", "6-11");
+    assert_topology(layout, 2, 1, 6, 1);
+}
+
+static void
+test_bad_override_keeps_earlier_good_one(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+
+    (void) state;
+    vnuma_request_add_override(r, "maxPerMachineNode", "4");
+    vnuma_request_add_override(r, "maxPerMachineNode", "0");
+    layout = plan(host, r);
+    assert_warning(layout, "maxPerMachineNode");
+    assert_int_equal(layout->client_limit, 4);
+    assert_clients(layout, "0-3", "4-7", "8-11");
+}
+
+static void
+test_settings_defaults_apply(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) overridden = request_new(12, 24 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    g_autoptr(VnumaLayout) overridden_layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    settings.defaults.prefer_ht = TRUE;
+    layout = plan_with(host, &settings, r);
+    assert_clients(layout, "0-11");
+    /* The domain's override wins over vnuma.conf. */
+    vnuma_request_add_override(overridden, "preferHT", "no");
+    overridden_layout = plan_with(host, &settings, overridden);
+    assert_clients(overridden_layout, "0-5", "6-11");
+    vnuma_settings_clear(&settings);
+}
+
+/* ---- helpers of the sizing engine --------------------------------------- */
+
+static void
+assert_runs(GPtrArray *runs, const char *const *expected)
+{
+    g_autoptr(GPtrArray) parts = g_ptr_array_new_null_terminated(4, g_free, TRUE);
+    g_autofree char *got = NULL;
+    g_autofree char *want = g_strjoinv(" ", (char **) expected);
+
+    for (guint i = 0; i < runs->len; i++)
+        g_ptr_array_add(parts, vnuma_cpuset_format(runs->pdata[i]));
+    got = g_strjoinv(" ", (char **) parts->pdata);
+    g_ptr_array_unref(runs);
+    assert_str_equal(got, want);
+}
+
+#define assert_split(text, parts, ...) do { \
+        g_autoptr(VnumaCpuSet) split_set_ = set_of(text); \
+        assert_runs(vnuma_split_balanced(split_set_, (parts)), \
+                    (const char *const[]) { __VA_ARGS__, NULL }); \
+    } while (0)
+
+static void
+test_split_balanced(void **state)
+{
+    (void) state;
+    assert_split("0-11", 2, "0-5", "6-11");
+    assert_split("0-22", 3, "0-7", "8-15", "16-22");
+    assert_split("0-9", 4, "0-2", "3-5", "6-7", "8-9");
+    /* More parts than vCPUs: one vCPU each. */
+    assert_split("0-2", 5, "0", "1", "2");
+    /* Zero parts means one. */
+    assert_split("0-3", 0, "0-3");
+    /* Gaps in the set are kept in order. */
+    assert_split("0-2,8-9,20", 2, "0-2", "8-9,20");
+}
+
+static void
+test_memory_share(void **state)
+{
+    guint64 sum = 0;
+
+    (void) state;
+    /* Even split. */
+    assert_int_equal(vnuma_memory_share(24 * GIB, GIB, 0, 6, 12), 12 * GIB);
+    assert_int_equal(vnuma_memory_share(24 * GIB, GIB, 6, 6, 12), 12 * GIB);
+    /* 10 pages over 4 + 4 + 4 vCPUs: 3, 3, then the rest. */
+    assert_int_equal(vnuma_memory_share(10 * GIB, GIB, 0, 4, 12), 3 * GIB);
+    assert_int_equal(vnuma_memory_share(10 * GIB, GIB, 4, 4, 12), 3 * GIB);
+    assert_int_equal(vnuma_memory_share(10 * GIB, GIB, 8, 4, 12), 4 * GIB);
+    /* <memory> not a multiple of the page: the last part takes the tail. */
+    assert_int_equal(vnuma_memory_share(10 * GIB + 3, GIB, 0, 4, 12), 3 * GIB);
+    assert_int_equal(vnuma_memory_share(10 * GIB + 3, GIB, 8, 4, 12), 4 * GIB + 3);
+    /* Fewer pages than parts: still page multiples summing to the total. */
+    for (guint i = 0; i < 3; i++) {
+        guint64 part = vnuma_memory_share(2 * GIB, GIB, i * 4, 4, 12);
+
+        assert_int_equal(part % GIB, 0);
+        sum += part;
+    }
+    assert_int_equal(sum, 2 * GIB);
+    /* One part gets everything. */
+    assert_int_equal(vnuma_memory_share(12345, 4, 0, 7, 7), 12345);
+    /* Large memory does not overflow: 16 TiB over 3 parts of 2 MiB pages. */
+    sum = 0;
+    for (guint i = 0; i < 3; i++)
+        sum += vnuma_memory_share(16ull * 1024 * GIB, 2048, i * 100, 100, 300);
+    assert_int_equal(sum, 16ull * 1024 * GIB);
+}
+
+static void
+test_client_size_limit(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-cod-2s");
+    g_autoptr(GPtrArray) usable = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    VnumaPolicy policy;
+
+    (void) state;
+    vnuma_policy_init(&policy);
+    for (guint i = 0; i < host->nodes->len; i++)
+        g_ptr_array_add(usable, vnuma_host_node_cpus(host->nodes->pdata[i]));
+    assert_int_equal(vnuma_client_size_limit(host, usable, &policy), 7);
+    policy.prefer_ht = TRUE;
+    assert_int_equal(vnuma_client_size_limit(host, usable, &policy), 14);
+    policy.max_per_machine_node = 9;
+    assert_int_equal(vnuma_client_size_limit(host, usable, &policy), 9);
+    /* Empty nodes do not count; the smallest non-empty one does. */
+    policy.prefer_ht = FALSE;
+    policy.max_per_machine_node = 0;
+    vnuma_cpuset_free(usable->pdata[0]);
+    usable->pdata[0] = vnuma_cpuset_new();
+    vnuma_cpuset_free(usable->pdata[1]);
+    usable->pdata[1] = set_of("7-9,35-37");
+    assert_int_equal(vnuma_client_size_limit(host, usable, &policy), 3);
+    for (guint i = 0; i < usable->len; i++) {
+        vnuma_cpuset_free(usable->pdata[i]);
+        usable->pdata[i] = vnuma_cpuset_new();
+    }
+    assert_int_equal(vnuma_client_size_limit(host, usable, &policy), 0);
+}
+
+static void
+test_zero_vcpus(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = request_new(0, GIB);
+    g_autoptr(VnumaLayout) layout = plan(host, r);
+
+    (void) state;
+    assert_false(layout->managed);
+    assert_non_null(layout->reason);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_12_vcpus),
+        cmocka_unit_test(test_example_12_vcpus_prefer_ht),
+        cmocka_unit_test(test_example_10_vcpus),
+        cmocka_unit_test(test_example_10_vcpus_cores_per_socket_5),
+        cmocka_unit_test(test_example_4s4c_8_vcpus),
+        cmocka_unit_test(test_example_max_per_machine_node_4),
+        cmocka_unit_test(test_rule1_memory_only_node_ignored),
+        cmocka_unit_test(test_rule1_prefer_ht_counts_threads),
+        cmocka_unit_test(test_rule1_max_per_machine_node_caps),
+        cmocka_unit_test(test_rule1_offline_cpus),
+        cmocka_unit_test(test_rule3_even_split_21),
+        cmocka_unit_test(test_rule3_uneven_split_23),
+        cmocka_unit_test(test_rule2_cores_per_socket_not_dividing),
+        cmocka_unit_test(test_rule2_cores_per_socket_above_limit),
+        cmocka_unit_test(test_rule2_cores_per_socket_below_limit),
+        cmocka_unit_test(test_rule2_cores_per_socket_not_exposed),
+        cmocka_unit_test(test_rule4_vcpu_min_lowered),
+        cmocka_unit_test(test_rule4_vcpu_min_raised),
+        cmocka_unit_test(test_rule4_exactly_vcpu_min),
+        cmocka_unit_test(test_rule5_keep_straddling),
+        cmocka_unit_test(test_rule5_keep_aligned),
+        cmocka_unit_test(test_rule5_align_replaces_topology),
+        cmocka_unit_test(test_rule6_hugepages_three_ways),
+        cmocka_unit_test(test_rule6_uneven_pages),
+        cmocka_unit_test(test_rule6_uneven_vcpus_small_pages),
+        cmocka_unit_test(test_rule6_memory_larger_than_node),
+        cmocka_unit_test(test_rule6_hugepages_above_pool),
+        cmocka_unit_test(test_rule6_hugepages_within_pool),
+        cmocka_unit_test(test_rule6_unaligned_memory),
+        cmocka_unit_test(test_rule6_free_hugepages),
+        cmocka_unit_test(test_rule6_clients_sharing_a_node),
+        cmocka_unit_test(test_rule7_hot_add),
+        cmocka_unit_test(test_rule8_owner_cells),
+        cmocka_unit_test(test_rule8_owner_cells_small),
+        cmocka_unit_test(test_rule8_vcpus_outside_cells),
+        cmocka_unit_test(test_rule8_owner_cells_straddle_topology),
+        cmocka_unit_test(test_rule9_managed_no),
+        cmocka_unit_test(test_rule9_managed_no_in_settings),
+        cmocka_unit_test(test_rule9_domain_type),
+        cmocka_unit_test(test_rule9_placement_auto),
+        cmocka_unit_test(test_rule9_foreign_vcpupin),
+        cmocka_unit_test(test_rule9_foreign_emulatorpin),
+        cmocka_unit_test(test_rule9_foreign_numatune),
+        cmocka_unit_test(test_rule9_numatune_mode_only),
+        cmocka_unit_test(test_rule9_stamp_digest_differs),
+        cmocka_unit_test(test_rule9_own_pins_managed),
+        cmocka_unit_test(test_rule11_idempotent),
+        cmocka_unit_test(test_rule10_autosize_once_keeps_record),
+        cmocka_unit_test(test_rule10_autosize_once_not_exposed),
+        cmocka_unit_test(test_rule10_autosize_always),
+        cmocka_unit_test(test_rule10_vcpus_changed),
+        cmocka_unit_test(test_rule10_record_above_limit_warns),
+        cmocka_unit_test(test_rule10_record_missing_vcpus),
+        cmocka_unit_test(test_rule10_record_then_cores_per_socket),
+        cmocka_unit_test(test_keep_guest_abi),
+        cmocka_unit_test(test_host_cpuset_lowers_limit),
+        cmocka_unit_test(test_host_cpuset_threads_only),
+        cmocka_unit_test(test_vcpu_cpuset_one_node),
+        cmocka_unit_test(test_nothing_usable),
+        cmocka_unit_test(test_usable_cpus),
+        cmocka_unit_test(test_bad_overrides),
+        cmocka_unit_test(test_bad_override_keeps_earlier_good_one),
+        cmocka_unit_test(test_settings_defaults_apply),
+        cmocka_unit_test(test_split_balanced),
+        cmocka_unit_test(test_memory_share),
+        cmocka_unit_test(test_client_size_limit),
+        cmocka_unit_test(test_zero_vcpus),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
