@@ -1,63 +1,185 @@
 #!/usr/bin/env bash
 # Starts a real system libvirtd (and virtlogd) for the tests, and undoes
-# exactly what it did:  tests/libvirtd.sh start STATEDIR | stop STATEDIR
+# exactly what it did:
+#   tests/libvirtd.sh start STATEDIR [HOOK]
+#   tests/libvirtd.sh stop STATEDIR
 # STATEDIR remembers what was created or started here.
+#
+# With HOOK (the vnuma-hook binary; or $VNUMA_TEST_HOOK), start installs
+# it BEFORE libvirtd starts (libvirtd looks for hooks only when it
+# starts) as /etc/libvirt/hooks/qemu.d/vnuma: a wrapper that runs
+#   env VNUMA_CONFIG=STATEDIR/vnuma.conf HOOK "$@"
+# (libvirtd gives hooks no environment of ours), and writes a default
+# STATEDIR/vnuma.conf with log_file=STATEDIR/hook.log. Tests rewrite
+# STATEDIR/vnuma.conf between steps (the hook reads it at every call);
+# the caller exports STATEDIR to them as VNUMA_TEST_HOOK_STATE.
+# A libvirtd already running that this script did not start (with this
+# STATEDIR) would never call the hook: start then fails.
 set -euo pipefail
-action=$1
-state=$2
+action=${1:-}
+state=${2:-}
+hook=${3:-${VNUMA_TEST_HOOK:-}}
 sock=/run/libvirt/libvirt-sock
+hooks_dir=/etc/libvirt/hooks
+qemu_d=$hooks_dir/qemu.d
+wrapper=$qemu_d/vnuma
+
+die() { echo "tests/libvirtd.sh: $*" >&2; exit 1; }
+
+record() {  # record FILE WORD: adds WORD to STATEDIR/FILE once
+  grep -qx "$2" "$state/$1" 2>/dev/null || echo "$2" >>"$state/$1"
+}
+
+recorded() { grep -qx "$2" "$state/$1" 2>/dev/null; }
+
+# The pid of the libvirtd this script started with this STATEDIR, if it still runs.
+our_libvirtd() {
+  local pid
+  [ -f "$state/libvirtd.pid" ] || return 1
+  pid=$(cat "$state/libvirtd.pid")
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = libvirtd ] && echo "$pid"
+}
+
+install_hook() {
+  local marker="# vnuma test hook wrapper, state $state"
+  if [ ! -d "$hooks_dir" ]; then
+    mkdir -p "$hooks_dir"
+    record created hooksdir
+  fi
+  if [ ! -d "$qemu_d" ]; then
+    mkdir -p "$qemu_d"
+    record created qemudir
+  fi
+  if [ -e "$wrapper" ] || [ -L "$wrapper" ]; then
+    if grep -qxF "$marker" "$wrapper" 2>/dev/null; then
+      :  # ours, from an earlier start with this STATEDIR: rewritten below
+    elif grep -q "^# vnuma test hook wrapper, state " "$wrapper" 2>/dev/null \
+         && [ ! -d "$(sed -n 's/^# vnuma test hook wrapper, state //p' "$wrapper")" ]; then
+      echo "tests/libvirtd.sh: replacing a stale test hook wrapper left by a run that did not stop" >&2
+    else
+      # Someone else's (e.g. an installed vnuma): put it back on stop.
+      mv "$wrapper" "$state/qemu.d-vnuma.orig"
+      record created hookbackup
+    fi
+  fi
+  {
+    echo '#!/bin/sh'
+    echo "$marker"
+    echo "# Installed by tests/libvirtd.sh start; removed by tests/libvirtd.sh stop."
+    printf 'exec env VNUMA_CONFIG=%q %q "$@"\n' "$state/vnuma.conf" "$hook"
+  } >"$wrapper.tmp"
+  chmod 755 "$wrapper.tmp"
+  mv "$wrapper.tmp" "$wrapper"
+  record created hook
+  if [ ! -f "$state/vnuma.conf" ]; then
+    printf '[vnuma]\nlog_file=%s\n' "$state/hook.log" >"$state/vnuma.conf"
+  fi
+}
+
+uninstall_hook() {
+  if recorded created hook; then
+    rm -f "$wrapper"
+  fi
+  if recorded created hookbackup && { [ -e "$state/qemu.d-vnuma.orig" ] || [ -L "$state/qemu.d-vnuma.orig" ]; }; then
+    mv "$state/qemu.d-vnuma.orig" "$wrapper"
+  fi
+  if recorded created qemudir; then
+    rmdir "$qemu_d" 2>/dev/null || echo "tests/libvirtd.sh: $qemu_d not empty; left in place" >&2
+  fi
+  if recorded created hooksdir; then
+    rmdir "$hooks_dir" 2>/dev/null || echo "tests/libvirtd.sh: $hooks_dir not empty; left in place" >&2
+  fi
+}
 
 start() {
-  mkdir -p "$state"
+  [ -n "$state" ] || die "usage: $0 start STATEDIR [HOOK]"
   if [ "$(id -u)" -ne 0 ]; then
-    echo "tests/libvirtd.sh: must run as root to start the system libvirtd" >&2
-    exit 1
+    die "must run as root to start the system libvirtd"
   fi
+  if [ -n "$hook" ]; then
+    [ -x "$hook" ] || die "hook binary '$hook' is not an executable file"
+    hook=$(realpath "$hook")
+  fi
+  mkdir -p "$state"
+  state=$(realpath "$state")
+
+  local running ours=""
+  running=$(pgrep -x libvirtd | head -n 1 || true)
+  ours=$(our_libvirtd || true)
+  if [ -n "$hook" ] && [ -n "$running" ] && [ "$running" != "$ours" ]; then
+    die "a libvirtd (pid $running) is already running that this script did not start;" \
+        "libvirtd reads its hooks only when it starts, so it would never call the vnuma hook." \
+        "Stop it first (e.g. kill $running) and run this again."
+  fi
+  if [ -n "$hook" ] && [ -n "$ours" ] && ! recorded created hook; then
+    die "libvirtd (pid $ours) was started by an earlier start with $state but without the hook;" \
+        "stop it ($0 stop $state) and start again"
+  fi
+
   if ! id libvirt-qemu >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin libvirt-qemu
-    echo user >> "$state/created"
+    record created user
   fi
   if [ ! -d /var/log/libvirt ]; then
     mkdir -p /var/log/libvirt
-    echo logdir >> "$state/created"
+    record created logdir
+  fi
+  if [ -n "$hook" ]; then
+    install_hook
   fi
   if ! pgrep -x virtlogd >/dev/null; then
     virtlogd -d
-    echo virtlogd >> "$state/started"
+    record started virtlogd
+    pgrep -x virtlogd | head -n 1 >"$state/virtlogd.pid" || true
   fi
   if ! pgrep -x libvirtd >/dev/null; then
     libvirtd -d
-    echo libvirtd >> "$state/started"
+    record started libvirtd
   fi
   for _ in $(seq 1 100); do
     if [ -S "$sock" ] && virsh -c qemu:///system version >/dev/null 2>&1; then
+      if recorded started libvirtd && [ -z "$ours" ]; then
+        pgrep -x libvirtd | head -n 1 >"$state/libvirtd.pid"
+      fi
       return 0
     fi
     sleep 0.1
   done
-  echo "tests/libvirtd.sh: libvirtd did not answer on $sock" >&2
-  exit 1
+  die "libvirtd did not answer on $sock"
+}
+
+# stop_daemon NAME: ends the NAME this script started (by its recorded pid)
+stop_daemon() {
+  local pid=""
+  recorded started "$1" || return 0
+  [ -f "$state/$1.pid" ] && pid=$(cat "$state/$1.pid")
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ]; then
+    kill "$pid" 2>/dev/null || true
+  elif [ -z "$pid" ]; then
+    pkill -x "$1" || true
+  fi
 }
 
 stop() {
+  [ -n "$state" ] || die "usage: $0 stop STATEDIR"
   [ -d "$state" ] || return 0
-  if [ -f "$state/started" ]; then
-    grep -qx libvirtd "$state/started" && pkill -x libvirtd || true
-    grep -qx virtlogd "$state/started" && pkill -x virtlogd || true
-    for _ in $(seq 1 50); do
-      pgrep -x libvirtd >/dev/null || pgrep -x virtlogd >/dev/null || break
-      sleep 0.1
-    done
-  fi
-  if [ -f "$state/created" ]; then
-    grep -qx logdir "$state/created" && rm -rf /var/log/libvirt || true
-    grep -qx user "$state/created" && userdel libvirt-qemu 2>/dev/null || true
-  fi
+  stop_daemon libvirtd
+  stop_daemon virtlogd
+  for _ in $(seq 1 50); do
+    { recorded started libvirtd && pgrep -x libvirtd >/dev/null; } \
+      || { recorded started virtlogd && pgrep -x virtlogd >/dev/null; } \
+      || break
+    sleep 0.1
+  done
+  # The hook goes once the daemon that used it is gone.
+  uninstall_hook
+  if recorded created logdir; then rm -rf /var/log/libvirt; fi
+  if recorded created user; then userdel libvirt-qemu 2>/dev/null || true; fi
   rm -rf "$state"
 }
 
 case "$action" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop STATEDIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start STATEDIR [HOOK] | stop STATEDIR" >&2; exit 2 ;;
 esac
