@@ -1,0 +1,819 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libvnuma.so through its public header only: contexts (capabilities,
+ * sysfs, vnuma.conf), plans and their three renderings. JSON is checked
+ * with python3's json module, the XML with virt-xml-validate. */
+#include "tests/testutil.h"
+
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "plugin/vnuma.h"
+
+static void
+assert_contains(const char *haystack, const char *needle)
+{
+    if (!haystack || !strstr(haystack, needle)) {
+        print_error("'%s' does not contain '%s'\n", haystack ? haystack : "(null)", needle);
+        fail();
+    }
+}
+
+static char *
+example(const char *dir, const char *name, gsize *len)
+{
+    g_autofree char *relative = g_strdup_printf("examples/%s/%s.xml", dir, name);
+
+    return vnuma_test_read(relative, len);
+}
+
+static VnumaContext *
+context_on(const char *host_name)
+{
+    g_autofree char *relative = g_strdup_printf("examples/hosts/%s.xml", host_name);
+    g_autofree char *path = vnuma_test_path(relative);
+    g_autoptr(GError) error = NULL;
+    VnumaContext *ctx = vnuma_context_new();
+
+    if (!vnuma_context_load_caps_file(ctx, path, &error)) {
+        print_error("%s\n", error->message);
+        fail();
+    }
+    assert_null(error);
+    return ctx;
+}
+
+static VnumaPlan *
+plan_ok(VnumaContext *ctx, const char *xml, gsize len)
+{
+    g_autoptr(GError) error = NULL;
+    VnumaPlan *plan = vnuma_plan_new(ctx, xml, len, &error);
+
+    if (!plan) {
+        print_error("plan failed: %s\n", error->message);
+        fail();
+    }
+    assert_null(error);
+    return plan;
+}
+
+static VnumaPlan *
+plan_example(VnumaContext *ctx, const char *name)
+{
+    gsize len;
+    g_autofree char *xml = example("domains", name, &len);
+
+    return plan_ok(ctx, xml, len);
+}
+
+static guint
+strv_length(const char *const *strv)
+{
+    guint n = 0;
+
+    assert_non_null(strv);
+    while (strv[n])
+        n++;
+    return n;
+}
+
+static gboolean
+strv_mentions(const char *const *strv, const char *word)
+{
+    for (guint i = 0; strv[i]; i++) {
+        if (strstr(strv[i], word))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static char *
+write_temp(const char *template, const char *content)
+{
+    g_autoptr(GError) error = NULL;
+    char *path = NULL;
+    int fd = g_file_open_tmp(template, &path, &error);
+
+    if (fd < 0 || !g_file_set_contents(path, content, -1, &error)) {
+        print_error("cannot write a temporary file: %s\n", error->message);
+        fail();
+    }
+    close(fd);
+    return path;
+}
+
+/* Parses @json with python3 and returns what @script prints about it
+ * (the document is `d`). Fails the test when it is not JSON. */
+static char *
+python_json(const char *json, const char *script)
+{
+    g_autofree char *path = write_temp("vnuma-test-XXXXXX.json", json);
+    g_autofree char *program = g_strdup_printf("import json, sys\n"
+                                               "d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+                                               "%s", script);
+    const char *argv[] = { "python3", "-c", program, path, NULL };
+    g_autoptr(GError) error = NULL;
+    char *out = NULL;
+    g_autofree char *err = NULL;
+    int status = -1;
+
+    if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                      &status, &error)) {
+        print_error("cannot run python3: %s\n", error->message);
+        g_unlink(path);
+        fail();
+    }
+    g_unlink(path);
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        print_error("python3 rejects the JSON:\n%s\n--- JSON ---\n%s\n", err, json);
+        g_free(out);
+        fail();
+    }
+    return out;
+}
+
+/* Summaries (summary_script) of several JSON documents with one python3
+ * run, separated by "---\n" lines. */
+static char **
+python_json_many(GPtrArray *documents, const char *script)
+{
+    GString *array = g_string_new("[\n");
+    g_autofree char *indented = NULL;
+    g_autofree char *loop = NULL;
+    g_autofree char *out = NULL;
+    g_auto(GStrv) lines = g_strsplit(script, "\n", -1);
+    g_autoptr(GString) body = g_string_new(NULL);
+    char **parts;
+
+    for (guint i = 0; i < documents->len; i++)
+        g_string_append_printf(array, "%s%s", i ? ",\n" : "", (const char *) documents->pdata[i]);
+    g_string_append(array, "]\n");
+    for (guint i = 0; lines[i]; i++) {
+        if (*lines[i])
+            g_string_append_printf(body, "    %s\n", lines[i]);
+    }
+    loop = g_strdup_printf("docs = d\nfor d in docs:\n%s    print('---')\n", body->str);
+    out = python_json(array->str, loop);
+    g_string_free(array, TRUE);
+    parts = g_strsplit(out, "---\n", -1);
+    assert_int_equal(g_strv_length(parts), documents->len + 1);
+    return parts;
+}
+
+/* A line-per-fact summary of a plan's JSON, after checking its keys. */
+static const char summary_script[] =
+    "for key in ('managed', 'reason', 'clients', 'vnuma_cells', 'topology', 'warnings'):\n"
+    "    assert key in d, 'missing key ' + key\n"
+    "assert isinstance(d['clients'], list) and isinstance(d['vnuma_cells'], list)\n"
+    "assert isinstance(d['warnings'], list)\n"
+    "print('managed', json.dumps(d['managed']))\n"
+    "print('reason', json.dumps(d['reason']))\n"
+    "for c in d['clients']:\n"
+    "    assert all(isinstance(v, int) for v in c['vcpus'])\n"
+    "    print('client', ','.join(str(v) for v in c['vcpus']), c['memory_kib'], c['home_node'])\n"
+    "for c in d['vnuma_cells']:\n"
+    "    print('cell', ','.join(str(v) for v in c['vcpus']), c['memory_kib'])\n"
+    "t = d['topology']\n"
+    "print('topology', t['sockets'], t['dies'], t['cores'], t['threads'])\n"
+    "print('warnings', len(d['warnings']))\n";
+
+static char *
+json_summary(const VnumaPlan *plan)
+{
+    gsize len = 0;
+    g_autofree char *json = vnuma_plan_render(plan, VNUMA_FORMAT_JSON, &len);
+
+    assert_int_equal(len, strlen(json));
+    return python_json(json, summary_script);
+}
+
+static void
+assert_summary(const VnumaPlan *plan, const char *expected)
+{
+    g_autofree char *summary = json_summary(plan);
+
+    if (strcmp(summary, expected) != 0) {
+        print_error("JSON summary\n%s\nexpected\n%s\n", summary, expected);
+        fail();
+    }
+}
+
+/* ---- contexts ----------------------------------------------------------------- */
+
+static void
+test_no_host(void **state)
+{
+    g_autoptr(VnumaContext) ctx = vnuma_context_new();
+    g_autoptr(GError) error = NULL;
+    gsize len;
+    g_autofree char *xml = example("domains", "wide-12vcpu", &len);
+    g_autoptr(VnumaPlan) plan = vnuma_plan_new(ctx, xml, len, &error);
+    g_autofree char *described = vnuma_context_describe_host(ctx);
+
+    assert_null(plan);
+    assert_non_null(error);
+    assert_true(strlen(error->message) > 0);
+    assert_contains(error->message, "host");
+    assert_str_equal(described, "");
+    assert_int_equal(strv_length(vnuma_context_warnings(ctx)), 0);
+    assert_null(vnuma_context_config_string(ctx, "preferHT"));
+}
+
+static void
+test_load_caps(void **state)
+{
+    g_autoptr(VnumaContext) from_file = context_on("xeon-2s10c-ht");
+    g_autoptr(VnumaContext) from_xml = vnuma_context_new();
+    g_autoptr(GError) error = NULL;
+    gsize len;
+    g_autofree char *caps = example("hosts", "xeon-2s10c-ht", &len);
+    g_autofree char *a = NULL;
+    g_autofree char *b = NULL;
+
+    assert_true(vnuma_context_load_caps_xml(from_xml, caps, len, &error));
+    a = vnuma_context_describe_host(from_file);
+    b = vnuma_context_describe_host(from_xml);
+    assert_str_equal(a, b);
+    assert_contains(a, "node 0");
+    assert_contains(a, "node 1");
+    assert_contains(a, "cpu 39 ");
+    {
+        /* Both contexts plan the same. */
+        g_autoptr(VnumaPlan) p1 = plan_example(from_file, "wide-12vcpu");
+        g_autoptr(VnumaPlan) p2 = plan_example(from_xml, "wide-12vcpu");
+        g_autofree char *x1 = vnuma_plan_render(p1, VNUMA_FORMAT_XML, NULL);
+        g_autofree char *x2 = vnuma_plan_render(p2, VNUMA_FORMAT_XML, NULL);
+
+        assert_str_equal(x1, x2);
+    }
+}
+
+static void
+test_load_caps_errors(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("small-2node");
+    g_autofree char *before = vnuma_context_describe_host(ctx);
+
+    {
+        g_autoptr(GError) error = NULL;
+
+        assert_false(vnuma_context_load_caps_file(ctx, "/nonexistent/caps.xml", &error));
+        assert_non_null(error);
+        assert_contains(error->message, "/nonexistent/caps.xml");
+    }
+    {
+        g_autoptr(GError) error = NULL;
+        static const char not_caps[] = "<domain type='kvm'><name>x</name></domain>";
+
+        assert_false(vnuma_context_load_caps_xml(ctx, not_caps, strlen(not_caps), &error));
+        assert_non_null(error);
+        assert_contains(error->message, "capabilities");
+    }
+    {
+        g_autoptr(GError) error = NULL;
+
+        assert_false(vnuma_context_load_caps_xml(ctx, "not xml", 7, &error));
+        assert_non_null(error);
+    }
+    {
+        /* A failed load leaves the loaded host in place. */
+        g_autofree char *after = vnuma_context_describe_host(ctx);
+        g_autoptr(VnumaPlan) plan = plan_example(ctx, "narrow-8vcpu");
+
+        assert_str_equal(before, after);
+        assert_true(vnuma_plan_is_managed(plan));
+    }
+}
+
+static void
+test_load_sysfs(void **state)
+{
+    g_autoptr(VnumaContext) ctx = vnuma_context_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *described = NULL;
+    g_autoptr(VnumaPlan) plan = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *summary = NULL;
+
+    if (!g_file_test("/sys/devices/system/node/node0", G_FILE_TEST_IS_DIR)) {
+        skip();
+    }
+    if (!vnuma_context_load_sysfs(ctx, "/sys", &error)) {
+        print_error("/sys: %s\n", error->message);
+        fail();
+    }
+    described = vnuma_context_describe_host(ctx);
+    assert_true(g_str_has_prefix(described, "node "));
+    assert_contains(described, "  cpu ");
+    plan = plan_example(ctx, "narrow-8vcpu");
+    assert_true(vnuma_plan_is_managed(plan));
+    assert_true(vnuma_plan_changes_domain(plan));
+    xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
+    vnuma_test_assert_valid(xml, "domain");
+    summary = json_summary(plan);
+    assert_true(g_str_has_prefix(summary, "managed true\nreason null\nclient 0"));
+    {
+        g_autoptr(GError) missing = NULL;
+        g_autoptr(VnumaContext) other = vnuma_context_new();
+
+        assert_false(vnuma_context_load_sysfs(other, "/nonexistent-sysfs-root", &missing));
+        assert_non_null(missing);
+        assert_contains(missing->message, "/nonexistent-sysfs-root");
+    }
+}
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+static const char brief_config[] =
+    "[vnuma]\npreferHT=yes\nhost_cpuset=0-9\nmemory_mode=strict\nbogus=1\nvcpuMin=x\n";
+
+static void
+test_config_warnings(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    g_autofree char *path = write_temp("vnuma-XXXXXX.conf", brief_config);
+    g_autoptr(GError) error = NULL;
+    const char *const *warnings;
+
+    assert_true(vnuma_context_load_config(ctx, path, &error));
+    assert_null(error);
+    g_unlink(path);
+    warnings = vnuma_context_warnings(ctx);
+    assert_int_equal(strv_length(warnings), 2);
+    assert_true(strv_mentions(warnings, "bogus"));
+    assert_true(strv_mentions(warnings, "vcpuMin"));
+    /* Each warning says where it comes from. */
+    assert_contains(warnings[0], path);
+    assert_contains(warnings[1], path);
+    assert_false(strv_mentions(warnings, "preferHT"));
+    assert_false(strv_mentions(warnings, "host_cpuset"));
+    assert_false(strv_mentions(warnings, "memory_mode"));
+    {
+        g_autofree char *prefer = vnuma_context_config_string(ctx, "preferHT");
+        g_autofree char *bogus = vnuma_context_config_string(ctx, "bogus");
+        g_autofree char *missing = vnuma_context_config_string(ctx, "enforce");
+
+        assert_str_equal(prefer, "yes");
+        assert_str_equal(bogus, "1");
+        assert_null(missing);
+    }
+}
+
+static void
+test_config_honoured(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    g_autofree char *path = write_temp("vnuma-XXXXXX.conf", brief_config);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) plan = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *policy = NULL;
+    const char *const *warnings;
+
+    assert_true(vnuma_context_load_config(ctx, path, &error));
+    g_unlink(path);
+    plan = plan_example(ctx, "wide-12vcpu");
+    assert_true(vnuma_plan_is_managed(plan));
+    /* host_cpuset=0-9 leaves node 0 only, 10 threads (preferHT) there:
+     * two clients of 6, both homed on node 0, every pin inside 0-9. */
+    assert_summary(plan, "managed true\nreason null\n"
+                         "client 0,1,2,3,4,5 25165824 0\n"
+                         "client 6,7,8,9,10,11 25165824 0\n"
+                         "cell 0,1,2,3,4,5 25165824\n"
+                         "cell 6,7,8,9,10,11 25165824\n"
+                         "topology 2 1 6 1\n"
+                         "warnings 3\n");
+    xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
+    vnuma_test_assert_valid(xml, "domain");
+    for (guint v = 0; v < 12; v++) {
+        g_autofree char *pin = g_strdup_printf("<vcpupin vcpu='%u' cpuset='0-9'/>", v);
+
+        assert_contains(xml, pin);
+    }
+    assert_contains(xml, "<emulatorpin cpuset='0-9'/>");
+    assert_contains(xml, "<memory mode='strict' nodeset='0'/>");
+    assert_contains(xml, "<memnode cellid='0' mode='strict' nodeset='0'/>");
+    assert_contains(xml, "<memnode cellid='1' mode='strict' nodeset='0'/>");
+    /* The config's warnings reach every plan. */
+    warnings = vnuma_plan_warnings(plan);
+    assert_true(strv_mentions(warnings, "bogus"));
+    assert_true(strv_mentions(warnings, "vcpuMin"));
+    {
+        g_autofree char *json = vnuma_plan_render(plan, VNUMA_FORMAT_JSON, NULL);
+
+        policy = python_json(json, "p = d['policy']\nprint(p['preferHT'], p['vcpuMin'], d['memory_mode'])\n");
+        assert_str_equal(policy, "True 9 strict\n");
+    }
+}
+
+static void
+test_config_prefer_ht_changes_sizing(void **state)
+{
+    g_autoptr(VnumaContext) plain = context_on("xeon-2s10c-ht");
+    g_autoptr(VnumaContext) ht = context_on("xeon-2s10c-ht");
+    g_autofree char *path = write_temp("vnuma-XXXXXX.conf", "[vnuma]\npreferHT=yes\nenforce=yes\n");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) without = NULL;
+    g_autoptr(VnumaPlan) with = NULL;
+
+    assert_true(vnuma_context_load_config(ht, path, &error));
+    g_unlink(path);
+    /* Keys other front ends own are not warned about. */
+    assert_int_equal(strv_length(vnuma_context_warnings(ht)), 0);
+    {
+        g_autofree char *enforce = vnuma_context_config_string(ht, "enforce");
+
+        assert_str_equal(enforce, "yes");
+    }
+    without = plan_example(plain, "wide-12vcpu");
+    with = plan_example(ht, "wide-12vcpu");
+    /* SPEC §3 examples: 12 vCPUs on 2 × 10 cores HT → 6+6 and two cells;
+     * with preferHT → one client of 12, no cells, one socket. */
+    assert_summary(without, "managed true\nreason null\n"
+                            "client 0,1,2,3,4,5 25165824 0\n"
+                            "client 6,7,8,9,10,11 25165824 1\n"
+                            "cell 0,1,2,3,4,5 25165824\n"
+                            "cell 6,7,8,9,10,11 25165824\n"
+                            "topology 2 1 6 1\n"
+                            "warnings 0\n");
+    assert_summary(with, "managed true\nreason null\n"
+                         "client 0,1,2,3,4,5,6,7,8,9,10,11 50331648 0\n"
+                         "topology 1 1 12 1\n"
+                         "warnings 0\n");
+}
+
+static void
+test_config_errors(void **state)
+{
+    g_autoptr(VnumaContext) ctx = vnuma_context_new();
+
+    {
+        g_autoptr(GError) error = NULL;
+
+        assert_false(vnuma_context_load_config(ctx, "/nonexistent/etc/vnuma.conf", &error));
+        assert_non_null(error);
+        assert_contains(error->message, "/nonexistent/etc/vnuma.conf");
+    }
+    {
+        g_autofree char *path = write_temp("vnuma-XXXXXX.conf", "this is [not a key file\n");
+        g_autoptr(GError) error = NULL;
+
+        assert_false(vnuma_context_load_config(ctx, path, &error));
+        g_unlink(path);
+        assert_non_null(error);
+        assert_contains(error->message, path);
+    }
+    assert_null(vnuma_context_config_string(ctx, "preferHT"));
+    {
+        g_autoptr(GError) error = NULL;
+
+        assert_false(vnuma_context_set_memory_mode(ctx, "loose", &error));
+        assert_non_null(error);
+        assert_contains(error->message, "loose");
+    }
+}
+
+static void
+test_set_memory_mode(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) plan = NULL;
+    g_autofree char *xml = NULL;
+
+    assert_true(vnuma_context_set_memory_mode(ctx, "strict", &error));
+    plan = plan_example(ctx, "wide-12vcpu");
+    xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
+    assert_contains(xml, "<memory mode='strict' nodeset='0-1'/>");
+    assert_true(vnuma_context_set_memory_mode(ctx, "restrictive", &error));
+    {
+        g_autoptr(VnumaPlan) again = plan_example(ctx, "wide-12vcpu");
+        g_autofree char *xml2 = vnuma_plan_render(again, VNUMA_FORMAT_XML, NULL);
+
+        assert_contains(xml2, "<memory mode='restrictive' nodeset='0-1'/>");
+    }
+}
+
+/* ---- plans ---------------------------------------------------------------------------- */
+
+static void
+test_plan_managed(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    gsize in_len;
+    g_autofree char *input = example("domains", "wide-12vcpu", &in_len);
+    g_autoptr(VnumaPlan) plan = plan_ok(ctx, input, in_len);
+    gsize len = 0;
+    g_autofree char *xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, &len);
+    g_autofree char *text = NULL;
+
+    assert_true(vnuma_plan_is_managed(plan));
+    assert_null(vnuma_plan_reason(plan));
+    assert_true(vnuma_plan_changes_domain(plan));
+    assert_int_equal(strv_length(vnuma_plan_warnings(plan)), 0);
+    assert_int_equal(len, strlen(xml));
+    assert_true(len > in_len);
+    vnuma_test_assert_valid(xml, "domain");
+    assert_contains(xml, "<vcpupin vcpu='0' cpuset='0-9,20-29'/>");
+    assert_contains(xml, "<vcpupin vcpu='11' cpuset='10-19,30-39'/>");
+    assert_summary(plan, "managed true\nreason null\n"
+                         "client 0,1,2,3,4,5 25165824 0\n"
+                         "client 6,7,8,9,10,11 25165824 1\n"
+                         "cell 0,1,2,3,4,5 25165824\n"
+                         "cell 6,7,8,9,10,11 25165824\n"
+                         "topology 2 1 6 1\n"
+                         "warnings 0\n");
+    text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, &len);
+    assert_int_equal(len, strlen(text));
+    assert_contains(text, "wide-12vcpu");
+    assert_contains(text, "client 0: vCPUs 0-5 ");
+    assert_contains(text, "client 1: vCPUs 6-11 ");
+    {
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        guint clients = 0;
+
+        for (guint i = 0; lines[i]; i++) {
+            if (g_str_has_prefix(lines[i], "  client 0:")) {
+                assert_contains(lines[i], "home node 0");
+                clients++;
+            } else if (g_str_has_prefix(lines[i], "  client 1:")) {
+                assert_contains(lines[i], "home node 1");
+                clients++;
+            }
+        }
+        assert_int_equal(clients, 2);
+    }
+    /* The plan of the plan: nothing left to do (rule 11). */
+    {
+        g_autoptr(VnumaPlan) again = plan_ok(ctx, xml, strlen(xml));
+        g_autofree char *xml2 = vnuma_plan_render(again, VNUMA_FORMAT_XML, NULL);
+        g_autofree char *text2 = vnuma_plan_render(again, VNUMA_FORMAT_TEXT, NULL);
+        g_autofree char *changes = NULL;
+        g_autofree char *json2 = vnuma_plan_render(again, VNUMA_FORMAT_JSON, NULL);
+
+        assert_true(vnuma_plan_is_managed(again));
+        assert_false(vnuma_plan_changes_domain(again));
+        assert_str_equal(xml2, xml);
+        assert_contains(text2, "already as planned");
+        changes = python_json(json2, "print(d['changes_domain'])\n");
+        assert_str_equal(changes, "False\n");
+    }
+}
+
+static void
+test_plan_unmanaged(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    gsize in_len;
+    g_autofree char *input = example("domains", "nova-pinned", &in_len);
+    g_autoptr(VnumaPlan) plan = plan_ok(ctx, input, in_len);
+    gsize len = 0;
+    g_autofree char *xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, &len);
+    g_autofree char *text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, NULL);
+    g_autofree char *summary = json_summary(plan);
+
+    assert_false(vnuma_plan_is_managed(plan));
+    assert_non_null(vnuma_plan_reason(plan));
+    assert_contains(vnuma_plan_reason(plan), "did not write");
+    assert_false(vnuma_plan_changes_domain(plan));
+    assert_int_equal(len, in_len);
+    assert_memory_equal(xml, input, in_len);
+    assert_contains(text, "not managed");
+    assert_contains(text, vnuma_plan_reason(plan));
+    assert_contains(text, "instance-00000515");
+    assert_true(g_str_has_prefix(summary, "managed false\nreason \""));
+    assert_contains(summary, "\nwarnings 0\n");
+    /* The domain's own topology, no clients or cells of vnuma's. */
+    assert_contains(summary, "\ntopology 4 1 1 1\n");
+    assert_null(strstr(summary, "client "));
+    assert_null(strstr(summary, "cell "));
+}
+
+static void
+test_plan_optout_and_numad(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-4s4c-ht");
+    static const char *const names[] = { "unmanaged-optout", "numad-auto" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        gsize in_len;
+        g_autofree char *input = example("domains", names[i], &in_len);
+        g_autoptr(VnumaPlan) plan = plan_ok(ctx, input, in_len);
+        g_autofree char *xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
+
+        assert_false(vnuma_plan_is_managed(plan));
+        assert_non_null(vnuma_plan_reason(plan));
+        assert_false(vnuma_plan_changes_domain(plan));
+        assert_str_equal(xml, input);
+    }
+}
+
+static void
+test_plan_bad_overrides_warn(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    g_autoptr(VnumaPlan) plan = plan_example(ctx, "bad-overrides-12vcpu");
+    const char *const *warnings = vnuma_plan_warnings(plan);
+    g_autofree char *xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
+
+    assert_true(vnuma_plan_is_managed(plan));
+    assert_int_equal(strv_length(warnings), 3);
+    assert_true(strv_mentions(warnings, "preferHT"));
+    assert_true(strv_mentions(warnings, "coresPerSocket"));
+    assert_true(strv_mentions(warnings, "vcpuMin"));
+    vnuma_test_assert_valid(xml, "domain");
+    /* Defaults apply: as wide-12vcpu. */
+    assert_contains(xml, "<topology sockets='2' dies='1' cores='6' threads='1'/>");
+    assert_summary(plan, "managed true\nreason null\n"
+                         "client 0,1,2,3,4,5 12582912 0\n"
+                         "client 6,7,8,9,10,11 12582912 1\n"
+                         "cell 0,1,2,3,4,5 12582912\n"
+                         "cell 6,7,8,9,10,11 12582912\n"
+                         "topology 2 1 6 1\n"
+                         "warnings 3\n");
+}
+
+static void
+test_json_escaping(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("small-2node");
+    static const char xml[] =
+        "<domain type='kvm'>\n"
+        "  <name>q\"uo\\te caf\xc3\xa9</name>\n"
+        "  <metadata><vnuma:policy xmlns:vnuma='urn:x-vnuma:domain:1' preferHT='&quot;x\\y&#10;z'/></metadata>\n"
+        "  <memory>2097152</memory>\n"
+        "  <vcpu>2</vcpu>\n"
+        "  <os><type>hvm</type></os>\n"
+        "</domain>\n";
+    g_autoptr(VnumaPlan) plan = plan_ok(ctx, xml, strlen(xml));
+    g_autofree char *json = vnuma_plan_render(plan, VNUMA_FORMAT_JSON, NULL);
+    g_autofree char *out = python_json(json,
+                                       "print(repr(d['domain']))\n"
+                                       "print(len(d['warnings']), '\"x\\\\y\\nz' in d['warnings'][0])\n");
+
+    assert_str_equal(out, "'q\"uo\\\\te café'\n1 True\n");
+}
+
+static void
+test_plan_errors(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("small-2node");
+    static const struct {
+        const char *xml;
+        const char *word;
+    } cases[] = {
+        { "", "domain XML" },
+        { "not xml at all", "domain XML" },
+        { "<domain type='kvm'><name>x</name>", "domain XML" },
+        { "<capabilities/>", "not a domain" },
+        { "<domain type='kvm'><memory>1</memory><vcpu>abc</vcpu></domain>", "vcpu" },
+        { "<!DOCTYPE domain><domain type='kvm'/>", "DOCTYPE" },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VnumaPlan) plan = vnuma_plan_new(ctx, cases[i].xml, strlen(cases[i].xml), &error);
+
+        assert_null(plan);
+        assert_non_null(error);
+        assert_contains(error->message, cases[i].word);
+        assert_null(strchr(error->message, '\n'));
+    }
+}
+
+static void
+test_keep_guest_abi(void **state)
+{
+    g_autoptr(VnumaContext) four = context_on("xeon-4s4c-ht");
+    g_autoptr(VnumaContext) two = context_on("xeon-2s10c-ht");
+    gsize len;
+    g_autofree char *wide = example("domains", "wide-12vcpu", &len);
+    g_autofree char *input = NULL;
+    g_autoptr(VnumaPlan) first = NULL;
+    g_autofree char *defined = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) cold = NULL;
+    g_autoptr(VnumaPlan) migrated = NULL;
+    g_autofree char *migrated_xml = NULL;
+    const char *at = strstr(wide, "</uuid>");
+
+    assert_non_null(at);
+    input = g_strdup_printf("%.*s</uuid>\n  <metadata>\n    <vnuma:policy xmlns:vnuma='urn:x-vnuma:domain:1'"
+                            " autosize='always'/>\n  </metadata>%s", (int) (at - wide), wide,
+                            at + strlen("</uuid>"));
+    first = plan_ok(four, input, strlen(input));
+    defined = vnuma_plan_render(first, VNUMA_FORMAT_XML, NULL);
+    assert_summary(first, "managed true\nreason null\n"
+                          "client 0,1,2,3 16777216 0\n"
+                          "client 4,5,6,7 16777216 1\n"
+                          "client 8,9,10,11 16777216 2\n"
+                          "cell 0,1,2,3 16777216\n"
+                          "cell 4,5,6,7 16777216\n"
+                          "cell 8,9,10,11 16777216\n"
+                          "topology 3 1 4 1\n"
+                          "warnings 0\n");
+    /* A cold boot elsewhere resizes (autosize='always')... */
+    cold = plan_ok(two, defined, strlen(defined));
+    assert_summary(cold, "managed true\nreason null\n"
+                         "client 0,1,2,3,4,5 25165824 0\n"
+                         "client 6,7,8,9,10,11 25165824 1\n"
+                         "cell 0,1,2,3,4,5 25165824\n"
+                         "cell 6,7,8,9,10,11 25165824\n"
+                         "topology 2 1 6 1\n"
+                         "warnings 0\n");
+    /* ...a migration keeps the running guest's cells and topology. */
+    migrated = vnuma_plan_new_full(two, defined, strlen(defined), VNUMA_PLAN_KEEP_GUEST_ABI, &error);
+    assert_non_null(migrated);
+    assert_true(vnuma_plan_is_managed(migrated));
+    migrated_xml = vnuma_plan_render(migrated, VNUMA_FORMAT_XML, NULL);
+    vnuma_test_assert_valid(migrated_xml, "domain");
+    assert_contains(migrated_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
+    assert_contains(migrated_xml, "<cell id='2' cpus='8-11' memory='16777216' unit='KiB'/>");
+    assert_contains(migrated_xml, "<memory mode='restrictive' nodeset='0-1'/>");
+    assert_null(strstr(migrated_xml, "cpuset='0-3,16-19'"));
+    {
+        g_autofree char *summary = json_summary(migrated);
+
+        assert_contains(summary, "cell 0,1,2,3 16777216\ncell 4,5,6,7 16777216\ncell 8,9,10,11 16777216\n"
+                                 "topology 3 1 4 1\n");
+    }
+}
+
+static void
+test_every_example_every_format(void **state)
+{
+    static const char *const hosts[] = { "epyc-nps4-2s", "asym-memory-2s", "offline-cpus-2s" };
+    static const char *const domains[] = {
+        "wide-12vcpu", "narrow-8vcpu", "prefer-ht-12vcpu", "cores-per-socket-10vcpu",
+        "max-per-node-8vcpu", "hotadd-16of24", "hugepages-16vcpu", "nova-pinned", "nova-64vcpu",
+        "owner-cells-16vcpu", "unmanaged-optout", "numad-auto", "bad-overrides-12vcpu",
+        "qemu-tcg-wide",
+    };
+    g_autoptr(GPtrArray) jsons = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GArray) managed = g_array_new(FALSE, FALSE, sizeof(gboolean));
+    g_auto(GStrv) summaries = NULL;
+
+    for (gsize h = 0; h < G_N_ELEMENTS(hosts); h++) {
+        g_autoptr(VnumaContext) ctx = context_on(hosts[h]);
+
+        for (gsize d = 0; d < G_N_ELEMENTS(domains); d++) {
+            g_autoptr(VnumaPlan) plan = plan_example(ctx, domains[d]);
+            char *text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, NULL);
+            gboolean is_managed = vnuma_plan_is_managed(plan);
+            g_autofree char *expect = g_strdup_printf("domain '%s'", domains[d]);
+
+            if (!g_str_has_prefix(domains[d], "nova"))
+                assert_contains(text, expect);
+            g_ptr_array_add(jsons, vnuma_plan_render(plan, VNUMA_FORMAT_JSON, NULL));
+            g_ptr_array_add(texts, text);
+            g_array_append_val(managed, is_managed);
+        }
+    }
+    summaries = python_json_many(jsons, summary_script);
+    for (guint i = 0; i < jsons->len; i++) {
+        g_auto(GStrv) lines = g_strsplit(summaries[i], "\n", -1);
+        gboolean is_managed = g_array_index(managed, gboolean, i);
+        guint clients = 0;
+
+        assert_str_equal(lines[0], is_managed ? "managed true" : "managed false");
+        for (guint l = 0; lines[l]; l++) {
+            if (g_str_has_prefix(lines[l], "client ")) {
+                /* Every client of the JSON is in the text with its home node. */
+                g_auto(GStrv) parts = g_strsplit(lines[l], " ", -1);
+                g_autofree char *home = g_strdup_printf("home node %s ", parts[3]);
+                g_autofree char *client = g_strdup_printf("  client %u: vCPUs ", clients++);
+
+                assert_contains(texts->pdata[i], home);
+                assert_contains(texts->pdata[i], client);
+            }
+        }
+        assert_true(is_managed ? clients > 0 : clients == 0);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_host),
+        cmocka_unit_test(test_load_caps),
+        cmocka_unit_test(test_load_caps_errors),
+        cmocka_unit_test(test_load_sysfs),
+        cmocka_unit_test(test_config_warnings),
+        cmocka_unit_test(test_config_honoured),
+        cmocka_unit_test(test_config_prefer_ht_changes_sizing),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_set_memory_mode),
+        cmocka_unit_test(test_plan_managed),
+        cmocka_unit_test(test_plan_unmanaged),
+        cmocka_unit_test(test_plan_optout_and_numad),
+        cmocka_unit_test(test_plan_bad_overrides_warn),
+        cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_plan_errors),
+        cmocka_unit_test(test_keep_guest_abi),
+        cmocka_unit_test(test_every_example_every_format),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
