@@ -126,9 +126,8 @@ load_context(Hook *hook, VnumaContext *ctx, GError **error)
     if ((env_config || g_file_test(config, G_FILE_TEST_EXISTS)) &&
         !vnuma_context_load_config(ctx, config, error))
         return FALSE;
+    /* Config warnings reach the log with each plan's warnings. */
     hook->log_file = vnuma_context_config_string(ctx, "log_file");
-    for (const char *const *w = vnuma_context_warnings(ctx); *w; w++)
-        hook_log(hook, LOG_WARNING, "%s", *w);
 
     caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
     if (!caps)
@@ -219,13 +218,15 @@ run(Hook *hook, HookAction action)
     g_autoptr(VnumaContext) ctx = vnuma_context_new();
     g_autoptr(GError) error = NULL;
 
+    /* The config first: it names the log file every outcome goes to. */
+    if (!load_context(hook, ctx, &error)) {
+        hook_log(hook, LOG_ERR, "left unchanged: %s", error->message);
+        read_stdin(xml);   /* drained, so libvirt's write does not fail */
+        return EXIT_SUCCESS;
+    }
     if (!read_stdin(xml)) {
         hook_log(hook, LOG_ERR, "left unchanged: domain XML unreadable or larger than %u bytes",
                  HOOK_MAX_INPUT);
-        return EXIT_SUCCESS;
-    }
-    if (!load_context(hook, ctx, &error)) {
-        hook_log(hook, LOG_ERR, "left unchanged: %s", error->message);
         return EXIT_SUCCESS;
     }
     return action == ACTION_REHOME ? rehome(hook, ctx, xml) : advise(hook, ctx, xml);

@@ -282,13 +282,16 @@ warn_cells_spanning_clients(VnumaLayout *layout)
 static void
 share_memory(VnumaLayout *layout, const VnumaRequest *request, gboolean cells_too)
 {
-    guint64 page = layout->page_kib;
+    /* libvirt rounds each guest cell up to 1 MiB on x86: cut on whole
+     * MiB (or whole backing pages when larger) so what vnuma writes is
+     * what the guest gets. */
+    guint64 page = MAX(layout->page_kib, 1024);
     guint before = 0;
 
     if (request->memory_kib % page)
-        vnuma_layout_warn(layout, "<memory> %" G_GUINT64_FORMAT " KiB is not a multiple of the %"
-                          G_GUINT64_FORMAT " KiB backing page; the last part takes the remainder",
-                          request->memory_kib, page);
+        vnuma_layout_warn(layout, "<memory> %" G_GUINT64_FORMAT " KiB is not a multiple of %"
+                          G_GUINT64_FORMAT " KiB (the backing page, at least 1 MiB); the last part "
+                          "takes the remainder", request->memory_kib, page);
     for (guint i = 0; i < layout->clients->len; i++) {
         VnumaClient *client = layout->clients->pdata[i];
         guint n = vnuma_cpuset_count(client->vcpus);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine: installs what it
-# needs, builds, starts a real libvirtd for the tests that compare with
+# needs, builds, starts a real libvirtd (with vnuma-hook installed) for the tests that use
 # it, runs every meson test, and undoes what it set up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +11,9 @@ scripts/build.sh
 
 state=$(mktemp -d /tmp/vnuma-libvirtd.XXXXXX)
 trap 'tests/libvirtd.sh stop "$state"' EXIT
-tests/libvirtd.sh start "$state"
+tests/libvirtd.sh start "$state" "$builddir/hooks/vnuma-hook"
 
-export VNUMA_TEST_LIBVIRT_URI=qemu:///system
+export VNUMA_TEST_LIBVIRT_URI=qemu:///system VNUMA_TEST_HOOK_STATE=$state
 status=0
 meson test -C "$builddir" --no-rebuild --print-errorlogs "$@" || status=$?
 

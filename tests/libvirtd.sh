@@ -107,7 +107,7 @@ start() {
   running=$(pgrep -x libvirtd | head -n 1 || true)
   ours=$(our_libvirtd || true)
   if [ -n "$hook" ] && [ -n "$running" ] && [ "$running" != "$ours" ]; then
-    die "a libvirtd (pid $running) is already running that this script did not start;" \
+    die "a libvirtd (pid $running) is already running, not started by '$0 start $state';" \
         "libvirtd reads its hooks only when it starts, so it would never call the vnuma hook." \
         "Stop it first (e.g. kill $running) and run this again."
   fi

@@ -560,18 +560,18 @@ static void
 test_unreadable_stamp(void **state)
 {
     static const char *const layouts[] = {
-        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='1' vcpus='x'>"
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='x'>"
         "<vnuma:client vcpus='0-3' node='0' memory='1'/></vnuma:layout>",
-        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='2' vcpus='4'>"
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='2' vcpus='4'>"
         "<vnuma:client vcpus='0-3' node='0' memory='1'/></vnuma:layout>",
-        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='1' vcpus='4'/>",
-        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='1' vcpus='4'>"
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'/>",
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
         "<vnuma:client vcpus='3-a' node='0' memory='1'/></vnuma:layout>",
-        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='1' vcpus='4'>"
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
         "<vnuma:client vcpus='0-3' node='zero' memory='1'/></vnuma:layout>",
-        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='1' vcpus='4'>"
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
         "<vnuma:client vcpus='0-3' node='0' memory='1'/><vnuma:cell cpus='0-3'/></vnuma:layout>",
-        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='1' vcpus='4'>"
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
         "<vnuma:client vcpus='0-3' node='0' memory='1'/>"
         "<vnuma:topology sockets='many'/></vnuma:layout>",
     };
@@ -600,7 +600,7 @@ test_readable_stamp(void **state)
 {
     g_autofree char *xml = domain_with(
         "  <metadata>\n"
-        "    <vnuma:layout xmlns:vnuma='urn:x-vnuma:domain:1' version='1' host='abc' vcpus='4' pins='0123'>\n"
+        "    <vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' host='abc' vcpus='4' pins='0123'>\n"
         "      <vnuma:client vcpus='0-1' node='1' memory='1048576'/>\n"
         "      <vnuma:client vcpus='2-3' node='3' memory='1048576'/>\n"
         "      <vnuma:cell cpus='0-1' memory='1048576'/>\n"

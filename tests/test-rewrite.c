@@ -18,6 +18,7 @@
 #include "xml/vnuma-rewrite.h"
 
 #define NS "urn:x-vnuma:domain:1"
+#define LNS "urn:x-vnuma:layout:1"
 
 /* ---- planning ---------------------------------------------------------- */
 
@@ -189,6 +190,7 @@ parse_output(const char *xml)
     }
     p->xpath = xmlXPathNewContext(p->doc);
     xmlXPathRegisterNs(p->xpath, BAD_CAST "v", BAD_CAST NS);
+    xmlXPathRegisterNs(p->xpath, BAD_CAST "vl", BAD_CAST LNS);
     return p;
 }
 
@@ -522,7 +524,7 @@ test_nova_bytes_preserved(void **state)
         assert_int_equal(xp_count(p, "/domain/cpu"), 1);
         assert_int_equal(xp_count(p, "/domain/cpu/topology"), 1);
         assert_int_equal(xp_count(p, "/domain/metadata"), 1);
-        assert_int_equal(xp_count(p, "/domain/metadata/v:layout"), 1);
+        assert_int_equal(xp_count(p, "/domain/metadata/vl:layout"), 1);
         assert_int_equal(xp_count(p, "/domain/metadata/*[local-name()='instance']"), 1);
         /* The stamp goes after Nova's element, inside the same <metadata>. */
         assert_true(strstr(o->output, "</nova:instance>") < strstr(o->output, "<vnuma:layout"));
@@ -611,15 +613,15 @@ test_wide_placement_written(void **state)
     assert_xp(p, "none", "/domain/cpu/@check");
     assert_xp(p, "on", "/domain/cpu/@migratable");
     /* vnuma's record. */
-    assert_int_equal(xp_count(p, "/domain/metadata/v:layout"), 1);
-    assert_xp(p, "1", "/domain/metadata/v:layout/@version");
-    assert_xp(p, "12", "/domain/metadata/v:layout/@vcpus");
-    assert_xp(p, fingerprint, "/domain/metadata/v:layout/@host");
-    assert_int_equal(xp_count(p, "/domain/metadata/v:layout/v:client"), 2);
-    assert_xp(p, "0-5", "/domain/metadata/v:layout/v:client[1]/@vcpus");
-    assert_xp(p, "0", "/domain/metadata/v:layout/v:client[1]/@node");
-    assert_xp(p, "6-11", "/domain/metadata/v:layout/v:client[2]/@vcpus");
-    assert_xp(p, "1", "/domain/metadata/v:layout/v:client[2]/@node");
+    assert_int_equal(xp_count(p, "/domain/metadata/vl:layout"), 1);
+    assert_xp(p, "1", "/domain/metadata/vl:layout/@version");
+    assert_xp(p, "12", "/domain/metadata/vl:layout/@vcpus");
+    assert_xp(p, fingerprint, "/domain/metadata/vl:layout/@host");
+    assert_int_equal(xp_count(p, "/domain/metadata/vl:layout/vl:client"), 2);
+    assert_xp(p, "0-5", "/domain/metadata/vl:layout/vl:client[1]/@vcpus");
+    assert_xp(p, "0", "/domain/metadata/vl:layout/vl:client[1]/@node");
+    assert_xp(p, "6-11", "/domain/metadata/vl:layout/vl:client[2]/@vcpus");
+    assert_xp(p, "1", "/domain/metadata/vl:layout/vl:client[2]/@node");
     /* Nothing else changed: the rest of the domain is the input's. */
     assert_foreign_lines_kept("wide-12vcpu", input, o->output);
 }
@@ -685,7 +687,7 @@ assert_two_cell_layout(Parsed *p)
     assert_int_equal(xp_count(p, "/domain/numatune"), 1);
     assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 2);
     assert_int_equal(xp_count(p, "/domain/metadata"), 1);
-    assert_int_equal(xp_count(p, "/domain/metadata/v:layout"), 1);
+    assert_int_equal(xp_count(p, "/domain/metadata/vl:layout"), 1);
 }
 
 static char *
@@ -804,7 +806,7 @@ test_edge_metadata(void **state)
         g_autofree char *input = edge_domain("", "", "");
         g_autofree char *out = plan_edge("no <metadata>", input);
 
-        assert_contains(out, "</uuid>\n  <metadata>\n    <vnuma:layout xmlns:vnuma='" NS "' version='1' ");
+        assert_contains(out, "</uuid>\n  <metadata>\n    <vnuma:layout xmlns:vnuma='" LNS "' version='1' ");
         assert_contains(out, "    </vnuma:layout>\n  </metadata>\n  <memory unit='KiB'>");
     }
     {
@@ -823,14 +825,14 @@ test_edge_metadata(void **state)
         assert_contains(out, "  <metadata>\n    <app:tags xmlns:app=\"http://example.com/app/1\">\n"
                              "      <app:tag name=\"tier\">db &amp; cache</app:tag>\n    </app:tags>\n"
                              "    <vnuma:policy xmlns:vnuma='" NS "' vcpuMin='9'/>\n"
-                             "    <vnuma:layout xmlns:vnuma='" NS "' version='1' ");
+                             "    <vnuma:layout xmlns:vnuma='" LNS "' version='1' ");
         assert_xp(p, "db & cache", "/domain/metadata/*[local-name()='tags']/*[local-name()='tag']");
     }
     {
         g_autofree char *input = edge_domain("  <metadata/>\n", "", "");
         g_autofree char *out = plan_edge("<metadata/>", input);
 
-        assert_contains(out, "\n  <metadata>\n    <vnuma:layout xmlns:vnuma='" NS "' ");
+        assert_contains(out, "\n  <metadata>\n    <vnuma:layout xmlns:vnuma='" LNS "' ");
         assert_contains(out, "    </vnuma:layout>\n  </metadata>\n");
     }
 }
@@ -871,7 +873,7 @@ test_edge_minimal_domain(void **state)
     p = parse_output(o->output);
     assert_int_equal(xp_count(p, "/domain/cputune/vcpupin"), 1);
     assert_int_equal(xp_count(p, "/domain/cpu/numa"), 0);
-    assert_int_equal(xp_count(p, "/domain/metadata/v:layout"), 1);
+    assert_int_equal(xp_count(p, "/domain/metadata/vl:layout"), 1);
     assert_foreign_lines_kept("minimal domain", input, o->output);
 }
 
@@ -908,7 +910,7 @@ test_edge_tabs(void **state)
                          "\t  <vcpupin vcpu='0' cpuset='0-9,20-29'/>\n");
     assert_contains(out, "\t  <emulatorpin cpuset='0-39'/>\n\t</cputune>\n");
     assert_contains(out, "\t<numatune>\n\t  <memory mode='restrictive' nodeset='0-1'/>\n");
-    assert_contains(out, "\t\t<vnuma:layout xmlns:vnuma='" NS "' version='1' ");
+    assert_contains(out, "\t\t<vnuma:layout xmlns:vnuma='" LNS "' version='1' ");
     assert_contains(out, "\n\t\t  <vnuma:client vcpus='0-5' node='0' ");
     assert_contains(out, "\n\t</cputune>\n");
     assert_contains(out, "\n\t<numatune>\n");
@@ -999,7 +1001,7 @@ test_host_change_autosize_always(void **state)
     assert_xp(p2, "0-1", "/domain/numatune/memory/@nodeset");
     assert_int_equal(xp_count(p2, "/domain/metadata/v:policy"), 1);
     assert_xp(p2, "always", "/domain/metadata/v:policy/@autosize");
-    assert_int_equal(xp_count(p2, "/domain/metadata/v:layout/v:cell"), 2);
+    assert_int_equal(xp_count(p2, "/domain/metadata/vl:layout/vl:cell"), 2);
     assert_foreign_lines_kept("4-node → 2-node", four->output, two->output);
     assert_nested_indentation("4-node → 2-node", two->output);
     /* The same result as a first plan there. */
@@ -1051,7 +1053,7 @@ test_vnuma_removed_when_not_exposed(void **state)
     assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 0);
     assert_xp(p, "0-1", "/domain/numatune/memory/@nodeset");
     assert_int_equal(xp_count(p, "/domain/cputune/vcpupin"), 12);
-    assert_int_equal(xp_count(p, "/domain/metadata/v:layout/v:cell"), 0);
+    assert_int_equal(xp_count(p, "/domain/metadata/vl:layout/vl:cell"), 0);
     assert_lacks(second->output, "<numa>");
     assert_lacks(second->output, "\n\n");
     assert_contains(second->output, "  <cpu mode='host-passthrough' check='none' migratable='on'>\n"
@@ -1076,7 +1078,7 @@ test_vcpu_count_changed(void **state)
     p = parse_output(second->output);
     assert_cells(p, 2, 8, 25165824);
     assert_int_equal(xp_count(p, "/domain/cputune/vcpupin"), 16);
-    assert_xp(p, "16", "/domain/metadata/v:layout/@vcpus");
+    assert_xp(p, "16", "/domain/metadata/vl:layout/@vcpus");
 }
 
 static void

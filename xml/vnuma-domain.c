@@ -219,9 +219,9 @@ static VnumaStamp *
 read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
 {
     g_autoptr(VnumaStamp) stamp = vnuma_stamp_new();
-    g_autoptr(GPtrArray) clients = vnuma_xml_nodes(xpath, record, "vnuma:client");
-    g_autoptr(GPtrArray) cells = vnuma_xml_nodes(xpath, record, "vnuma:cell");
-    xmlNode *topology = vnuma_xml_node(xpath, record, "vnuma:topology");
+    g_autoptr(GPtrArray) clients = vnuma_xml_nodes(xpath, record, "vnumal:client");
+    g_autoptr(GPtrArray) cells = vnuma_xml_nodes(xpath, record, "vnumal:cell");
+    xmlNode *topology = vnuma_xml_node(xpath, record, "vnumal:topology");
     gboolean present;
 
     if (!parse_uint_prop(record, "version", &stamp->version, NULL, error) ||
@@ -280,7 +280,7 @@ vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
         !read_pins(request, xpath, error) || !read_guest_cpu(request, xpath, error))
         return NULL;
     read_policy(request, xpath);
-    record = vnuma_xml_node(xpath, NULL, "/domain/metadata/vnuma:layout");
+    record = vnuma_xml_node(xpath, NULL, "/domain/metadata/vnumal:layout");
     if (record) {
         g_autoptr(GError) local = NULL;
 

@@ -8,7 +8,12 @@
 
 G_BEGIN_DECLS
 
+/* <vnuma:policy>: the admin's overrides. */
 #define VNUMA_NAMESPACE "urn:x-vnuma:domain:1"
+/* <vnuma:layout>: vnuma's own record. libvirt keeps one <metadata> element
+ * per namespace URI (virXMLNodeSanitizeNamespaces drops the rest at
+ * define time), so the record needs a URI of its own. */
+#define VNUMA_LAYOUT_NAMESPACE "urn:x-vnuma:layout:1"
 
 /* Reads what sizing needs from a parsed domain: vCPUs, memory, huge
  * pages, pins, numatune, guest cells and topology, vnuma:policy

@@ -248,7 +248,7 @@ vnuma_stamp_format(const VnumaStamp *stamp, const char *indent)
 {
     GString *out = g_string_new(NULL);
 
-    g_string_append_printf(out, "<vnuma:layout xmlns:vnuma='" VNUMA_NAMESPACE "' version='%u' "
+    g_string_append_printf(out, "<vnuma:layout xmlns:vnuma='" VNUMA_LAYOUT_NAMESPACE "' version='%u' "
                            "host='%s' vcpus='%u' pins='%s'>", stamp->version,
                            stamp->host ? stamp->host : "", stamp->vcpus,
                            stamp->pins_digest ? stamp->pins_digest : "");
@@ -390,7 +390,7 @@ rewrite_record(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *lay
     static const char *const anchors[] = { "/domain/description", "/domain/title", "/domain/uuid",
                                            "/domain/name", NULL };
     xmlNode *metadata = find(rw, "/domain/metadata");
-    xmlNode *record = find(rw, "/domain/metadata/vnuma:layout");
+    xmlNode *record = find(rw, "/domain/metadata/vnumal:layout");
     g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
     g_autofree char *indent = NULL;
     g_autofree char *formatted = NULL;

@@ -211,6 +211,7 @@ vnuma_xml_xpath_new(xmlDoc *doc)
     xmlXPathContext *xpath = xmlXPathNewContext(doc);
 
     xmlXPathRegisterNs(xpath, BAD_CAST "vnuma", BAD_CAST "urn:x-vnuma:domain:1");
+    xmlXPathRegisterNs(xpath, BAD_CAST "vnumal", BAD_CAST "urn:x-vnuma:layout:1");
     return xpath;
 }
 

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "agent/vnuma-agent-config.h"
+
+#include <math.h>
+
+#include "lib/vnuma-error.h"
+#include "plugin/vnuma-config.h"
+
+VnumaAgentConfig *
+vnuma_agent_config_new(void)
+{
+    VnumaAgentConfig *config = g_new0(VnumaAgentConfig, 1);
+
+    vnuma_settings_init(&config->settings);
+    config->rebalance_period = VNUMA_AGENT_DEFAULT_PERIOD;
+    config->define_sizing = TRUE;
+    config->warnings = g_ptr_array_new_with_free_func(g_free);
+    return config;
+}
+
+void
+vnuma_agent_config_free(VnumaAgentConfig *config)
+{
+    if (!config)
+        return;
+    vnuma_settings_clear(&config->settings);
+    g_free(config->metrics_path);
+    g_ptr_array_unref(config->warnings);
+    g_free(config);
+}
+
+static void
+warn_key(VnumaAgentConfig *config, const char *origin, const char *key, const char *value,
+         const char *why)
+{
+    g_ptr_array_add(config->warnings, g_strdup_printf("%s: [%s] %s=%s: %s; ignored", origin,
+                                                      VNUMA_CONFIG_GROUP, key, value, why));
+}
+
+/* The spellings vnuma.conf uses for policy booleans, plus GKeyFile's. */
+static gboolean
+parse_bool(const char *text, gboolean *value)
+{
+    static const char *const yes[] = { "yes", "true", "1", "on", NULL };
+    static const char *const no[] = { "no", "false", "0", "off", NULL };
+
+    if (g_strv_contains(yes, text))
+        *value = TRUE;
+    else if (g_strv_contains(no, text))
+        *value = FALSE;
+    else
+        return FALSE;
+    return TRUE;
+}
+
+static void
+load_agent_keys(VnumaAgentConfig *config, GKeyFile *file, const char *origin)
+{
+    g_autofree char *period = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "rebalance_period", NULL);
+    g_autofree char *sizing = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "define_sizing", NULL);
+    g_autofree char *metrics = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "metrics_path", NULL);
+    g_autofree char *mode = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "memory_mode", NULL);
+
+    if (period) {
+        char *end = NULL;
+        double value = g_ascii_strtod(g_strstrip(period), &end);
+
+        /* Faster than 10 passes a second only burns CPU on libvirtd. */
+        if (!*period || *end || !isfinite(value) || value < 0 || (value > 0 && value < 0.1))
+            warn_key(config, origin, "rebalance_period", period, "not 0 or a number of seconds >= 0.1");
+        else
+            config->rebalance_period = value;
+    }
+    if (sizing && !parse_bool(g_strstrip(sizing), &config->define_sizing))
+        warn_key(config, origin, "define_sizing", sizing, "not true or false");
+    if (metrics) {
+        g_strstrip(metrics);
+        if (*metrics && !g_path_is_absolute(metrics)) {
+            warn_key(config, origin, "metrics_path", metrics, "not an absolute path");
+        } else {
+            g_free(config->metrics_path);
+            config->metrics_path = *metrics ? g_steal_pointer(&metrics) : NULL;
+        }
+    }
+    config->memory_mode_auto = mode && g_str_equal(g_strstrip(mode), "auto");
+}
+
+gboolean
+vnuma_agent_config_load_data(VnumaAgentConfig *config, const char *data, gsize len,
+                             const char *origin, GError **error)
+{
+    g_autoptr(GKeyFile) file = vnuma_config_load_data(&config->settings, data, len, origin,
+                                                      config->warnings, error);
+
+    if (!file)
+        return FALSE;
+    load_agent_keys(config, file, origin);
+    return TRUE;
+}
+
+gboolean
+vnuma_agent_config_load_file(VnumaAgentConfig *config, const char *path, gboolean required,
+                             GError **error)
+{
+    g_autofree char *data = NULL;
+    g_autoptr(GError) local = NULL;
+    gsize len;
+
+    if (!g_file_get_contents(path, &data, &len, &local)) {
+        if (!required && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return TRUE;
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read config: %s", local->message);
+        return FALSE;
+    }
+    return vnuma_agent_config_load_data(config, data, len, path, error);
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "agent/vnuma-agent-plan.h"
+
+#include <string.h>
+
+#include "lib/vnuma-placement.h"
+#include "lib/vnuma-sizing.h"
+#include "xml/vnuma-domain.h"
+#include "xml/vnuma-rewrite.h"
+
+void
+vnuma_agent_placement_free(VnumaAgentPlacement *placement)
+{
+    if (!placement)
+        return;
+    g_free(placement->reason);
+    vnuma_request_free(placement->request);
+    vnuma_layout_free(placement->layout);
+    g_free(placement->fingerprint);
+    g_free(placement);
+}
+
+static VnumaRequest *
+read_request(const char *xml, gsize len, VnumaAgentPlanFlags flags, VnumaXmlSource **src_out,
+             GError **error)
+{
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(xml, len, "domain XML", error);
+    VnumaRequest *request;
+
+    if (!src || !(request = vnuma_request_from_domain(src, error)))
+        return NULL;
+    if ((flags & VNUMA_AGENT_PLAN_TEST_STANDS_IN) && g_strcmp0(request->type, "test") == 0) {
+        g_free(request->type);
+        request->type = g_strdup("kvm");
+    }
+    if (src_out)
+        *src_out = g_steal_pointer(&src);
+    return request;
+}
+
+static gboolean
+state_matches(const VnumaAgentState *state, const VnumaRequest *request, const char *fingerprint)
+{
+    g_autofree char *digest = NULL;
+
+    if (!state || g_strcmp0(state->host, fingerprint) != 0)
+        return FALSE;
+    digest = vnuma_pinset_digest(request->pins);
+    return g_strcmp0(state->pins_digest, digest) == 0;
+}
+
+VnumaAgentPlacement *
+vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const char *xml, gsize len,
+                  const VnumaAgentState *state, const VnumaNodeLoad *loads, guint n_loads,
+                  VnumaAgentPlanFlags flags, GError **error)
+{
+    g_autoptr(VnumaAgentPlacement) p = g_new0(VnumaAgentPlacement, 1);
+    g_autoptr(VnumaLayout) layout = NULL;
+    const VnumaPinSet *pins;
+
+    if (!(p->request = read_request(xml, len, flags, NULL, error)))
+        return NULL;
+    p->fingerprint = vnuma_host_fingerprint(host);
+    pins = p->request->pins;
+    p->numatune_absent = !pins->has_numatune;
+    p->nodeset_live = !pins->has_numatune || g_strcmp0(pins->memory_mode, "restrictive") == 0;
+    p->resumed = state_matches(state, p->request, p->fingerprint);
+    if (p->resumed) {
+        /* The pins are the agent's own: sizing must not take them for an
+         * admin's. What is left to check is the rest of rule 9. */
+        vnuma_pinset_free(p->request->pins);
+        p->request->pins = vnuma_pinset_new();
+    }
+    layout = vnuma_sizing_run(host, settings, p->request);
+    p->managed = layout->managed;
+    if (!layout->managed) {
+        p->reason = g_strdup(layout->reason);
+        p->resumed = FALSE;
+        return g_steal_pointer(&p);
+    }
+    if (!p->resumed) {
+        vnuma_placement_run(host, layout, loads, n_loads);
+        vnuma_layout_finish(layout, host, p->request);
+    }
+    p->layout = g_steal_pointer(&layout);
+    return g_steal_pointer(&p);
+}
+
+VnumaAgentState *
+vnuma_agent_state_from_layout(const VnumaLayout *layout, const char *fingerprint,
+                              const VnumaAgentState *previous, gint64 now)
+{
+    VnumaAgentState *state = vnuma_agent_state_new();
+
+    state->host = g_strdup(fingerprint);
+    state->placed = now;
+    if (previous)
+        memcpy(state->migrations, previous->migrations, sizeof(state->migrations));
+    for (guint i = 0; i < layout->clients->len; i++) {
+        const VnumaClient *client = layout->clients->pdata[i];
+
+        vnuma_agent_state_add_client(state, vnuma_cpuset_copy(client->vcpus),
+                                     (guint) MAX(client->home_node, 0), client->memory_kib, -1);
+    }
+    return state;
+}
+
+char *
+vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings, const char *xml,
+                            gsize len, VnumaAgentPlanFlags flags, char **skip, GError **error)
+{
+    g_autoptr(VnumaXmlSource) src = NULL;
+    g_autoptr(VnumaRequest) request = read_request(xml, len, flags, &src, error);
+    g_autoptr(VnumaLayout) layout = NULL;
+    g_autofree char *output = NULL;
+    gsize output_len = 0;
+
+    *skip = NULL;
+    if (!request)
+        return NULL;
+    layout = vnuma_sizing_run(host, settings, request);
+    if (!layout->managed) {
+        *skip = g_strdup_printf("not managed: %s", layout->reason);
+        return NULL;
+    }
+    /* libvirt keeps one <metadata> element per namespace URI, the first:
+     * with the admin's <vnuma:policy> first, the <vnuma:layout> record
+     * would be dropped at define time, and the next plan would take
+     * vnuma's own pins for an admin's. Better not size than corrupt. */
+    if (request->policy_present) {
+        *skip = g_strdup("the domain has <vnuma:policy>: libvirt would drop the <vnuma:layout> "
+                         "record (one metadata element per namespace)");
+        return NULL;
+    }
+    vnuma_placement_run(host, layout, NULL, 0);
+    vnuma_layout_finish(layout, host, request);
+    if (!(output = vnuma_domain_rewrite(src, request, layout, &output_len, error)))
+        return NULL;
+    if (output_len == len && memcmp(output, xml, len) == 0) {
+        *skip = g_strdup("already sized");
+        return NULL;
+    }
+    return g_steal_pointer(&output);
+}
+
+char *
+vnuma_agent_pins_digest(const char *xml, gsize len, GError **error)
+{
+    g_autoptr(VnumaRequest) request = read_request(xml, len, 0, NULL, error);
+
+    return request ? vnuma_pinset_digest(request->pins) : NULL;
+}
