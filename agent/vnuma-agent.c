@@ -8,7 +8,7 @@
 
 #include "agent/vnuma-agent-demand.h"
 #include "agent/vnuma-agent-events.h"
-#include "agent/vnuma-agent-json.h"
+#include "lib/vnuma-json.h"
 #include "agent/vnuma-agent-metrics.h"
 #include "agent/vnuma-agent-numamaps.h"
 #include "agent/vnuma-agent-plan.h"

@@ -1,151 +1,123 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "plugin/vnuma-explain.h"
 
-/* A JSON string, or null for NULL. */
+#include "lib/vnuma-json.h"
+
 static void
-json_string(GString *out, const char *text)
+json_ids(VnumaJson *json, const char *key, const VnumaCpuSet *set)
 {
-    if (!text) {
-        g_string_append(out, "null");
-        return;
-    }
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
-        switch (*p) {
-        case '"':
-            g_string_append(out, "\\\"");
-            break;
-        case '\\':
-            g_string_append(out, "\\\\");
-            break;
-        case '\n':
-            g_string_append(out, "\\n");
-            break;
-        case '\t':
-            g_string_append(out, "\\t");
-            break;
-        default:
-            if (*p < 0x20)
-                g_string_append_printf(out, "\\u%04x", *p);
-            else
-                g_string_append_c(out, (char) *p);
-        }
-    }
-    g_string_append_c(out, '"');
+    vnuma_json_key(json, key);
+    vnuma_json_begin_array(json);
+    VNUMA_CPUSET_FOREACH(set, id)
+        vnuma_json_int(json, id);
+    vnuma_json_end_array(json);
 }
 
 static void
-json_int_array(GString *out, const VnumaCpuSet *set)
+json_strings(VnumaJson *json, const char *key, const GPtrArray *strings)
 {
-    gboolean first = TRUE;
-
-    g_string_append_c(out, '[');
-    VNUMA_CPUSET_FOREACH(set, id) {
-        g_string_append_printf(out, "%s%d", first ? "" : ", ", id);
-        first = FALSE;
-    }
-    g_string_append_c(out, ']');
+    vnuma_json_key(json, key);
+    vnuma_json_begin_array(json);
+    for (guint i = 0; i < strings->len; i++)
+        vnuma_json_string(json, strings->pdata[i]);
+    vnuma_json_end_array(json);
 }
 
 static void
-json_strings(GString *out, const GPtrArray *strings)
+json_topology(VnumaJson *json, const VnumaGuestTopology *t)
 {
-    g_string_append_c(out, '[');
-    for (guint i = 0; i < strings->len; i++) {
-        if (i)
-            g_string_append(out, ", ");
-        json_string(out, strings->pdata[i]);
-    }
-    g_string_append_c(out, ']');
+    vnuma_json_key(json, "topology");
+    vnuma_json_begin_object(json);
+    vnuma_json_member_uint(json, "sockets", t->sockets);
+    vnuma_json_member_uint(json, "dies", t->dies);
+    vnuma_json_member_uint(json, "cores", t->cores);
+    vnuma_json_member_uint(json, "threads", t->threads);
+    vnuma_json_end_object(json);
 }
 
 static void
-json_topology(GString *out, const VnumaGuestTopology *t)
+json_clients(VnumaJson *json, const VnumaLayout *layout)
 {
-    g_string_append_printf(out, "{\"sockets\": %u, \"dies\": %u, \"cores\": %u, \"threads\": %u}",
-                           t->sockets, t->dies, t->cores, t->threads);
-}
-
-static void
-json_clients(GString *out, const VnumaLayout *layout)
-{
-    g_string_append(out, "[");
+    vnuma_json_key(json, "clients");
+    vnuma_json_begin_array(json);
     for (guint i = 0; i < layout->clients->len; i++) {
         const VnumaClient *client = layout->clients->pdata[i];
         g_autofree char *cpus = client->cpus ? vnuma_cpuset_format(client->cpus) : g_strdup("");
 
-        g_string_append_printf(out, "%s\n    {\"vcpus\": ", i ? "," : "");
-        json_int_array(out, client->vcpus);
-        g_string_append_printf(out, ", \"memory_kib\": %" G_GUINT64_FORMAT ", \"home_node\": %d, "
-                               "\"home_cpus\": ", client->memory_kib, client->home_node);
-        json_string(out, cpus);
-        g_string_append(out, "}");
+        vnuma_json_begin_object(json);
+        json_ids(json, "vcpus", client->vcpus);
+        vnuma_json_member_uint(json, "memory_kib", client->memory_kib);
+        vnuma_json_member_int(json, "home_node", client->home_node);
+        vnuma_json_member_string(json, "home_cpus", cpus);
+        vnuma_json_end_object(json);
     }
-    g_string_append(out, layout->clients->len ? "\n  ]" : "]");
+    vnuma_json_end_array(json);
 }
 
 static void
-json_cells(GString *out, const VnumaLayout *layout)
+json_cells(VnumaJson *json, const VnumaLayout *layout)
 {
-    g_string_append(out, "[");
+    vnuma_json_key(json, "vnuma_cells");
+    vnuma_json_begin_array(json);
     for (guint i = 0; layout->exposed && i < layout->cells->len; i++) {
         const VnumaCell *cell = layout->cells->pdata[i];
 
-        g_string_append_printf(out, "%s\n    {\"vcpus\": ", i ? "," : "");
-        json_int_array(out, cell->vcpus);
-        g_string_append_printf(out, ", \"memory_kib\": %" G_GUINT64_FORMAT "}", cell->memory_kib);
+        vnuma_json_begin_object(json);
+        json_ids(json, "vcpus", cell->vcpus);
+        vnuma_json_member_uint(json, "memory_kib", cell->memory_kib);
+        vnuma_json_end_object(json);
     }
-    g_string_append(out, layout->exposed && layout->cells->len ? "\n  ]" : "]");
+    vnuma_json_end_array(json);
 }
 
 static void
-json_policy(GString *out, const VnumaPolicy *p)
+json_policy(VnumaJson *json, const VnumaPolicy *p)
 {
-    g_string_append_printf(out, "{\"managed\": %s, \"preferHT\": %s, \"maxPerMachineNode\": %u, "
-                           "\"coresPerSocket\": %u, \"vcpuMin\": %u, \"autosize\": \"%s\", "
-                           "\"topology\": \"%s\"}",
-                           p->managed ? "true" : "false", p->prefer_ht ? "true" : "false",
-                           p->max_per_machine_node, p->cores_per_socket, p->vcpu_min,
-                           vnuma_autosize_to_string(p->autosize),
-                           vnuma_topology_mode_to_string(p->topology));
+    vnuma_json_key(json, "policy");
+    vnuma_json_begin_object(json);
+    vnuma_json_member_bool(json, "managed", p->managed);
+    vnuma_json_member_bool(json, "preferHT", p->prefer_ht);
+    vnuma_json_member_uint(json, "maxPerMachineNode", p->max_per_machine_node);
+    vnuma_json_member_uint(json, "coresPerSocket", p->cores_per_socket);
+    vnuma_json_member_uint(json, "vcpuMin", p->vcpu_min);
+    vnuma_json_member_string(json, "autosize", vnuma_autosize_to_string(p->autosize));
+    vnuma_json_member_string(json, "topology", vnuma_topology_mode_to_string(p->topology));
+    vnuma_json_end_object(json);
 }
 
 char *
 vnuma_explain_json(const VnumaRequest *request, const VnumaLayout *layout, gboolean changes)
 {
-    GString *out = g_string_new("{\n  \"domain\": ");
-    const VnumaGuestTopology *topology = layout->managed ? &layout->topology : &request->topology;
+    g_autoptr(VnumaJson) json = vnuma_json_new();
+    gboolean managed = layout->managed;
+    g_autofree char *text = NULL;
 
-    json_string(out, request->name);
-    g_string_append_printf(out, ",\n  \"managed\": %s,\n  \"reason\": ",
-                           layout->managed ? "true" : "false");
-    json_string(out, layout->reason);
-    g_string_append(out, ",\n  \"host\": ");
-    json_string(out, layout->host_fingerprint);
-    g_string_append_printf(out, ",\n  \"vcpus\": %u,\n  \"current_vcpus\": %u,\n  \"memory_kib\": %"
-                           G_GUINT64_FORMAT ",\n  \"client_limit\": %u,\n  \"sized_by\": ",
-                           request->vcpus, request->current_vcpus, request->memory_kib,
-                           layout->client_limit);
-    json_string(out, layout->managed ? vnuma_sized_by_to_string(layout->sized_by) : NULL);
-    g_string_append(out, ",\n  \"clients\": ");
-    json_clients(out, layout);
-    g_string_append_printf(out, ",\n  \"vnuma_exposed\": %s,\n  \"owner_cells\": %s,\n  \"vnuma_cells\": ",
-                           layout->exposed ? "true" : "false", layout->owner_cells ? "true" : "false");
-    json_cells(out, layout);
-    g_string_append(out, ",\n  \"topology\": ");
-    json_topology(out, topology);
-    g_string_append_printf(out, ",\n  \"topology_written\": %s,\n  \"memory_mode\": ",
-                           layout->write_topology ? "true" : "false");
-    json_string(out, layout->managed ? vnuma_memory_mode_to_string(layout->memory_mode) : NULL);
-    g_string_append(out, ",\n  \"policy\": ");
-    json_policy(out, &layout->policy);
-    g_string_append_printf(out, ",\n  \"changes_domain\": %s,\n  \"warnings\": ",
-                           changes ? "true" : "false");
-    json_strings(out, layout->warnings);
-    g_string_append(out, ",\n  \"notes\": ");
-    json_strings(out, layout->notes);
-    g_string_append(out, "\n}\n");
-    return g_string_free(out, FALSE);
+    vnuma_json_begin_object(json);
+    vnuma_json_member_string(json, "domain", request->name);
+    vnuma_json_member_bool(json, "managed", managed);
+    vnuma_json_member_string(json, "reason", layout->reason);
+    vnuma_json_member_string(json, "host", layout->host_fingerprint);
+    vnuma_json_member_uint(json, "vcpus", request->vcpus);
+    vnuma_json_member_uint(json, "current_vcpus", request->current_vcpus);
+    vnuma_json_member_uint(json, "memory_kib", request->memory_kib);
+    vnuma_json_member_uint(json, "client_limit", layout->client_limit);
+    vnuma_json_member_string(json, "sized_by",
+                             managed ? vnuma_sized_by_to_string(layout->sized_by) : NULL);
+    json_clients(json, layout);
+    vnuma_json_member_bool(json, "vnuma_exposed", layout->exposed);
+    vnuma_json_member_bool(json, "owner_cells", layout->owner_cells);
+    json_cells(json, layout);
+    json_topology(json, managed ? &layout->topology : &request->topology);
+    vnuma_json_member_bool(json, "topology_written", layout->write_topology);
+    vnuma_json_member_string(json, "memory_mode",
+                             managed ? vnuma_memory_mode_to_string(layout->memory_mode) : NULL);
+    json_policy(json, &layout->policy);
+    vnuma_json_member_bool(json, "changes_domain", changes);
+    json_strings(json, "warnings", layout->warnings);
+    json_strings(json, "notes", layout->notes);
+    vnuma_json_end_object(json);
+    text = vnuma_json_steal(json);
+    return g_strconcat(text, "\n", NULL);
 }
 
 static char *

@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "agent/vnuma-agent-json.h"
+#include "lib/vnuma-json.h"
 
 static void
 test_nesting_and_commas(void **state)

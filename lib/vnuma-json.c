@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent-json.h"
+#include "lib/vnuma-json.h"
 
 #include <math.h>
 

@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* A small streaming JSON writer for the agent's --report output: it
+/* A small streaming JSON writer (vnumactl --format json, vnumad --report): it
  * tracks nesting and commas so callers only say what comes next. glib
  * has no JSON and the report is write-only, so a builder is enough. */
 typedef struct _VnumaJson VnumaJson;
