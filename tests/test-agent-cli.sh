@@ -6,18 +6,10 @@ set -uo pipefail
 vnumad=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-check() {  # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-    sed 's/^/  stderr: /' "$tmp/err" >&2
-  fi
+on_check_failed() {
+  sed 's/^/  stderr: /' "$tmp/err" >&2
 }
 
 run() {  # run ARGS...: stdout, stderr and exit code in $tmp/{out,err}, $rc
@@ -69,5 +61,4 @@ check "unreachable URI named" grep -q "nosuch:///nowhere" "$tmp/err"
 run --help
 check "help" grep -q -- "--dry-run" "$tmp/out"
 
-echo "test-agent-cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish test-agent-cli

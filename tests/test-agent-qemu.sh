@@ -22,8 +22,7 @@ tmp=$(mktemp -d)
 prefix=vnuma-agent-test-$$
 made=()
 daemon=
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null
@@ -35,15 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {  # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-    [ -f "$tmp/err" ] && sed 's/^/  vnumad: /' "$tmp/err" >&2
-  fi
+on_check_failed() {
+  [ -f "$tmp/err" ] && sed 's/^/  vnumad: /' "$tmp/err" >&2
 }
 
 guest_xml() {  # guest_xml NAME: the example TCG guest (10 vCPUs, 512 MiB), renamed, no UUID
@@ -156,5 +148,4 @@ daemon=
 check "daemon reported passes" [ "$(wc -l <"$tmp/daemon.out")" -ge 3 ]
 check "daemon: no failed action" bash -c "! grep -q '\"failed\":true' '$tmp/daemon.out'"
 
-echo "test-agent-qemu: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish test-agent-qemu

@@ -20,8 +20,7 @@ sock=$tmp/run/libvirt/libvirt-sock
 uri="test+unix:///default?socket=$sock"
 libvirtd_pid=
 agent_pid=
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
   [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
@@ -31,15 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {  # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-    sed 's/^/  vnumad: /' "$tmp/agent.err" >&2
-  fi
+on_check_failed() {
+  sed 's/^/  vnumad: /' "$tmp/agent.err" >&2
 }
 
 start_libvirtd() {
@@ -90,5 +82,4 @@ wait "$agent_pid"
 check "agent exits 0 on SIGTERM" [ "$?" -eq 0 ]
 agent_pid=
 
-echo "test-agent-reconnect: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish test-agent-reconnect

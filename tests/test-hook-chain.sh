@@ -9,12 +9,7 @@ src=${VNUMA_SRCDIR:?run through meson}
 chain=$src/examples/hooks/qemu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() {
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/lib.sh"
 export VNUMA_CHAIN_HOOK=$hook VNUMA_CHAIN_ORIG=$tmp/orig VNUMA_CONFIG=$tmp/none.conf
 : >"$tmp/none.conf"
 
@@ -51,5 +46,4 @@ rm -f "$tmp/orig"
 "$chain" wide restore begin - <"$tmp/dom.xml" >"$tmp/alone.xml" 2>/dev/null
 check "vnuma alone" grep -q "<vcpupin vcpu='0' cpuset='0-9,20-29'/>" "$tmp/alone.xml"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -24,19 +24,9 @@ fi
 wrapper=/etc/libvirt/hooks/qemu.d/vnuma
 conf=$state/vnuma.conf
 tmp=$(mktemp -d)
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 domains_made=()
 
-check() {  # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
 
 v() { timeout 60 virsh -q -c "$uri" "$@"; }
 
@@ -239,5 +229,4 @@ v start "$pol" >/dev/null
 check "policy: the guest starts" [ $? -eq 0 ]
 check "policy: hook log says sized and placed" logged "$pol prepare begin: sized and placed for this host"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

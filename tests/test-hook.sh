@@ -11,18 +11,8 @@ hosts=$src/examples/hosts
 domains=$src/examples/domains
 tmp=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-check() {  # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
 
 # Never the host's own /etc/vnuma/vnuma.conf or sysfs.
 : >"$tmp/empty.conf"
@@ -495,5 +485,4 @@ for args in "" "wide-12vcpu" "wide-12vcpu migrate"; do
   check "$(echo "$args" | wc -w) argument(s): exit 0, nothing" quiet
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -8,18 +8,8 @@ hosts=$src/examples/hosts
 domains=$src/examples/domains
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-check() {  # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
 
 # run ARGS...: leaves stdout, stderr and the exit code in $tmp/{out,err}, $rc
 run() {
@@ -117,5 +107,4 @@ check "no domain" one_line_error 2 "DOMAIN.xml"
 run frobnicate
 check "unknown command" [ "$rc" -eq 2 ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
