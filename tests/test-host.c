@@ -6,24 +6,11 @@
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-host.h"
 
-static VnumaCpuSet *
-set_of(const char *text)
-{
-    g_autoptr(GError) error = NULL;
-    VnumaCpuSet *set = vnuma_cpuset_parse(text, &error);
-
-    if (!set) {
-        print_error("'%s': %s\n", text, error->message);
-        fail();
-    }
-    return set;
-}
-
 static void
 add_cpu(VnumaHostNode *node, guint id, guint socket_id, guint die_id, guint core_id,
         const char *siblings)
 {
-    vnuma_host_node_add_cpu(node, id, TRUE, socket_id, die_id, core_id, set_of(siblings));
+    vnuma_host_node_add_cpu(node, id, TRUE, socket_id, die_id, core_id, vnuma_test_cpuset(siblings));
 }
 
 static void
@@ -172,7 +159,7 @@ test_distance_defaults(void **state)
 static void
 assert_cores(const VnumaHostNode *node, const char *usable, guint expected)
 {
-    g_autoptr(VnumaCpuSet) set = set_of(usable);
+    g_autoptr(VnumaCpuSet) set = vnuma_test_cpuset(usable);
     guint got = vnuma_host_node_cores(node, set);
 
     if (got != expected) {
@@ -298,7 +285,7 @@ test_fingerprint(void **state)
     assert_string_not_equal(fa, fd);
 
     node = other_cpus->nodes->pdata[1];
-    vnuma_host_node_add_cpu(node, 8, TRUE, 1, 0, 2, set_of("8"));
+    vnuma_host_node_add_cpu(node, 8, TRUE, 1, 0, 2, vnuma_test_cpuset("8"));
     finish_ok(other_cpus);
     fc = vnuma_host_fingerprint(other_cpus);
     assert_string_not_equal(fa, fc);
@@ -314,7 +301,7 @@ test_offline_cpu_drops_topology(void **state)
     (void) state;
     /* Whatever the caller passes for an offline CPU is dropped (and the
      * siblings set freed: valgrind checks that). */
-    vnuma_host_node_add_cpu(node, 3, FALSE, 1, 2, 3, set_of("3,7"));
+    vnuma_host_node_add_cpu(node, 3, FALSE, 1, 2, 3, vnuma_test_cpuset("3,7"));
     finish_ok(host);
     cpu = &g_array_index(node->cpus, VnumaHostCpu, 0);
     assert_false(cpu->online);

@@ -14,43 +14,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static VnumaCpuSet *
-set_of(const char *text)
-{
-    g_autoptr(GError) error = NULL;
-    VnumaCpuSet *set = vnuma_cpuset_parse(text, &error);
-
-    if (!set) {
-        print_error("'%s': %s\n", text, error->message);
-        fail();
-    }
-    return set;
-}
-
-static VnumaRequest *
-request_new(guint vcpus, guint64 memory_kib)
-{
-    VnumaRequest *r = vnuma_request_new();
-
-    r->name = g_strdup("guest");
-    r->type = g_strdup("kvm");
-    r->vcpus = vcpus;
-    r->current_vcpus = vcpus;
-    r->memory_kib = memory_kib;
-    return r;
-}
-
-static void
-dump_layout(const VnumaLayout *layout)
-{
-    print_error("--- layout: managed=%d reason=%s L=%u\n", layout->managed,
-                layout->reason ? layout->reason : "-", layout->client_limit);
-    for (guint i = 0; i < layout->notes->len; i++)
-        print_error("  note: %s\n", (const char *) layout->notes->pdata[i]);
-    for (guint i = 0; i < layout->warnings->len; i++)
-        print_error("  warning: %s\n", (const char *) layout->warnings->pdata[i]);
-}
-
 static VnumaLayout *
 plan_full(const VnumaHost *host, const VnumaSettings *settings, const VnumaRequest *r,
           const VnumaNodeLoad *loads, guint n_loads)
@@ -59,7 +22,7 @@ plan_full(const VnumaHost *host, const VnumaSettings *settings, const VnumaReque
 
     assert_non_null(layout);
     if (!layout->managed) {
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail_msg("sizing did not manage the domain");
     }
     vnuma_placement_run(host, layout, loads, n_loads);
@@ -73,7 +36,7 @@ static VnumaLayout *
 plan_loaded(const VnumaHost *host, guint vcpus, guint per_client, const VnumaNodeLoad *loads,
             guint n_loads)
 {
-    g_autoptr(VnumaRequest) r = request_new(vcpus, vcpus * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(vcpus, vcpus * GIB);
     VnumaSettings settings;
     VnumaLayout *layout;
 
@@ -113,7 +76,7 @@ assert_homes(const VnumaLayout *layout, const char *expected)
 
     if (!g_str_equal(got, expected)) {
         print_error("home nodes: got '%s', want '%s'\n", got, expected);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -140,7 +103,7 @@ assert_home_set(const VnumaLayout *layout, const char *expected)
 
     if (!g_str_equal(got, expected)) {
         print_error("home node set: got '%s', want '%s'\n", got, expected);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -153,7 +116,7 @@ assert_warning(const VnumaLayout *layout, const char *fragment)
             return;
     }
     print_error("no warning contains '%s'\n", fragment);
-    dump_layout(layout);
+    vnuma_test_dump_layout(layout);
     fail();
 }
 
@@ -161,7 +124,7 @@ static void
 assert_no_warnings(const VnumaLayout *layout)
 {
     if (layout->warnings->len) {
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail_msg("expected no warnings");
     }
 }
@@ -224,8 +187,8 @@ synthetic_host(guint n, guint (*distance)(guint, guint))
         VnumaHostNode *node = vnuma_host_add_node(host, i, 16 * GIB);
         g_autofree char *siblings = g_strdup_printf("%u,%u", 2 * i, 2 * i + 1);
 
-        vnuma_host_node_add_cpu(node, 2 * i, TRUE, i, 0, 0, set_of(siblings));
-        vnuma_host_node_add_cpu(node, 2 * i + 1, TRUE, i, 0, 0, set_of(siblings));
+        vnuma_host_node_add_cpu(node, 2 * i, TRUE, i, 0, 0, vnuma_test_cpuset(siblings));
+        vnuma_host_node_add_cpu(node, 2 * i + 1, TRUE, i, 0, 0, vnuma_test_cpuset(siblings));
         vnuma_host_node_add_pages(node, 4, 4 * GIB, -1);
         for (guint j = 0; j < n; j++)
             vnuma_host_node_add_distance(node, j, i == j ? 10 : distance(i, j));
@@ -573,7 +536,7 @@ static void
 test_placement_skips_unmanaged(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 12 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 12 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     VnumaSettings settings;
 
@@ -624,7 +587,7 @@ static void
 test_finish_pins_strict(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 12 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 12 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     VnumaSettings settings;
 

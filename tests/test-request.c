@@ -7,19 +7,6 @@
 
 #include "lib/vnuma-request.h"
 
-static VnumaCpuSet *
-set_of(const char *text)
-{
-    g_autoptr(GError) error = NULL;
-    VnumaCpuSet *set = vnuma_cpuset_parse(text, &error);
-
-    if (!set) {
-        print_error("'%s': %s\n", text, error->message);
-        fail();
-    }
-    return set;
-}
-
 /* The pins vnuma writes for 4 vCPUs on two nodes of a 2 × 4-core host. */
 static VnumaPinSet *
 sample_pins(gboolean reversed)
@@ -27,25 +14,25 @@ sample_pins(gboolean reversed)
     VnumaPinSet *pins = vnuma_pinset_new();
 
     if (!reversed) {
-        vnuma_pinset_add_vcpupin(pins, 0, set_of("0-3"));
-        vnuma_pinset_add_vcpupin(pins, 1, set_of("0-3"));
-        vnuma_pinset_add_vcpupin(pins, 2, set_of("4-7"));
-        vnuma_pinset_add_vcpupin(pins, 3, set_of("4-7"));
-        vnuma_pinset_add_memnode(pins, 0, set_of("0"));
-        vnuma_pinset_add_memnode(pins, 1, set_of("1"));
+        vnuma_pinset_add_vcpupin(pins, 0, vnuma_test_cpuset("0-3"));
+        vnuma_pinset_add_vcpupin(pins, 1, vnuma_test_cpuset("0-3"));
+        vnuma_pinset_add_vcpupin(pins, 2, vnuma_test_cpuset("4-7"));
+        vnuma_pinset_add_vcpupin(pins, 3, vnuma_test_cpuset("4-7"));
+        vnuma_pinset_add_memnode(pins, 0, vnuma_test_cpuset("0"));
+        vnuma_pinset_add_memnode(pins, 1, vnuma_test_cpuset("1"));
     } else {
         /* Same pins, other order and spelling. */
-        vnuma_pinset_add_memnode(pins, 1, set_of("1"));
-        vnuma_pinset_add_vcpupin(pins, 3, set_of("4,5,6,7"));
-        vnuma_pinset_add_vcpupin(pins, 1, set_of("0-2,3"));
-        vnuma_pinset_add_memnode(pins, 0, set_of("0-1,^1"));
-        vnuma_pinset_add_vcpupin(pins, 2, set_of("7,6,5,4"));
-        vnuma_pinset_add_vcpupin(pins, 0, set_of("0-3"));
+        vnuma_pinset_add_memnode(pins, 1, vnuma_test_cpuset("1"));
+        vnuma_pinset_add_vcpupin(pins, 3, vnuma_test_cpuset("4,5,6,7"));
+        vnuma_pinset_add_vcpupin(pins, 1, vnuma_test_cpuset("0-2,3"));
+        vnuma_pinset_add_memnode(pins, 0, vnuma_test_cpuset("0-1,^1"));
+        vnuma_pinset_add_vcpupin(pins, 2, vnuma_test_cpuset("7,6,5,4"));
+        vnuma_pinset_add_vcpupin(pins, 0, vnuma_test_cpuset("0-3"));
     }
-    pins->emulatorpin = set_of("0-7");
+    pins->emulatorpin = vnuma_test_cpuset("0-7");
     pins->has_numatune = TRUE;
     pins->memory_mode = g_strdup("restrictive");
-    pins->memory_nodeset = set_of("0-1");
+    pins->memory_nodeset = vnuma_test_cpuset("0-1");
     return pins;
 }
 
@@ -78,7 +65,7 @@ static void
 replace_set(VnumaCpuSet **slot, const char *text)
 {
     vnuma_cpuset_free(*slot);
-    *slot = text ? set_of(text) : NULL;
+    *slot = text ? vnuma_test_cpuset(text) : NULL;
 }
 
 static void
@@ -137,7 +124,7 @@ test_digest_vcpupin_extra(void **state)
     VnumaPinSet *pins = sample_pins(FALSE);
 
     (void) state;
-    vnuma_pinset_add_vcpupin(pins, 4, set_of("4-7"));
+    vnuma_pinset_add_vcpupin(pins, 4, vnuma_test_cpuset("4-7"));
     assert_digest_differs(pins, "a vcpupin is added");
 }
 
@@ -225,11 +212,11 @@ test_pinset_is_empty(void **state)
     g_autoptr(VnumaPinSet) memnode = vnuma_pinset_new();
 
     (void) state;
-    vnuma_pinset_add_vcpupin(pin, 0, set_of("1"));
+    vnuma_pinset_add_vcpupin(pin, 0, vnuma_test_cpuset("1"));
     assert_false(vnuma_pinset_is_empty(pin));
-    emulator->emulatorpin = set_of("0");
+    emulator->emulatorpin = vnuma_test_cpuset("0");
     assert_false(vnuma_pinset_is_empty(emulator));
-    vnuma_pinset_add_memnode(memnode, 0, set_of("0"));
+    vnuma_pinset_add_memnode(memnode, 0, vnuma_test_cpuset("0"));
     assert_true(memnode->has_numatune);
     assert_false(vnuma_pinset_is_empty(memnode));
 }
@@ -240,7 +227,7 @@ cells_of(const char *const *vcpus, const guint64 *memory, guint n)
     GPtrArray *cells = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cell_free);
 
     for (guint i = 0; i < n; i++)
-        g_ptr_array_add(cells, vnuma_cell_new(set_of(vcpus[i]), memory[i]));
+        g_ptr_array_add(cells, vnuma_cell_new(vnuma_test_cpuset(vcpus[i]), memory[i]));
     return cells;
 }
 
@@ -344,8 +331,8 @@ static VnumaStamp *
 full_stamp(void)
 {
     VnumaStamp *stamp = vnuma_stamp_new();
-    VnumaStampClient a = { .vcpus = set_of("0-5"), .home_node = 0, .memory_kib = 1048576 };
-    VnumaStampClient b = { .vcpus = set_of("6-11"), .home_node = 1, .memory_kib = 1048576 };
+    VnumaStampClient a = { .vcpus = vnuma_test_cpuset("0-5"), .home_node = 0, .memory_kib = 1048576 };
+    VnumaStampClient b = { .vcpus = vnuma_test_cpuset("6-11"), .home_node = 1, .memory_kib = 1048576 };
 
     stamp->version = 1;
     stamp->vcpus = 12;
@@ -355,8 +342,8 @@ full_stamp(void)
     stamp->topology = (VnumaGuestTopology) { 2, 1, 6, 1 };
     g_array_append_val(stamp->clients, a);
     g_array_append_val(stamp->clients, b);
-    g_ptr_array_add(stamp->cells, vnuma_cell_new(set_of("0-5"), 1048576));
-    g_ptr_array_add(stamp->cells, vnuma_cell_new(set_of("6-11"), 1048576));
+    g_ptr_array_add(stamp->cells, vnuma_cell_new(vnuma_test_cpuset("0-5"), 1048576));
+    g_ptr_array_add(stamp->cells, vnuma_cell_new(vnuma_test_cpuset("6-11"), 1048576));
     return stamp;
 }
 
@@ -372,12 +359,12 @@ test_request_free_everything(void **state)
     r->type = g_strdup("kvm");
     r->vcpus = 12;
     r->current_vcpus = 8;
-    r->vcpu_cpuset = set_of("0-39");
+    r->vcpu_cpuset = vnuma_test_cpuset("0-39");
     r->memory_kib = 2097152;
     vnuma_pinset_free(r->pins);
     r->pins = pins;
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-5"), 1048576));
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("6-11"), 1048576));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("0-5"), 1048576));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("6-11"), 1048576));
     vnuma_request_add_override(r, "preferHT", "no");
     r->stamp = full_stamp();
     g_ptr_array_add(r->warnings, g_strdup("something odd"));

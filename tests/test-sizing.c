@@ -14,44 +14,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static VnumaCpuSet *
-set_of(const char *text)
-{
-    g_autoptr(GError) error = NULL;
-    VnumaCpuSet *set = vnuma_cpuset_parse(text, &error);
-
-    if (!set) {
-        print_error("'%s': %s\n", text, error->message);
-        fail();
-    }
-    return set;
-}
-
-/* A kvm domain with @vcpus vCPUs (all online) and @memory_kib of 4 KiB pages. */
-static VnumaRequest *
-request_new(guint vcpus, guint64 memory_kib)
-{
-    VnumaRequest *r = vnuma_request_new();
-
-    r->name = g_strdup("guest");
-    r->type = g_strdup("kvm");
-    r->vcpus = vcpus;
-    r->current_vcpus = vcpus;
-    r->memory_kib = memory_kib;
-    return r;
-}
-
-static void
-dump_layout(const VnumaLayout *layout)
-{
-    print_error("--- layout: managed=%d reason=%s L=%u exposed=%d\n", layout->managed,
-                layout->reason ? layout->reason : "-", layout->client_limit, layout->exposed);
-    for (guint i = 0; i < layout->notes->len; i++)
-        print_error("  note: %s\n", (const char *) layout->notes->pdata[i]);
-    for (guint i = 0; i < layout->warnings->len; i++)
-        print_error("  warning: %s\n", (const char *) layout->warnings->pdata[i]);
-}
-
 /* sizing → placement → layout, as the plugin runs them. */
 static VnumaLayout *
 plan_with(const VnumaHost *host, const VnumaSettings *settings, const VnumaRequest *r)
@@ -85,7 +47,7 @@ check_text(const VnumaLayout *layout, const char *what, char *actual, const char
 
     if (!g_str_equal(actual, want)) {
         print_error("%s: got '%s', want '%s'\n", what, actual, want);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         g_free(actual);
         fail();
     }
@@ -140,7 +102,7 @@ assert_no_cells(const VnumaLayout *layout)
         g_autofree char *cells = cells_text(layout);
 
         print_error("expected no vNUMA cells, got exposed=%d cells '%s'\n", layout->exposed, cells);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -153,7 +115,7 @@ assert_topology(const VnumaLayout *layout, guint sockets, guint dies, guint core
     if (t->sockets != sockets || t->dies != dies || t->cores != cores || t->threads != threads) {
         print_error("topology: got sockets=%u dies=%u cores=%u threads=%u, want %u/%u/%u/%u\n",
                     t->sockets, t->dies, t->cores, t->threads, sockets, dies, cores, threads);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -183,7 +145,7 @@ assert_warning(const VnumaLayout *layout, const char *fragment)
 {
     if (!find_warning(layout, fragment)) {
         print_error("no warning contains '%s'\n", fragment);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -195,7 +157,7 @@ assert_no_warning(const VnumaLayout *layout, const char *fragment)
 
     if (w) {
         print_error("unexpected warning: '%s'\n", w);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -205,7 +167,7 @@ assert_no_warnings(const VnumaLayout *layout)
 {
     if (layout->warnings->len) {
         print_error("expected no warnings\n");
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -215,7 +177,7 @@ assert_managed(const VnumaLayout *layout)
 {
     if (!layout->managed) {
         print_error("expected a managed layout\n");
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -225,7 +187,7 @@ assert_unmanaged(const VnumaLayout *layout, const char *fragment)
 {
     if (layout->managed || !layout->reason || !strstr(layout->reason, fragment)) {
         print_error("expected unmanaged with a reason containing '%s'\n", fragment);
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
 }
@@ -298,7 +260,7 @@ pinset_copy(const VnumaPinSet *src)
 static VnumaRequest *
 request_after(const VnumaLayout *layout, guint vcpus, guint64 memory_kib)
 {
-    VnumaRequest *r = request_new(vcpus, memory_kib);
+    VnumaRequest *r = vnuma_test_request(vcpus, memory_kib);
 
     vnuma_pinset_free(r->pins);
     r->pins = pinset_copy(layout->pins);
@@ -325,7 +287,7 @@ static void
 test_example_12_vcpus(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
     (void) state;
@@ -347,7 +309,7 @@ static void
 test_example_12_vcpus_prefer_ht(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -366,7 +328,7 @@ static void
 test_example_10_vcpus(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(10, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(10, 16 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
     (void) state;
@@ -383,7 +345,7 @@ static void
 test_example_10_vcpus_cores_per_socket_5(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(10, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(10, 16 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -403,7 +365,7 @@ static void
 test_example_4s4c_8_vcpus(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
-    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(8, 16 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
     const VnumaClient *a, *b;
 
@@ -424,7 +386,7 @@ static void
 test_example_max_per_machine_node_4(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(8, 16 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -445,8 +407,8 @@ static void
 test_rule1_memory_only_node_ignored(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("asym-memory-2s");
-    g_autoptr(VnumaRequest) r = request_new(16, 32 * GIB);
-    g_autoptr(VnumaRequest) wide = request_new(24, 48 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(16, 32 * GIB);
+    g_autoptr(VnumaRequest) wide = vnuma_test_request(24, 48 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
     g_autoptr(VnumaLayout) wide_layout = plan(host, wide);
 
@@ -468,7 +430,7 @@ static void
 test_rule1_prefer_ht_counts_threads(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("asym-memory-2s");
-    g_autoptr(VnumaRequest) r = request_new(16, 32 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(16, 32 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -483,9 +445,9 @@ static void
 test_rule1_max_per_machine_node_caps(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
-    g_autoptr(VnumaRequest) ht = request_new(12, 24 * GIB);
-    g_autoptr(VnumaRequest) big = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
+    g_autoptr(VnumaRequest) ht = vnuma_test_request(12, 24 * GIB);
+    g_autoptr(VnumaRequest) big = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     g_autoptr(VnumaLayout) ht_layout = NULL;
     g_autoptr(VnumaLayout) big_layout = NULL;
@@ -516,8 +478,8 @@ static void
 test_rule1_offline_cpus(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("offline-cpus-2s");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
-    g_autoptr(VnumaRequest) ht = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
+    g_autoptr(VnumaRequest) ht = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
     g_autoptr(VnumaLayout) ht_layout = NULL;
     const VnumaClient *first;
@@ -545,7 +507,7 @@ static void
 test_rule3_even_split_21(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(21, 42 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(21, 42 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
     (void) state;
@@ -560,7 +522,7 @@ static void
 test_rule3_uneven_split_23(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(23, 23 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(23, 23 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
     (void) state;
@@ -582,7 +544,7 @@ static void
 test_rule2_cores_per_socket_not_dividing(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -600,7 +562,7 @@ static void
 test_rule2_cores_per_socket_above_limit(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(24, 48 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(24, 48 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -622,7 +584,7 @@ static void
 test_rule2_cores_per_socket_below_limit(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -639,7 +601,7 @@ static void
 test_rule2_cores_per_socket_not_exposed(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(8, 16 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -660,7 +622,7 @@ static void
 test_rule4_vcpu_min_lowered(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
-    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(8, 16 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -677,7 +639,7 @@ static void
 test_rule4_vcpu_min_raised(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -695,7 +657,7 @@ static void
 test_rule4_exactly_vcpu_min(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
-    g_autoptr(VnumaRequest) r = request_new(9, 18 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(9, 18 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
     (void) state;
@@ -712,7 +674,7 @@ static void
 test_rule5_keep_straddling(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -730,7 +692,7 @@ static void
 test_rule5_keep_aligned(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -747,7 +709,7 @@ static void
 test_rule5_align_replaces_topology(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -763,7 +725,7 @@ static void
 test_rule6_hugepages_three_ways(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 48 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 48 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -784,7 +746,7 @@ static void
 test_rule6_uneven_pages(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 10 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 10 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     guint fours = 0;
 
@@ -810,7 +772,7 @@ static void
 test_rule6_uneven_vcpus_small_pages(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(23, 1024000);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(23, 1024000);
     g_autoptr(VnumaLayout) layout = plan(host, r);
     guint64 exact;
 
@@ -829,8 +791,8 @@ static void
 test_rule6_memory_larger_than_node(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("asym-memory-2s");
-    g_autoptr(VnumaRequest) r = request_new(16, 96 * GIB);
-    g_autoptr(VnumaRequest) fits = request_new(16, 48 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(16, 96 * GIB);
+    g_autoptr(VnumaRequest) fits = vnuma_test_request(16, 48 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
     g_autoptr(VnumaLayout) fits_layout = plan(host, fits);
     const char *w;
@@ -849,8 +811,8 @@ static void
 test_rule6_hugepages_above_pool(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 48 * GIB);
-    g_autoptr(VnumaRequest) two_mib = request_new(12, 8 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 48 * GIB);
+    g_autoptr(VnumaRequest) two_mib = vnuma_test_request(12, 8 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     g_autoptr(VnumaLayout) two_mib_layout = NULL;
 
@@ -875,7 +837,7 @@ static void
 test_rule6_hugepages_within_pool(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -890,7 +852,7 @@ static void
 test_rule6_unaligned_memory(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 10 * GIB + 512);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 10 * GIB + 512);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -935,7 +897,7 @@ test_rule6_free_hugepages(void **state)
 {
     g_autoptr(VnumaHost) tight = host_with_free_pages(4);
     g_autoptr(VnumaHost) roomy = host_with_free_pages(16);
-    g_autoptr(VnumaRequest) r = request_new(8, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(8, 16 * GIB);
     g_autoptr(VnumaLayout) tight_layout = NULL;
     g_autoptr(VnumaLayout) roomy_layout = NULL;
 
@@ -955,7 +917,7 @@ static void
 test_rule6_clients_sharing_a_node(void **state)
 {
     g_autoptr(VnumaHost) host = host_with_free_pages(16);
-    g_autoptr(VnumaRequest) r = request_new(12, 48 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 48 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     const char *w;
 
@@ -980,7 +942,7 @@ static void
 test_rule7_hot_add(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(24, 48 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(24, 48 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -1002,13 +964,13 @@ static void
 test_rule8_owner_cells(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(16, 16 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(16, 16 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     const VnumaMemnode *m0, *m1;
 
     (void) state;
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-3"), 4 * GIB));
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("4-15"), 12 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("0-3"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("4-15"), 12 * GIB));
     r->topology = (VnumaGuestTopology) { .sockets = 16, .dies = 1, .cores = 1, .threads = 1 };
     layout = plan(host, r);
     assert_managed(layout);
@@ -1047,13 +1009,13 @@ static void
 test_rule8_owner_cells_small(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(8, 8 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(8, 8 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
     /* Below vcpuMin, but the owner asked for two cells: they stay. */
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-3"), 4 * GIB));
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("4-7"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("0-3"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("4-7"), 4 * GIB));
     layout = plan(host, r);
     assert_true(layout->owner_cells);
     assert_true(layout->exposed);
@@ -1066,12 +1028,12 @@ static void
 test_rule8_vcpus_outside_cells(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 12 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 12 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-3"), 4 * GIB));
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("4-7"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("0-3"), 4 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("4-7"), 4 * GIB));
     layout = plan(host, r);
     assert_true(layout->owner_cells);
     assert_cells(layout, "0-3", "4-7");
@@ -1084,12 +1046,12 @@ static void
 test_rule8_owner_cells_straddle_topology(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 12 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 12 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("0-5"), 6 * GIB));
-    g_ptr_array_add(r->cells, vnuma_cell_new(set_of("6-11"), 6 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("0-5"), 6 * GIB));
+    g_ptr_array_add(r->cells, vnuma_cell_new(vnuma_test_cpuset("6-11"), 6 * GIB));
     r->topology = (VnumaGuestTopology) { .sockets = 1, .dies = 1, .cores = 12, .threads = 1 };
     layout = plan(host, r);
     assert_true(layout->owner_cells);
@@ -1104,7 +1066,7 @@ static void
 test_rule9_managed_no(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -1118,8 +1080,8 @@ static void
 test_rule9_managed_no_in_settings(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
-    g_autoptr(VnumaRequest) opt_in = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
+    g_autoptr(VnumaRequest) opt_in = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     g_autoptr(VnumaLayout) opt_in_layout = NULL;
     VnumaSettings settings;
@@ -1141,8 +1103,8 @@ static void
 test_rule9_domain_type(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) xen = request_new(12, 24 * GIB);
-    g_autoptr(VnumaRequest) qemu = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) xen = vnuma_test_request(12, 24 * GIB);
+    g_autoptr(VnumaRequest) qemu = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) xen_layout = NULL;
     g_autoptr(VnumaLayout) qemu_layout = NULL;
 
@@ -1161,7 +1123,7 @@ static void
 test_rule9_placement_auto(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -1174,12 +1136,12 @@ static void
 test_rule9_foreign_vcpupin(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
-    vnuma_pinset_add_vcpupin(r->pins, 0, set_of("2"));
-    vnuma_pinset_add_vcpupin(r->pins, 1, set_of("3"));
+    vnuma_pinset_add_vcpupin(r->pins, 0, vnuma_test_cpuset("2"));
+    vnuma_pinset_add_vcpupin(r->pins, 1, vnuma_test_cpuset("3"));
     layout = plan(host, r);
     assert_unmanaged(layout, "vnuma did not write");
 }
@@ -1188,11 +1150,11 @@ static void
 test_rule9_foreign_emulatorpin(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
-    r->pins->emulatorpin = set_of("0-1");
+    r->pins->emulatorpin = vnuma_test_cpuset("0-1");
     layout = plan(host, r);
     assert_unmanaged(layout, "vnuma did not write");
 }
@@ -1201,13 +1163,13 @@ static void
 test_rule9_foreign_numatune(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
     r->pins->has_numatune = TRUE;
     r->pins->memory_mode = g_strdup("strict");
-    r->pins->memory_nodeset = set_of("1");
+    r->pins->memory_nodeset = vnuma_test_cpuset("1");
     layout = plan(host, r);
     assert_unmanaged(layout, "numatune");
 }
@@ -1216,7 +1178,7 @@ static void
 test_rule9_numatune_mode_only(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -1231,7 +1193,7 @@ static void
 test_rule9_stamp_digest_differs(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1243,7 +1205,7 @@ test_rule9_stamp_digest_differs(void **state)
 
         assert_int_equal(pin->vcpu, 0);
         vnuma_cpuset_free(pin->cpuset);
-        pin->cpuset = set_of("3");
+        pin->cpuset = vnuma_test_cpuset("3");
     }
     assert_int_equal(r->pins->vcpupins->len, 12);
     layout = plan(host, r);
@@ -1254,7 +1216,7 @@ static void
 test_rule9_own_pins_managed(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1271,7 +1233,7 @@ static void
 test_rule11_idempotent(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
@@ -1297,7 +1259,7 @@ test_rule10_autosize_once_keeps_record(void **state)
 {
     g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
     g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host4, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1327,7 +1289,7 @@ test_rule10_autosize_once_not_exposed(void **state)
 {
     g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
     g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(8, 16 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(8, 16 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host4, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 8, 16 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host2, r);
@@ -1345,7 +1307,7 @@ test_rule10_autosize_always(void **state)
 {
     g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
     g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host4, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1364,7 +1326,7 @@ static void
 test_rule10_vcpus_changed(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 16, 32 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1386,7 +1348,7 @@ test_rule10_record_above_limit_warns(void **state)
 {
     g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
     g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host2, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host4, r);
@@ -1404,7 +1366,7 @@ static void
 test_rule10_record_missing_vcpus(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1425,7 +1387,7 @@ static void
 test_rule10_record_then_cores_per_socket(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1444,7 +1406,7 @@ test_rule10_record_then_cores_per_socket(void **state)
         print_error("guest topology %u sockets x %u cores does not match the %u cells '%s' "
                     "(sized_by %s)\n", layout->topology.sockets, layout->topology.cores,
                     layout->cells->len, cells, vnuma_sized_by_to_string(layout->sized_by));
-        dump_layout(layout);
+        vnuma_test_dump_layout(layout);
         fail();
     }
     assert_no_warning(layout, "straddles");
@@ -1456,7 +1418,7 @@ test_keep_guest_abi(void **state)
 {
     g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
     g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) previous = plan(host4, first);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -1483,14 +1445,14 @@ static void
 test_host_cpuset_lowers_limit(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     VnumaSettings settings;
 
     (void) state;
     vnuma_settings_init(&settings);
     /* Node 0 keeps 5 of its 10 cores (both threads each). */
-    settings.host_cpuset = set_of("0-4,10-24,30-39");
+    settings.host_cpuset = vnuma_test_cpuset("0-4,10-24,30-39");
     layout = plan_with(host, &settings, r);
     assert_managed(layout);
     assert_int_equal(layout->client_limit, 5);
@@ -1512,14 +1474,14 @@ static void
 test_host_cpuset_threads_only(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     VnumaSettings settings;
 
     (void) state;
     vnuma_settings_init(&settings);
     /* One thread of every core: still 10 cores per node. */
-    settings.host_cpuset = set_of("0-19");
+    settings.host_cpuset = vnuma_test_cpuset("0-19");
     layout = plan_with(host, &settings, r);
     assert_int_equal(layout->client_limit, 10);
     assert_clients(layout, "0-5", "6-11");
@@ -1527,7 +1489,7 @@ test_host_cpuset_threads_only(void **state)
     assert_set(((VnumaClient *) layout->clients->pdata[1])->cpus, "10-19");
     /* preferHT counts the usable threads: 10 as well. */
     {
-        g_autoptr(VnumaRequest) ht = request_new(12, 24 * GIB);
+        g_autoptr(VnumaRequest) ht = vnuma_test_request(12, 24 * GIB);
         g_autoptr(VnumaLayout) ht_layout = NULL;
 
         vnuma_request_add_override(ht, "preferHT", "yes");
@@ -1542,11 +1504,11 @@ static void
 test_vcpu_cpuset_one_node(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
-    r->vcpu_cpuset = set_of("10-19,30-39");
+    r->vcpu_cpuset = vnuma_test_cpuset("10-19,30-39");
     layout = plan(host, r);
     assert_managed(layout);
     assert_int_equal(layout->client_limit, 10);
@@ -1563,14 +1525,14 @@ static void
 test_nothing_usable(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     VnumaSettings settings;
 
     (void) state;
     vnuma_settings_init(&settings);
-    settings.host_cpuset = set_of("0-9");
-    r->vcpu_cpuset = set_of("10-19");
+    settings.host_cpuset = vnuma_test_cpuset("0-9");
+    r->vcpu_cpuset = vnuma_test_cpuset("10-19");
     layout = plan_with(host, &settings, r);
     assert_unmanaged(layout, "no usable host CPU");
     vnuma_settings_clear(&settings);
@@ -1580,7 +1542,7 @@ static void
 test_usable_cpus(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("offline-cpus-2s");
-    g_autoptr(VnumaRequest) r = request_new(4, GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(4, GIB);
     g_autoptr(VnumaCpuSet) all = NULL;
     g_autoptr(VnumaCpuSet) restricted = NULL;
     VnumaSettings settings;
@@ -1589,8 +1551,8 @@ test_usable_cpus(void **state)
     vnuma_settings_init(&settings);
     all = vnuma_usable_cpus(host->nodes->pdata[0], &settings, r);
     assert_set(all, "0-3,12-15");
-    settings.host_cpuset = set_of("1-5,13-40");
-    r->vcpu_cpuset = set_of("0-2,12-14");
+    settings.host_cpuset = vnuma_test_cpuset("1-5,13-40");
+    r->vcpu_cpuset = vnuma_test_cpuset("0-2,12-14");
     restricted = vnuma_usable_cpus(host->nodes->pdata[0], &settings, r);
     assert_set(restricted, "1-2,13-14");
     vnuma_settings_clear(&settings);
@@ -1602,7 +1564,7 @@ static void
 test_bad_overrides(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -1628,7 +1590,7 @@ static void
 test_bad_override_keeps_earlier_good_one(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
@@ -1644,8 +1606,8 @@ static void
 test_settings_defaults_apply(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(12, 24 * GIB);
-    g_autoptr(VnumaRequest) overridden = request_new(12, 24 * GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(12, 24 * GIB);
+    g_autoptr(VnumaRequest) overridden = vnuma_test_request(12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
     g_autoptr(VnumaLayout) overridden_layout = NULL;
     VnumaSettings settings;
@@ -1679,7 +1641,7 @@ assert_runs(GPtrArray *runs, const char *const *expected)
 }
 
 #define assert_split(text, parts, ...) do { \
-        g_autoptr(VnumaCpuSet) split_set_ = set_of(text); \
+        g_autoptr(VnumaCpuSet) split_set_ = vnuma_test_cpuset(text); \
         assert_runs(vnuma_split_balanced(split_set_, (parts)), \
                     (const char *const[]) { __VA_ARGS__, NULL }); \
     } while (0)
@@ -1754,7 +1716,7 @@ test_client_size_limit(void **state)
     vnuma_cpuset_free(usable->pdata[0]);
     usable->pdata[0] = vnuma_cpuset_new();
     vnuma_cpuset_free(usable->pdata[1]);
-    usable->pdata[1] = set_of("7-9,35-37");
+    usable->pdata[1] = vnuma_test_cpuset("7-9,35-37");
     assert_int_equal(vnuma_client_size_limit(host, usable, &policy), 3);
     for (guint i = 0; i < usable->len; i++) {
         vnuma_cpuset_free(usable->pdata[i]);
@@ -1767,7 +1729,7 @@ static void
 test_zero_vcpus(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) r = request_new(0, GIB);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(0, GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
     (void) state;

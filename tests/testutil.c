@@ -76,3 +76,40 @@ vnuma_test_assert_valid(const char *xml, const char *schema)
         fail();
     }
 }
+
+VnumaCpuSet *
+vnuma_test_cpuset(const char *text)
+{
+    g_autoptr(GError) error = NULL;
+    VnumaCpuSet *set = vnuma_cpuset_parse(text, &error);
+
+    if (!set) {
+        print_error("'%s': %s\n", text, error->message);
+        fail();
+    }
+    return set;
+}
+
+VnumaRequest *
+vnuma_test_request(guint vcpus, guint64 memory_kib)
+{
+    VnumaRequest *r = vnuma_request_new();
+
+    r->name = g_strdup("guest");
+    r->type = g_strdup("kvm");
+    r->vcpus = vcpus;
+    r->current_vcpus = vcpus;
+    r->memory_kib = memory_kib;
+    return r;
+}
+
+void
+vnuma_test_dump_layout(const VnumaLayout *layout)
+{
+    print_error("--- layout: managed=%d reason=%s L=%u exposed=%d\n", layout->managed,
+                layout->reason ? layout->reason : "-", layout->client_limit, layout->exposed);
+    for (guint i = 0; i < layout->notes->len; i++)
+        print_error("  note: %s\n", (const char *) layout->notes->pdata[i]);
+    for (guint i = 0; i < layout->warnings->len; i++)
+        print_error("  warning: %s\n", (const char *) layout->warnings->pdata[i]);
+}
