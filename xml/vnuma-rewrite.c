@@ -172,12 +172,6 @@ insert_top_level(Rewriter *rw, const char *const *anchors, const char *fragment,
 }
 
 static char *
-format_set(const VnumaCpuSet *set)
-{
-    return vnuma_cpuset_format(set);
-}
-
-static char *
 format_topology(const VnumaGuestTopology *t)
 {
     return g_strdup_printf("<topology sockets='%u' dies='%u' cores='%u' threads='%u'/>",
@@ -191,7 +185,7 @@ format_numa(const GPtrArray *cells, const char *indent)
 
     for (guint i = 0; i < cells->len; i++) {
         const VnumaCell *cell = cells->pdata[i];
-        g_autofree char *cpus = format_set(cell->vcpus);
+        g_autofree char *cpus = vnuma_cpuset_format(cell->vcpus);
 
         g_string_append_printf(out, "\n%s" INDENT_STEP "<cell id='%u' cpus='%s' memory='%"
                                G_GUINT64_FORMAT "' unit='KiB'/>", indent, i, cpus, cell->memory_kib);
@@ -208,14 +202,14 @@ format_cputune_pins(const VnumaPinSet *pins, const char *indent)
 
     for (guint i = 0; i < pins->vcpupins->len; i++) {
         const VnumaVcpuPin *pin = &g_array_index(pins->vcpupins, VnumaVcpuPin, i);
-        g_autofree char *cpuset = format_set(pin->cpuset);
+        g_autofree char *cpuset = vnuma_cpuset_format(pin->cpuset);
 
         g_string_append_printf(out, "%s<vcpupin vcpu='%u' cpuset='%s'/>", i ? indent : "",
                                pin->vcpu, cpuset);
         g_string_append_c(out, '\n');
     }
     if (pins->emulatorpin) {
-        g_autofree char *cpuset = format_set(pins->emulatorpin);
+        g_autofree char *cpuset = vnuma_cpuset_format(pins->emulatorpin);
 
         g_string_append_printf(out, "%s<emulatorpin cpuset='%s'/>", out->len ? indent : "", cpuset);
     } else if (out->len) {
@@ -228,13 +222,13 @@ static char *
 format_numatune(const VnumaPinSet *pins, const char *indent)
 {
     GString *out = g_string_new("<numatune>");
-    g_autofree char *nodeset = format_set(pins->memory_nodeset);
+    g_autofree char *nodeset = vnuma_cpuset_format(pins->memory_nodeset);
 
     g_string_append_printf(out, "\n%s" INDENT_STEP "<memory mode='%s' nodeset='%s'/>", indent,
                            pins->memory_mode, nodeset);
     for (guint i = 0; i < pins->memnodes->len; i++) {
         const VnumaMemnode *memnode = &g_array_index(pins->memnodes, VnumaMemnode, i);
-        g_autofree char *set = format_set(memnode->nodeset);
+        g_autofree char *set = vnuma_cpuset_format(memnode->nodeset);
 
         g_string_append_printf(out, "\n%s" INDENT_STEP "<memnode cellid='%u' mode='%s' nodeset='%s'/>",
                                indent, memnode->cell_id, pins->memory_mode, set);
@@ -254,7 +248,7 @@ vnuma_stamp_format(const VnumaStamp *stamp, const char *indent)
                            stamp->pins_digest ? stamp->pins_digest : "");
     for (guint i = 0; i < stamp->clients->len; i++) {
         const VnumaStampClient *client = &g_array_index(stamp->clients, VnumaStampClient, i);
-        g_autofree char *vcpus = format_set(client->vcpus);
+        g_autofree char *vcpus = vnuma_cpuset_format(client->vcpus);
 
         g_string_append_printf(out, "\n%s" INDENT_STEP "<vnuma:client vcpus='%s' node='%u' memory='%"
                                G_GUINT64_FORMAT "'/>", indent, vcpus, client->home_node,
@@ -262,7 +256,7 @@ vnuma_stamp_format(const VnumaStamp *stamp, const char *indent)
     }
     for (guint i = 0; i < stamp->cells->len; i++) {
         const VnumaCell *cell = stamp->cells->pdata[i];
-        g_autofree char *vcpus = format_set(cell->vcpus);
+        g_autofree char *vcpus = vnuma_cpuset_format(cell->vcpus);
 
         g_string_append_printf(out, "\n%s" INDENT_STEP "<vnuma:cell cpus='%s' memory='%"
                                G_GUINT64_FORMAT "'/>", indent, vcpus, cell->memory_kib);
