@@ -9,6 +9,11 @@ builddir=${BUILDDIR:-build}
 scripts/deps.sh
 scripts/build.sh
 
+# One system libvirtd per machine: concurrent runs (several checkouts, a
+# developer beside CI) wait for each other instead of fighting over it.
+exec 9>/run/lock/vnuma-test.lock
+flock 9
+
 state=$(mktemp -d /tmp/vnuma-libvirtd.XXXXXX)
 trap 'tests/libvirtd.sh stop "$state"' EXIT
 tests/libvirtd.sh start "$state" "$builddir/hooks/vnuma-hook"
