@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vnumactl: the operator's view of vnuma. `plan` shows what vnuma would
- * do with a domain on a host. */
+ * do with a domain on a host; `explain` and `status` what it did on a
+ * running host (cli/vnumactl-live.h); `advise` the Nova flavor that gives
+ * an instance vnuma's layout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/vnumactl.h"
 #include "plugin/vnuma.h"
 
-#define EXIT_BAD_INPUT 1
-#define EXIT_USAGE 2
+#define EXIT_BAD_INPUT VNUMACTL_EXIT_BAD_INPUT
+#define EXIT_USAGE VNUMACTL_EXIT_USAGE
 
 static char *opt_caps;
 static char *opt_config;
@@ -28,8 +31,8 @@ static const GOptionEntry plan_entries[] = {
     { NULL },
 };
 
-static int G_GNUC_PRINTF(2, 3)
-fail(int code, const char *format, ...)
+int
+vnumactl_fail(int code, const char *format, ...)
 {
     va_list args;
     g_autofree char *message = NULL;
@@ -40,6 +43,29 @@ fail(int code, const char *format, ...)
     g_strdelimit(message, "\n", ' ');
     fprintf(stderr, "vnumactl: error: %s\n", message);
     return code;
+}
+
+gboolean
+vnumactl_print(const char *text)
+{
+    gsize len = strlen(text);
+
+    return fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0;
+}
+
+char *
+vnumactl_format_kib(guint64 kib)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+    guint u = 0;
+    double value = (double) kib;
+
+    while (value >= 1024 && u + 1 < G_N_ELEMENTS(units)) {
+        value /= 1024;
+        u++;
+    }
+    return value == (guint64) value ? g_strdup_printf("%" G_GUINT64_FORMAT " %s", (guint64) value, units[u])
+                                    : g_strdup_printf("%.1f %s", value, units[u]);
 }
 
 static gboolean
@@ -84,21 +110,21 @@ cmd_plan(int argc, char **argv)
     g_option_context_set_summary(options, "Sizes the domain into NUMA clients, places them on home "
                                  "nodes and prints the result.");
     if (!g_option_context_parse(options, &argc, &argv, &error))
-        return fail(EXIT_USAGE, "%s", error->message);
+        return vnumactl_fail(EXIT_USAGE, "%s", error->message);
     if (argc != 2)
-        return fail(EXIT_USAGE, "plan needs exactly one DOMAIN.xml (or - for stdin); see --help");
+        return vnumactl_fail(EXIT_USAGE, "plan needs exactly one DOMAIN.xml (or - for stdin); see --help");
     if (opt_format && !parse_format(opt_format, &format))
-        return fail(EXIT_USAGE, "--format '%s' is not xml, json or text", opt_format);
+        return vnumactl_fail(EXIT_USAGE, "--format '%s' is not xml, json or text", opt_format);
 
     if (opt_caps ? !vnuma_context_load_caps_file(ctx, opt_caps, &error)
                  : !vnuma_context_load_sysfs(ctx, opt_sysfs ? opt_sysfs : "/sys", &error))
-        return fail(EXIT_BAD_INPUT, "%s", error->message);
+        return vnumactl_fail(EXIT_BAD_INPUT, "%s", error->message);
     if (opt_config && !vnuma_context_load_config(ctx, opt_config, &error))
-        return fail(EXIT_BAD_INPUT, "%s", error->message);
+        return vnumactl_fail(EXIT_BAD_INPUT, "%s", error->message);
     if (!read_input(argv[1], &domain, &len, &error))
-        return fail(EXIT_BAD_INPUT, "cannot read %s: %s", argv[1], error->message);
+        return vnumactl_fail(EXIT_BAD_INPUT, "cannot read %s: %s", argv[1], error->message);
     if (!(plan = vnuma_plan_new(ctx, domain, len, &error)))
-        return fail(EXIT_BAD_INPUT, "%s: %s", argv[1], error->message);
+        return vnumactl_fail(EXIT_BAD_INPUT, "%s: %s", argv[1], error->message);
 
     if (format == VNUMA_FORMAT_XML) {
         for (const char *const *w = vnuma_plan_warnings(plan); *w; w++)
@@ -108,7 +134,7 @@ cmd_plan(int argc, char **argv)
     }
     output = vnuma_plan_render(plan, format, &len);
     if (fwrite(output, 1, len, stdout) != len || fflush(stdout) != 0)
-        return fail(EXIT_BAD_INPUT, "cannot write the result");
+        return vnumactl_fail(EXIT_BAD_INPUT, "cannot write the result");
     return EXIT_SUCCESS;
 }
 
@@ -119,7 +145,13 @@ usage(FILE *out, int code)
             "Usage: vnumactl COMMAND [OPTION…]\n\n"
             "Commands:\n"
             "  plan --caps HOST.xml [--format xml|json|text] [--config FILE] DOMAIN.xml|-\n"
-            "        size and place a domain on a host and print the result\n\n"
+            "        size and place a domain on a host and print the result\n"
+            "  explain [--connect URI] [--format text|json] DOMAIN\n"
+            "        a running domain's clients, home nodes, cells, pins, locality, migrations\n"
+            "  status [--connect URI] [--format text|json] [--watch] [--interval SECONDS]\n"
+            "        host nodes (CPU load, free memory) and every running domain\n"
+            "  advise --caps HOST.xml --vcpus N --memory SIZE [--prefer-ht] [--format nova|json]\n"
+            "        the Nova flavor extra specs that give an instance vnuma's layout\n\n"
             "Run 'vnumactl COMMAND --help' for a command's options.\n");
     return code;
 }
@@ -133,6 +165,12 @@ main(int argc, char **argv)
         return usage(stdout, EXIT_SUCCESS);
     if (g_str_equal(argv[1], "plan"))
         return cmd_plan(argc - 1, argv + 1);
+    if (g_str_equal(argv[1], "explain"))
+        return vnumactl_explain(argc - 1, argv + 1);
+    if (g_str_equal(argv[1], "status"))
+        return vnumactl_status(argc - 1, argv + 1);
+    if (g_str_equal(argv[1], "advise"))
+        return vnumactl_advise(argc - 1, argv + 1);
     fprintf(stderr, "vnumactl: error: unknown command '%s'\n", argv[1]);
     return usage(stderr, EXIT_USAGE);
 }

@@ -220,3 +220,52 @@ vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len)
         *len = strlen(text);
     return text;
 }
+
+guint
+vnuma_plan_n_clients(const VnumaPlan *plan)
+{
+    return plan->layout->managed ? plan->layout->clients->len : 0;
+}
+
+char *
+vnuma_plan_client(const VnumaPlan *plan, guint index, gint *home_node, guint64 *memory_kib)
+{
+    const VnumaClient *client;
+
+    g_return_val_if_fail(index < vnuma_plan_n_clients(plan), NULL);
+    client = plan->layout->clients->pdata[index];
+    if (home_node)
+        *home_node = client->home_node;
+    if (memory_kib)
+        *memory_kib = client->memory_kib;
+    return vnuma_cpuset_format(client->vcpus);
+}
+
+guint
+vnuma_plan_n_cells(const VnumaPlan *plan)
+{
+    return plan->layout->managed && plan->layout->exposed ? plan->layout->cells->len : 0;
+}
+
+char *
+vnuma_plan_cell(const VnumaPlan *plan, guint index, guint64 *memory_kib)
+{
+    const VnumaCell *cell;
+
+    g_return_val_if_fail(index < vnuma_plan_n_cells(plan), NULL);
+    cell = plan->layout->cells->pdata[index];
+    if (memory_kib)
+        *memory_kib = cell->memory_kib;
+    return vnuma_cpuset_format(cell->vcpus);
+}
+
+void
+vnuma_plan_topology(const VnumaPlan *plan, guint *sockets, guint *dies, guint *cores, guint *threads)
+{
+    const VnumaGuestTopology *t = &plan->layout->topology;
+
+    *sockets = t->sockets;
+    *dies = t->dies;
+    *cores = t->cores;
+    *threads = t->threads;
+}

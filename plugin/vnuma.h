@@ -83,6 +83,21 @@ const char *const *vnuma_plan_warnings(const VnumaPlan *plan);
  * there is nothing to change. */
 char *vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len);
 
+/* The sizing itself, for front ends that translate it into another
+ * system's terms (vnumactl advise → Nova flavor extra specs). Lists are
+ * libvirt CPU-list text ("0-5"), freed by the caller. An unmanaged plan
+ * has no clients and no cells. */
+guint vnuma_plan_n_clients(const VnumaPlan *plan);
+/* Client @index: its vCPUs; its home node (-1 when not placed) and
+ * memory in KiB through the optional out parameters. */
+char *vnuma_plan_client(const VnumaPlan *plan, guint index, gint *home_node, guint64 *memory_kib);
+/* The vNUMA cells the guest sees: 0 when vNUMA is not exposed. */
+guint vnuma_plan_n_cells(const VnumaPlan *plan);
+char *vnuma_plan_cell(const VnumaPlan *plan, guint index, guint64 *memory_kib);
+/* The guest CPU topology after the plan; all 0 when it has none. */
+void vnuma_plan_topology(const VnumaPlan *plan, guint *sockets, guint *dies, guint *cores,
+                         guint *threads);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaContext, vnuma_context_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaPlan, vnuma_plan_free)
 

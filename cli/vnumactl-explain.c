@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vnumactl explain DOMAIN: one running domain as vnuma sees it, in the
+ * spirit of ESXi's vmdumper output and esxtop's NUMA columns (NHN home
+ * node, N%L memory locality, NMIG migrations). */
+#include <stdlib.h>
+
+#include "cli/vnumactl-live.h"
+#include "cli/vnumactl.h"
+#include "lib/vnuma-cpuset.h"
+#include "lib/vnuma-json.h"
+
+static const char *const move_kinds[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
+
+static char *
+format_time(gint64 epoch)
+{
+    g_autoptr(GDateTime) t = NULL;
+
+    if (epoch < 0 || !(t = g_date_time_new_from_unix_utc(epoch)))
+        return g_strdup("never");
+    return g_date_time_format(t, "%Y-%m-%d %H:%M:%S UTC");
+}
+
+/* ---- JSON ------------------------------------------------------------ */
+
+static void
+json_clients(VnumaJson *json, const VnumactlDomain *d)
+{
+    vnuma_json_key(json, "clients");
+    vnuma_json_begin_array(json);
+    if (d->record) {
+        for (guint c = 0; c < d->record->clients->len; c++) {
+            const VnumaAgentClient *client = &g_array_index(d->record->clients, VnumaAgentClient, c);
+            g_autofree char *vcpus = vnuma_cpuset_format(client->vcpus);
+
+            vnuma_json_begin_object(json);
+            vnuma_json_member_string(json, "vcpus", vcpus);
+            vnuma_json_member_uint(json, "home_node", client->home_node);
+            vnuma_json_member_uint(json, "memory_kib", client->memory_kib);
+            vnuma_json_key(json, "moved");
+            if (client->moved >= 0)
+                vnuma_json_int(json, client->moved);
+            else
+                vnuma_json_null(json);
+            vnuma_json_end_object(json);
+        }
+    } else if (d->plan) {
+        for (guint c = 0; c < vnuma_plan_n_clients(d->plan); c++) {
+            gint home = -1;
+            guint64 kib = 0;
+            g_autofree char *vcpus = vnuma_plan_client(d->plan, c, &home, &kib);
+
+            vnuma_json_begin_object(json);
+            vnuma_json_member_string(json, "vcpus", vcpus);
+            vnuma_json_member_int(json, "home_node", home);
+            vnuma_json_member_uint(json, "memory_kib", kib);
+            vnuma_json_key(json, "moved");
+            vnuma_json_null(json);
+            vnuma_json_end_object(json);
+        }
+    }
+    vnuma_json_end_array(json);
+}
+
+static void
+json_layout(VnumaJson *json, const VnumactlDomain *d)
+{
+    guint sockets = 0, dies = 0, cores = 0, threads = 0;
+
+    vnuma_json_key(json, "cells");
+    vnuma_json_begin_array(json);
+    for (guint c = 0; d->plan && c < vnuma_plan_n_cells(d->plan); c++) {
+        guint64 kib = 0;
+        g_autofree char *vcpus = vnuma_plan_cell(d->plan, c, &kib);
+
+        vnuma_json_begin_object(json);
+        vnuma_json_member_string(json, "vcpus", vcpus);
+        vnuma_json_member_uint(json, "memory_kib", kib);
+        vnuma_json_end_object(json);
+    }
+    vnuma_json_end_array(json);
+    if (d->plan)
+        vnuma_plan_topology(d->plan, &sockets, &dies, &cores, &threads);
+    vnuma_json_key(json, "topology");
+    vnuma_json_begin_object(json);
+    vnuma_json_member_uint(json, "sockets", sockets);
+    vnuma_json_member_uint(json, "dies", dies);
+    vnuma_json_member_uint(json, "cores", cores);
+    vnuma_json_member_uint(json, "threads", threads);
+    vnuma_json_end_object(json);
+}
+
+static void
+json_pins(VnumaJson *json, const VnumactlDomain *d)
+{
+    vnuma_json_key(json, "pins");
+    vnuma_json_begin_object(json);
+    vnuma_json_key(json, "vcpus");
+    vnuma_json_begin_array(json);
+    for (guint i = 0; i < d->pins->len; i++) {
+        const VnumactlPinGroup *group = &g_array_index(d->pins, VnumactlPinGroup, i);
+
+        vnuma_json_begin_object(json);
+        vnuma_json_member_string(json, "vcpus", group->vcpus);
+        vnuma_json_member_string(json, "cpus", group->cpus);
+        vnuma_json_end_object(json);
+    }
+    vnuma_json_end_array(json);
+    vnuma_json_member_string(json, "emulator", d->emulator_pin);
+    vnuma_json_member_string(json, "memory_mode", d->memory_mode);
+    vnuma_json_member_string(json, "memory_nodeset", d->memory_nodeset);
+    vnuma_json_end_object(json);
+}
+
+static void
+json_memory(VnumaJson *json, const VnumactlDomain *d)
+{
+    vnuma_json_key(json, "memory_per_node_kib");
+    if (d->memory) {
+        vnuma_json_begin_object(json);
+        for (guint n = 0; n < d->memory->len; n++) {
+            g_autofree char *key = g_strdup_printf("%u", n);
+
+            vnuma_json_member_uint(json, key, g_array_index(d->memory, guint64, n));
+        }
+        vnuma_json_end_object(json);
+    } else {
+        vnuma_json_null(json);
+    }
+    vnuma_json_key(json, "locality");
+    if (d->locality >= 0)
+        vnuma_json_double(json, d->locality);
+    else
+        vnuma_json_null(json);
+}
+
+static void
+json_agent(VnumaJson *json, const VnumactlDomain *d)
+{
+    vnuma_json_member_bool(json, "placed_by_agent", d->record != NULL);
+    vnuma_json_member_string(json, "record_error", d->record_error);
+    vnuma_json_key(json, "placed");
+    if (d->record && d->record->placed >= 0)
+        vnuma_json_int(json, d->record->placed);
+    else
+        vnuma_json_null(json);
+    vnuma_json_key(json, "migrations");
+    vnuma_json_begin_object(json);
+    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
+        vnuma_json_member_uint(json, move_kinds[k], d->record ? d->record->migrations[k] : 0);
+    vnuma_json_member_uint(json, "total", d->record ? vnuma_agent_state_migrations_total(d->record) : 0);
+    vnuma_json_end_object(json);
+}
+
+static char *
+explain_json(const VnumactlLive *live, const VnumactlDomain *d)
+{
+    g_autoptr(VnumaJson) json = vnuma_json_new();
+
+    vnuma_json_begin_object(json);
+    vnuma_json_member_string(json, "domain", d->name);
+    vnuma_json_member_string(json, "state", d->state);
+    vnuma_json_member_uint(json, "vcpus", d->vcpus);
+    vnuma_json_member_uint(json, "memory_kib", d->memory_kib);
+    vnuma_json_key(json, "managed");
+    if (d->plan)
+        vnuma_json_bool(json, vnuma_plan_is_managed(d->plan));
+    else
+        vnuma_json_null(json);
+    vnuma_json_member_string(json, "reason", d->plan ? vnuma_plan_reason(d->plan) : live->host_error);
+    json_agent(json, d);
+    json_clients(json, d);
+    json_layout(json, d);
+    json_pins(json, d);
+    json_memory(json, d);
+    vnuma_json_key(json, "warnings");
+    vnuma_json_begin_array(json);
+    for (const char *const *w = d->plan ? vnuma_plan_warnings(d->plan) : NULL; w && *w; w++)
+        vnuma_json_string(json, *w);
+    vnuma_json_end_array(json);
+    vnuma_json_end_object(json);
+    return vnuma_json_steal(json);
+}
+
+/* ---- text ------------------------------------------------------------ */
+
+static void
+text_clients(GString *out, const VnumactlDomain *d)
+{
+    if (d->record) {
+        g_autofree char *placed = format_time(d->record->placed);
+
+        g_string_append_printf(out, "NUMA clients (vnumad's record, placed %s):\n", placed);
+        g_string_append(out, "  client  vCPUs         NHN  memory      last move\n");
+        for (guint c = 0; c < d->record->clients->len; c++) {
+            const VnumaAgentClient *client = &g_array_index(d->record->clients, VnumaAgentClient, c);
+            g_autofree char *vcpus = vnuma_cpuset_format(client->vcpus);
+            g_autofree char *mem = vnumactl_format_kib(client->memory_kib);
+            g_autofree char *moved = format_time(client->moved);
+
+            g_string_append_printf(out, "  %-6u  %-12s  %-3u  %-10s  %s\n", c, vcpus, client->home_node, mem, moved);
+        }
+        return;
+    }
+    if (d->record_error)
+        g_string_append_printf(out, "vnumad's record is unreadable: %s\n", d->record_error);
+    if (!d->plan || !vnuma_plan_n_clients(d->plan)) {
+        g_string_append(out, "NUMA clients: none (not managed, or no host topology)\n");
+        return;
+    }
+    g_string_append(out, "NUMA clients (vnuma's plan; vnumad has not placed this domain):\n");
+    g_string_append(out, "  client  vCPUs         NHN  memory\n");
+    for (guint c = 0; c < vnuma_plan_n_clients(d->plan); c++) {
+        gint home = -1;
+        guint64 kib = 0;
+        g_autofree char *vcpus = vnuma_plan_client(d->plan, c, &home, &kib);
+        g_autofree char *mem = vnumactl_format_kib(kib);
+
+        g_string_append_printf(out, "  %-6u  %-12s  %-3d  %s\n", c, vcpus, home, mem);
+    }
+}
+
+static void
+text_layout(GString *out, const VnumactlDomain *d)
+{
+    guint sockets = 0, dies = 0, cores = 0, threads = 0;
+    guint cells = d->plan ? vnuma_plan_n_cells(d->plan) : 0;
+
+    if (!cells)
+        g_string_append(out, "vNUMA cells: none (the guest sees one NUMA node)\n");
+    else
+        g_string_append(out, "vNUMA cells (what the guest sees):\n");
+    for (guint c = 0; c < cells; c++) {
+        guint64 kib = 0;
+        g_autofree char *vcpus = vnuma_plan_cell(d->plan, c, &kib);
+        g_autofree char *mem = vnumactl_format_kib(kib);
+
+        g_string_append_printf(out, "  cell %u: vCPUs %s, %s\n", c, vcpus, mem);
+    }
+    if (d->plan)
+        vnuma_plan_topology(d->plan, &sockets, &dies, &cores, &threads);
+    if (sockets)
+        g_string_append_printf(out, "Guest topology: %u socket(s) x %u core(s) x %u thread(s)\n",
+                               sockets, cores, threads);
+}
+
+static void
+text_pins(GString *out, const VnumactlDomain *d)
+{
+    g_string_append(out, "Pins (live):\n");
+    for (guint i = 0; i < d->pins->len; i++) {
+        const VnumactlPinGroup *group = &g_array_index(d->pins, VnumactlPinGroup, i);
+
+        g_string_append_printf(out, "  vCPUs %-10s -> CPUs %s\n", group->vcpus, group->cpus);
+    }
+    if (!d->pins->len)
+        g_string_append(out, "  vCPUs: unknown\n");
+    g_string_append_printf(out, "  emulator         -> CPUs %s\n", d->emulator_pin ? d->emulator_pin : "unknown");
+    g_string_append_printf(out, "  memory: mode %s, nodeset %s\n", d->memory_mode ? d->memory_mode : "unknown",
+                           d->memory_nodeset && *d->memory_nodeset ? d->memory_nodeset : "any");
+}
+
+static void
+text_memory(GString *out, const VnumactlDomain *d)
+{
+    if (!d->memory) {
+        g_string_append(out, "Memory per node: unknown (numa_maps is read for local qemu:///system only)\n");
+        return;
+    }
+    g_string_append(out, "Memory per node (numa_maps):");
+    for (guint n = 0; n < d->memory->len; n++) {
+        g_autofree char *mem = vnumactl_format_kib(g_array_index(d->memory, guint64, n));
+
+        g_string_append_printf(out, " node %u: %s%s", n, mem, n + 1 < d->memory->len ? "," : "");
+    }
+    g_string_append_c(out, '\n');
+    if (d->locality >= 0)
+        g_string_append_printf(out, "N%%L (memory on home nodes): %.0f%%\n", 100 * d->locality);
+}
+
+static char *
+explain_text(const VnumactlLive *live, const VnumactlDomain *d)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autofree char *mem = vnumactl_format_kib(d->memory_kib);
+
+    g_string_append_printf(out, "Domain %s: %s, %u vCPUs, %s\n", d->name, d->state, d->vcpus, mem);
+    if (!d->plan)
+        g_string_append_printf(out, "Host topology unknown: %s\n", live->host_error);
+    else if (!vnuma_plan_is_managed(d->plan))
+        g_string_append_printf(out, "Not managed by vnuma: %s\n", vnuma_plan_reason(d->plan));
+    text_clients(out, d);
+    text_layout(out, d);
+    text_pins(out, d);
+    text_memory(out, d);
+    g_string_append(out, "NMIG (migrations by vnumad):");
+    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
+        g_string_append_printf(out, " %s %" G_GUINT64_FORMAT "%s", move_kinds[k],
+                               d->record ? d->record->migrations[k] : 0,
+                               k + 1 < VNUMA_AGENT_MOVE_KINDS ? "," : "\n");
+    for (const char *const *w = d->plan ? vnuma_plan_warnings(d->plan) : NULL; w && *w; w++)
+        g_string_append_printf(out, "warning: %s\n", *w);
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+int
+vnumactl_explain(int argc, char **argv)
+{
+    g_autofree char *uri = NULL;
+    g_autofree char *format = NULL;
+    g_autofree char *config = NULL;
+    const GOptionEntry entries[] = {
+        { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default " VNUMACTL_DEFAULT_URI ")", "URI" },
+        { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "text (default) or json", "FORMAT" },
+        { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "vnuma.conf with host defaults", "FILE" },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) options = g_option_context_new("DOMAIN — what vnuma did with a running domain");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumactlLive) live = NULL;
+    g_autoptr(VnumactlDomain) d = NULL;
+    g_autofree char *output = NULL;
+    gboolean json;
+
+    g_option_context_add_main_entries(options, entries, NULL);
+    if (!g_option_context_parse(options, &argc, &argv, &error))
+        return vnumactl_fail(VNUMACTL_EXIT_USAGE, "%s", error->message);
+    if (argc != 2)
+        return vnumactl_fail(VNUMACTL_EXIT_USAGE, "explain needs exactly one DOMAIN; see --help");
+    if (format && !g_str_equal(format, "text") && !g_str_equal(format, "json"))
+        return vnumactl_fail(VNUMACTL_EXIT_USAGE, "--format '%s' is not text or json", format);
+    json = format && g_str_equal(format, "json");
+
+    if (!(live = vnumactl_live_open(uri ? uri : VNUMACTL_DEFAULT_URI, config, &error)) ||
+        !(d = vnumactl_live_domain(live, argv[1], &error)))
+        return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
+    output = json ? explain_json(live, d) : explain_text(live, d);
+    if (!vnumactl_print(output) || (json && !vnumactl_print("\n")))
+        return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "cannot write the result");
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#include "agent/vnuma-agent-state.h"
+#include "lib/vnuma-host.h"
+#include "plugin/vnuma.h"
+
+G_BEGIN_DECLS
+
+/* What `vnumactl explain` and `status` read from a running libvirt,
+ * read-only: the host from its capabilities, each domain's live XML
+ * planned through libvnuma, the agent's record (urn:x-vnuma:agent:1),
+ * the live pins, and the QEMU process's memory per node. */
+
+typedef struct {
+    virConnectPtr conn;
+    VnumaHost *host;             /* NULL when the capabilities have no NUMA cells */
+    VnumaContext *ctx;           /* the same host for libvnuma; NULL likewise */
+    char *host_error;            /* why there is no host */
+    guint host_cpus;             /* CPUs libvirt reports (pin map width) */
+    gboolean read_numa_maps;     /* local qemu driver: its /proc is ours */
+} VnumactlLive;
+
+typedef struct {
+    char *vcpus;                 /* vCPU list sharing one pin */
+    char *cpus;                  /* their host CPU list */
+} VnumactlPinGroup;
+
+typedef struct {
+    char *name;
+    const char *state;           /* running, paused, ... */
+    guint vcpus;                 /* maximum */
+    guint64 memory_kib;
+    VnumaPlan *plan;             /* vnuma's decision for the live XML; NULL without host */
+    VnumaAgentState *record;     /* the agent's record; NULL: not placed by vnumad */
+    char *record_error;          /* a record that was there but unreadable */
+    GArray *pins;                /* VnumactlPinGroup, ascending vCPUs; empty when unknown */
+    char *emulator_pin;          /* NULL when unknown */
+    char *memory_mode;           /* <numatune> mode, live; NULL when unknown */
+    char *memory_nodeset;
+    GArray *memory;              /* guint64 KiB per host node id (numa_maps); NULL: unknown */
+    double locality;             /* share of memory on the home nodes; -1: unknown */
+} VnumactlDomain;
+
+VnumactlLive *vnumactl_live_open(const char *uri, const char *config, GError **error);
+void vnumactl_live_free(VnumactlLive *live);
+
+/* Active domains, by name. */
+GPtrArray *vnumactl_live_domains(VnumactlLive *live, GError **error);
+VnumactlDomain *vnumactl_live_domain(VnumactlLive *live, const char *name, GError **error);
+void vnumactl_domain_free(VnumactlDomain *domain);
+
+/* The home nodes of the domain's clients as a node list ("0-1"): the
+ * agent's record, else vnuma's plan; NULL when neither has clients. */
+char *vnumactl_domain_home_nodes(const VnumactlDomain *domain);
+
+/* Busy CPUs per host node (index as live->host->nodes) over @seconds,
+ * from libvirt's per-CPU counters; NULL when libvirt has none. */
+GArray *vnumactl_live_node_load(VnumactlLive *live, double seconds);
+/* Free KiB of host node @id; -1 when libvirt does not say. */
+gint64 vnumactl_live_node_free(VnumactlLive *live, guint id);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumactlLive, vnumactl_live_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumactlDomain, vnumactl_domain_free)
+
+G_END_DECLS
