@@ -66,6 +66,9 @@ vnumactl_live_open(const char *uri, const char *config, GError **error)
     cpus = virNodeGetCPUMap(live->conn, NULL, NULL, 0);
     live->host_cpus = cpus > 0 ? (guint) cpus : 0;
     type = virConnectGetType(live->conn);
+    /* As in vnumad: the test driver's domains (type 'test') stand in for
+     * kvm, so test:///default has something to plan. */
+    live->test_stands_in = g_strcmp0(type, "TEST") == 0;
     if (g_strcmp0(type, "QEMU") == 0) {
         g_autofree char *hostname = virConnectGetHostname(live->conn);
 
@@ -263,6 +266,8 @@ domain_read(VnumactlLive *live, virDomainPtr dom, GError **error)
     d->memory_kib = info.maxMem;
     vcpus = virDomainGetVcpusFlags(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM);
     d->vcpus = vcpus > 0 ? (guint) vcpus : info.nrVirtCpu;
+    if (live->test_stands_in && g_str_has_prefix(xml, "<domain type='test'"))
+        memcpy(xml + strlen("<domain type='"), "kvm' ", strlen("test'"));   /* same length */
     /* The guest runs: its cells and topology are what it has. */
     if (live->ctx &&
         !(d->plan = vnuma_plan_new_full(live->ctx, xml, strlen(xml), VNUMA_PLAN_KEEP_GUEST_ABI, error)))

@@ -38,7 +38,9 @@ domain_role(const VnumactlDomain *d)
         return "placed by vnumad";
     if (d->record_error)
         return "record unreadable";
-    if (d->plan && !vnuma_plan_is_managed(d->plan))
+    if (!d->plan)
+        return "not planned: host topology unknown";
+    if (!vnuma_plan_is_managed(d->plan))
         return vnuma_plan_reason(d->plan);
     return "planned, not placed";
 }
