@@ -27,7 +27,6 @@
 # define VNUMA_SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONFIG VNUMA_SYSCONFDIR "/vnuma/vnuma.conf"
-#define SCHEMA_FILE "/usr/share/libvirt/schemas/domaincommon.rng"
 #define HOOK_MAX_INPUT (16u * 1024u * 1024u)
 /* run()'s status that means "enforce refuses this domain". */
 #define EXIT_REFUSE 3
@@ -102,44 +101,14 @@ read_stdin(GString *buffer)
     return TRUE;
 }
 
-/* memory_mode=auto: restrictive where this libvirt knows it (≥ 7.3),
- * told by its own schema, since the hook must not ask the daemon. */
-static const char *
-detect_memory_mode(void)
-{
-    g_autofree char *schema = NULL;
-
-    if (g_file_get_contents(SCHEMA_FILE, &schema, NULL, NULL) &&
-        strstr(schema, "<value>restrictive</value>"))
-        return "restrictive";
-    return "strict";
-}
-
 static gboolean
 load_context(Hook *hook, VnumaContext *ctx, GError **error)
 {
-    const char *env_config = g_getenv("VNUMA_CONFIG");
-    const char *config = env_config ? env_config : DEFAULT_CONFIG;
-    g_autofree char *caps = NULL;
-    g_autofree char *mode = NULL;
+    gboolean ok = vnuma_context_load_host(ctx, DEFAULT_CONFIG, error);
 
-    if ((env_config || g_file_test(config, G_FILE_TEST_EXISTS)) &&
-        !vnuma_context_load_config(ctx, config, error))
-        return FALSE;
-    /* Config warnings reach the log with each plan's warnings. */
+    /* Read even when the host failed to load: that failure is logged there too. */
     hook->log_file = vnuma_context_config_string(ctx, "log_file");
-
-    caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
-    if (!caps)
-        caps = vnuma_context_config_string(ctx, "capabilities");
-    if (caps ? !vnuma_context_load_caps_file(ctx, caps, error)
-             : !vnuma_context_load_sysfs(ctx, "/sys", error))
-        return FALSE;
-
-    mode = vnuma_context_config_string(ctx, "memory_mode");
-    if (mode && g_str_equal(mode, "auto"))
-        return vnuma_context_set_memory_mode(ctx, detect_memory_mode(), error);
-    return TRUE;
+    return ok;
 }
 
 static gboolean

@@ -93,6 +93,41 @@ vnuma_context_load_config(VnumaContext *ctx, const char *path, GError **error)
     return TRUE;
 }
 
+#define LIBVIRT_SCHEMA_FILE "/usr/share/libvirt/schemas/domaincommon.rng"
+
+static const char *
+detect_memory_mode(void)
+{
+    g_autofree char *schema = NULL;
+
+    if (g_file_get_contents(LIBVIRT_SCHEMA_FILE, &schema, NULL, NULL) &&
+        strstr(schema, "<value>restrictive</value>"))
+        return "restrictive";
+    return "strict";
+}
+
+gboolean
+vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **error)
+{
+    const char *env_config = g_getenv("VNUMA_CONFIG");
+    const char *config = env_config ? env_config : default_config;
+    g_autofree char *caps = NULL;
+    g_autofree char *mode = NULL;
+
+    if (config && (env_config || g_file_test(config, G_FILE_TEST_EXISTS)) &&
+        !vnuma_context_load_config(ctx, config, error))
+        return FALSE;
+    caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
+    if (!caps)
+        caps = vnuma_context_config_string(ctx, "capabilities");
+    if (caps ? !vnuma_context_load_caps_file(ctx, caps, error) : !vnuma_context_load_sysfs(ctx, "/sys", error))
+        return FALSE;
+    mode = vnuma_context_config_string(ctx, "memory_mode");
+    if (mode && g_str_equal(mode, "auto"))
+        return vnuma_context_set_memory_mode(ctx, detect_memory_mode(), error);
+    return TRUE;
+}
+
 char *
 vnuma_context_config_string(const VnumaContext *ctx, const char *key)
 {

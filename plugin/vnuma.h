@@ -48,6 +48,15 @@ gboolean vnuma_context_load_caps_xml(VnumaContext *ctx, const char *xml, gsize l
 /* The host topology from sysfs; @root is "/sys" on a real host. */
 gboolean vnuma_context_load_sysfs(VnumaContext *ctx, const char *root, GError **error);
 
+/* The host as a front end running on it loads it (the qemu hook, the
+ * orchestrator adapters): the config at $VNUMA_CONFIG, else
+ * @default_config when that exists (NULL: none); the topology from
+ * $VNUMA_CAPS_FILE, else the config's `capabilities` file, else /sys;
+ * memory_mode=auto resolved from this libvirt's own schema (restrictive
+ * from 7.3), since such a front end may not ask the daemon. When the
+ * topology fails, the config stays loaded for the caller's own keys. */
+gboolean vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **error);
+
 /* Host settings from a vnuma.conf (GKeyFile, group [vnuma]): a default
  * for every <vnuma:policy> attribute, host_cpuset and memory_mode. A bad
  * value is ignored with a warning naming the key; an unreadable file is
