@@ -65,28 +65,26 @@ json_clients(VnumaJson *json, const VnumactlDomain *d)
 static void
 json_layout(VnumaJson *json, const VnumactlDomain *d)
 {
-    guint sockets = 0, dies = 0, cores = 0, threads = 0;
+    const VnumaGuestTopology *t = &d->live->topology;
 
     vnuma_json_key(json, "cells");
     vnuma_json_begin_array(json);
-    for (guint c = 0; d->plan && c < vnuma_plan_n_cells(d->plan); c++) {
-        guint64 kib = 0;
-        g_autofree char *vcpus = vnuma_plan_cell(d->plan, c, &kib);
+    for (guint c = 0; c < d->live->cells->len; c++) {
+        const VnumaCell *cell = d->live->cells->pdata[c];
+        g_autofree char *vcpus = vnuma_cpuset_format(cell->vcpus);
 
         vnuma_json_begin_object(json);
         vnuma_json_member_string(json, "vcpus", vcpus);
-        vnuma_json_member_uint(json, "memory_kib", kib);
+        vnuma_json_member_uint(json, "memory_kib", cell->memory_kib);
         vnuma_json_end_object(json);
     }
     vnuma_json_end_array(json);
-    if (d->plan)
-        vnuma_plan_topology(d->plan, &sockets, &dies, &cores, &threads);
     vnuma_json_key(json, "topology");
     vnuma_json_begin_object(json);
-    vnuma_json_member_uint(json, "sockets", sockets);
-    vnuma_json_member_uint(json, "dies", dies);
-    vnuma_json_member_uint(json, "cores", cores);
-    vnuma_json_member_uint(json, "threads", threads);
+    vnuma_json_member_uint(json, "sockets", t->sockets);
+    vnuma_json_member_uint(json, "dies", t->dies);
+    vnuma_json_member_uint(json, "cores", t->cores);
+    vnuma_json_member_uint(json, "threads", t->threads);
     vnuma_json_end_object(json);
 }
 
@@ -156,6 +154,8 @@ static char *
 explain_json(const VnumactlLive *live, const VnumactlDomain *d)
 {
     g_autoptr(VnumaJson) json = vnuma_json_new();
+    const char *reason;
+    gboolean managed = vnumactl_domain_managed(live, d, &reason);
 
     vnuma_json_begin_object(json);
     vnuma_json_member_string(json, "domain", d->name);
@@ -163,11 +163,12 @@ explain_json(const VnumactlLive *live, const VnumactlDomain *d)
     vnuma_json_member_uint(json, "vcpus", d->vcpus);
     vnuma_json_member_uint(json, "memory_kib", d->memory_kib);
     vnuma_json_key(json, "managed");
-    if (d->plan)
-        vnuma_json_bool(json, vnuma_plan_is_managed(d->plan));
+    if (d->plan || d->record)
+        vnuma_json_bool(json, managed);
     else
         vnuma_json_null(json);
-    vnuma_json_member_string(json, "reason", d->plan ? vnuma_plan_reason(d->plan) : live->host_error);
+    vnuma_json_member_string(json, "reason", reason);
+    vnuma_json_member_string(json, "host_error", live->host_error);
     json_agent(json, d);
     json_clients(json, d);
     json_layout(json, d);
@@ -204,7 +205,7 @@ text_clients(GString *out, const VnumactlDomain *d)
     }
     if (d->record_error)
         g_string_append_printf(out, "vnumad's record is unreadable: %s\n", d->record_error);
-    if (!d->plan || !vnuma_plan_n_clients(d->plan)) {
+    if (!d->plan || !vnuma_plan_is_managed(d->plan)) {
         g_string_append(out, "NUMA clients: none (not managed, or no host topology)\n");
         return;
     }
@@ -223,25 +224,22 @@ text_clients(GString *out, const VnumactlDomain *d)
 static void
 text_layout(GString *out, const VnumactlDomain *d)
 {
-    guint sockets = 0, dies = 0, cores = 0, threads = 0;
-    guint cells = d->plan ? vnuma_plan_n_cells(d->plan) : 0;
+    const VnumaGuestTopology *t = &d->live->topology;
 
-    if (!cells)
+    if (!d->live->cells->len)
         g_string_append(out, "vNUMA cells: none (the guest sees one NUMA node)\n");
     else
         g_string_append(out, "vNUMA cells (what the guest sees):\n");
-    for (guint c = 0; c < cells; c++) {
-        guint64 kib = 0;
-        g_autofree char *vcpus = vnuma_plan_cell(d->plan, c, &kib);
-        g_autofree char *mem = vnumactl_format_kib(kib);
+    for (guint c = 0; c < d->live->cells->len; c++) {
+        const VnumaCell *cell = d->live->cells->pdata[c];
+        g_autofree char *vcpus = vnuma_cpuset_format(cell->vcpus);
+        g_autofree char *mem = vnumactl_format_kib(cell->memory_kib);
 
         g_string_append_printf(out, "  cell %u: vCPUs %s, %s\n", c, vcpus, mem);
     }
-    if (d->plan)
-        vnuma_plan_topology(d->plan, &sockets, &dies, &cores, &threads);
-    if (sockets)
+    if (t->sockets)
         g_string_append_printf(out, "Guest topology: %u socket(s) x %u core(s) x %u thread(s)\n",
-                               sockets, cores, threads);
+                               t->sockets * MAX(t->dies, 1), t->cores, t->threads);
 }
 
 static void
@@ -284,11 +282,13 @@ explain_text(const VnumactlLive *live, const VnumactlDomain *d)
     g_autoptr(GString) out = g_string_new(NULL);
     g_autofree char *mem = vnumactl_format_kib(d->memory_kib);
 
+    const char *reason;
+
     g_string_append_printf(out, "Domain %s: %s, %u vCPUs, %s\n", d->name, d->state, d->vcpus, mem);
     if (!d->plan)
         g_string_append_printf(out, "Host topology unknown: %s\n", live->host_error);
-    else if (!vnuma_plan_is_managed(d->plan))
-        g_string_append_printf(out, "Not managed by vnuma: %s\n", vnuma_plan_reason(d->plan));
+    if (!vnumactl_domain_managed(live, d, &reason) && d->plan)
+        g_string_append_printf(out, "Not managed by vnuma: %s\n", reason);
     text_clients(out, d);
     text_layout(out, d);
     text_pins(out, d);

@@ -9,6 +9,8 @@
 #include "lib/vnuma-cpuset.h"
 #include "lib/vnuma-error.h"
 #include "xml/vnuma-caps.h"
+#include "xml/vnuma-domain.h"
+#include "xml/vnuma-xmlutil.h"
 
 #define QEMU_RUN_DIR "/run/libvirt/qemu"
 
@@ -107,6 +109,8 @@ vnumactl_domain_free(VnumactlDomain *domain)
     if (!domain)
         return;
     g_free(domain->name);
+    if (domain->live)
+        vnuma_request_free(domain->live);
     if (domain->plan)
         vnuma_plan_free(domain->plan);
     if (domain->record)
@@ -251,6 +255,7 @@ static VnumactlDomain *
 domain_read(VnumactlLive *live, virDomainPtr dom, GError **error)
 {
     g_autoptr(VnumactlDomain) d = g_new0(VnumactlDomain, 1);
+    g_autoptr(VnumaXmlSource) src = NULL;
     g_autofree char *xml = NULL;
     virDomainInfo info;
     int vcpus;
@@ -266,6 +271,9 @@ domain_read(VnumactlLive *live, virDomainPtr dom, GError **error)
     d->memory_kib = info.maxMem;
     vcpus = virDomainGetVcpusFlags(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM);
     d->vcpus = vcpus > 0 ? (guint) vcpus : info.nrVirtCpu;
+    src = vnuma_xml_source_parse(xml, strlen(xml), "live domain XML", error);
+    if (!src || !(d->live = vnuma_request_from_domain(src, error)))
+        return NULL;
     if (live->test_stands_in && g_str_has_prefix(xml, "<domain type='test'"))
         memcpy(xml + strlen("<domain type='"), "kvm' ", strlen("test'"));   /* same length */
     /* The guest runs: its cells and topology are what it has. */
@@ -329,6 +337,20 @@ vnumactl_live_domains(VnumactlLive *live, GError **error)
     free(doms);
     g_ptr_array_sort(domains, by_name);
     return g_steal_pointer(&domains);
+}
+
+gboolean
+vnumactl_domain_managed(const VnumactlLive *live, const VnumactlDomain *d, const char **reason)
+{
+    *reason = NULL;
+    if (d->record)
+        return TRUE;
+    if (!d->plan) {
+        *reason = live->host_error;
+        return FALSE;
+    }
+    *reason = vnuma_plan_reason(d->plan);
+    return vnuma_plan_is_managed(d->plan);
 }
 
 char *

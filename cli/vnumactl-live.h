@@ -6,6 +6,7 @@
 
 #include "agent/vnuma-agent-state.h"
 #include "lib/vnuma-host.h"
+#include "lib/vnuma-request.h"
 #include "plugin/vnuma.h"
 
 G_BEGIN_DECLS
@@ -35,6 +36,7 @@ typedef struct {
     const char *state;           /* running, paused, ... */
     guint vcpus;                 /* maximum */
     guint64 memory_kib;
+    VnumaRequest *live;          /* the live XML as read: the cells and topology the guest has */
     VnumaPlan *plan;             /* vnuma's decision for the live XML; NULL without host */
     VnumaAgentState *record;     /* the agent's record; NULL: not placed by vnumad */
     char *record_error;          /* a record that was there but unreadable */
@@ -53,6 +55,11 @@ void vnumactl_live_free(VnumactlLive *live);
 GPtrArray *vnumactl_live_domains(VnumactlLive *live, GError **error);
 VnumactlDomain *vnumactl_live_domain(VnumactlLive *live, const char *name, GError **error);
 void vnumactl_domain_free(VnumactlDomain *domain);
+
+/* Managed by vnuma: placed by vnumad (its pins are its own, which a
+ * plan of the live XML would take for an admin's), else as planned.
+ * FALSE with the reason in @reason (NULL when unknown). */
+gboolean vnumactl_domain_managed(const VnumactlLive *live, const VnumactlDomain *domain, const char **reason);
 
 /* The home nodes of the domain's clients as a node list ("0-1"): the
  * agent's record, else vnuma's plan; NULL when neither has clients. */

@@ -32,16 +32,18 @@ committed_vcpus(const VnumactlLive *live, const GPtrArray *domains)
 }
 
 static const char *
-domain_role(const VnumactlDomain *d)
+domain_role(const VnumactlLive *live, const VnumactlDomain *d)
 {
+    const char *reason;
+
     if (d->record)
         return "placed by vnumad";
     if (d->record_error)
         return "record unreadable";
     if (!d->plan)
         return "not planned: host topology unknown";
-    if (!vnuma_plan_is_managed(d->plan))
-        return vnuma_plan_reason(d->plan);
+    if (!vnumactl_domain_managed(live, d, &reason))
+        return reason;
     return "planned, not placed";
 }
 
@@ -83,14 +85,15 @@ status_json(VnumactlLive *live, const GPtrArray *domains, const GArray *load, do
     for (guint i = 0; i < domains->len; i++) {
         const VnumactlDomain *d = domains->pdata[i];
         g_autofree char *homes = vnumactl_domain_home_nodes(d);
+        const char *reason;
 
         vnuma_json_begin_object(json);
         vnuma_json_member_string(json, "name", d->name);
         vnuma_json_member_uint(json, "vcpus", d->vcpus);
         vnuma_json_member_uint(json, "memory_kib", d->memory_kib);
-        vnuma_json_member_bool(json, "managed", d->plan && vnuma_plan_is_managed(d->plan));
+        vnuma_json_member_bool(json, "managed", vnumactl_domain_managed(live, d, &reason));
         vnuma_json_member_bool(json, "placed_by_agent", d->record != NULL);
-        vnuma_json_member_string(json, "role", domain_role(d));
+        vnuma_json_member_string(json, "role", domain_role(live, d));
         vnuma_json_member_string(json, "home_nodes", homes);
         vnuma_json_key(json, "locality");
         if (d->locality >= 0)
@@ -139,7 +142,7 @@ status_text(VnumactlLive *live, const GPtrArray *domains, const GArray *load, do
                                                 : g_strdup("-");
 
         g_string_append_printf(out, "%-20s  %-5u  %-10s  %-5s  %-4s  %-4s  %s\n", d->name, d->vcpus, mem,
-                               homes ? homes : "-", locality, migrations, domain_role(d));
+                               homes ? homes : "-", locality, migrations, domain_role(live, d));
     }
     if (!domains->len)
         g_string_append(out, "(no running domains)\n");

@@ -61,7 +61,8 @@ check "record: the agent's clients and home nodes" [ "$(json "[(c['vcpus'], c['h
 check "record: migrations by kind" \
   [ "$(json "j['migrations']")" = "{'balance': 2, 'locality': 1, 'swap': 0, 'total': 3}" ]
 check "record: placed" [ "$(json "j['placed'], j['placed_by_agent']")" = "1700000000 True" ]
-check "record: no host topology said" [ "$(json "j['managed'], 'NUMA cells' in j['reason']")" = "None True" ]
+check "record: managed by the agent; no host topology, said" \
+  [ "$(json "j['managed'], j['reason'], 'NUMA cells' in j['host_error']")" = "True None True" ]
 run explain --connect "$records" web1
 check "record text: NMIG" grep -q '^NMIG (migrations by vnumad): balance 2, locality 1, swap 0$' "$tmp/out"
 check "record text: last move" grep -qE '^  1 +2-3 +1 +256 MiB +2023-11-14 22:15:00 UTC$' "$tmp/out"
