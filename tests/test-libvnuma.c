@@ -792,6 +792,93 @@ test_every_example_every_format(void **state)
     }
 }
 
+/* The sizing accessors: the wide example on 2 x 10 cores (SPEC §3's
+ * first public example) as clients, cells and guest topology. */
+static void
+test_plan_accessors(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    gsize len = 0;
+    g_autofree char *xml = example("domains", "wide-12vcpu", &len);
+    g_autoptr(VnumaPlan) plan = plan_ok(ctx, xml, len);
+    g_autofree char *narrow = example("domains", "unmanaged-optout", &len);
+    g_autoptr(VnumaPlan) unmanaged = plan_ok(ctx, narrow, len);
+    guint sockets, dies, cores, threads;
+
+    assert_int_equal(vnuma_plan_n_clients(plan), 2);
+    for (guint c = 0; c < 2; c++) {
+        gint home = -1;
+        guint64 kib = 0;
+        g_autofree char *vcpus = vnuma_plan_client(plan, c, &home, &kib);
+        g_autofree char *cell = NULL;
+
+        assert_string_equal(vcpus, c ? "6-11" : "0-5");
+        assert_int_equal(home, (gint) c);
+        assert_int_equal(kib, 25165824);
+        cell = vnuma_plan_cell(plan, c, &kib);
+        assert_string_equal(cell, vcpus);
+        assert_int_equal(kib, 25165824);
+    }
+    assert_int_equal(vnuma_plan_n_cells(plan), 2);
+    vnuma_plan_topology(plan, &sockets, &dies, &cores, &threads);
+    assert_int_equal(sockets, 2);
+    assert_int_equal(dies, 1);
+    assert_int_equal(cores, 6);
+    assert_int_equal(threads, 1);
+
+    assert_int_equal(vnuma_plan_n_clients(unmanaged), 0);
+    assert_int_equal(vnuma_plan_n_cells(unmanaged), 0);
+}
+
+/* vnuma_context_load_host: $VNUMA_CONFIG over the default path, the
+ * capabilities from $VNUMA_CAPS_FILE over the config's key; the config
+ * stays loaded when the topology fails. */
+static void
+test_load_host(void **state)
+{
+    g_autofree char *caps = vnuma_test_path("examples/hosts/xeon-4s4c-ht.xml");
+    g_autofree char *config_text = g_strdup_printf("[vnuma]\ncapabilities=%s\nlog_file=/tmp/x\n", caps);
+    g_autofree char *config = write_temp("vnuma-XXXXXX.conf", config_text);
+    g_autofree char *bad = write_temp("vnuma-XXXXXX.conf", "[vnuma]\ncapabilities=/nonexistent/caps.xml\nlog_file=/tmp/y\n");
+    gsize len = 0;
+    g_autofree char *xml = example("domains", "narrow-8vcpu", &len);
+
+    g_unsetenv("VNUMA_CAPS_FILE");
+    g_setenv("VNUMA_CONFIG", config, TRUE);
+    {
+        g_autoptr(VnumaContext) ctx = vnuma_context_new();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VnumaPlan) plan = NULL;
+
+        assert_true(vnuma_context_load_host(ctx, "/nonexistent/default.conf", &error));
+        plan = plan_ok(ctx, xml, len);
+        /* 4 x 4 cores: the 8 vCPUs are two clients. */
+        assert_int_equal(vnuma_plan_n_clients(plan), 2);
+    }
+    g_setenv("VNUMA_CONFIG", bad, TRUE);
+    {
+        g_autoptr(VnumaContext) ctx = vnuma_context_new();
+        g_autoptr(GError) error = NULL;
+        g_autofree char *log_file = NULL;
+
+        assert_false(vnuma_context_load_host(ctx, NULL, &error));
+        assert_contains(error->message, "/nonexistent/caps.xml");
+        log_file = vnuma_context_config_string(ctx, "log_file");
+        assert_string_equal(log_file, "/tmp/y");
+    }
+    g_setenv("VNUMA_CAPS_FILE", caps, TRUE);
+    {
+        g_autoptr(VnumaContext) ctx = vnuma_context_new();
+        g_autoptr(GError) error = NULL;
+
+        assert_true(vnuma_context_load_host(ctx, NULL, &error));
+    }
+    g_unsetenv("VNUMA_CAPS_FILE");
+    g_unsetenv("VNUMA_CONFIG");
+    g_unlink(config);
+    g_unlink(bad);
+}
+
 int
 main(void)
 {
@@ -813,6 +900,8 @@ main(void)
         cmocka_unit_test(test_plan_errors),
         cmocka_unit_test(test_keep_guest_abi),
         cmocka_unit_test(test_every_example_every_format),
+        cmocka_unit_test(test_plan_accessors),
+        cmocka_unit_test(test_load_host),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
