@@ -26,38 +26,19 @@ format_time(gint64 epoch)
 static void
 json_clients(VnumaJson *json, const VnumactlDomain *d)
 {
+    g_autoptr(GArray) clients = vnumactl_domain_clients(d);
+
     vnuma_json_key(json, "clients");
     vnuma_json_begin_array(json);
-    if (d->record) {
-        for (guint c = 0; c < d->record->clients->len; c++) {
-            const VnumaAgentClient *client = &g_array_index(d->record->clients, VnumaAgentClient, c);
-            g_autofree char *vcpus = vnuma_cpuset_format(client->vcpus);
+    for (guint c = 0; c < clients->len; c++) {
+        const VnumactlClient *client = &g_array_index(clients, VnumactlClient, c);
 
-            vnuma_json_begin_object(json);
-            vnuma_json_member_string(json, "vcpus", vcpus);
-            vnuma_json_member_uint(json, "home_node", client->home_node);
-            vnuma_json_member_uint(json, "memory_kib", client->memory_kib);
-            vnuma_json_key(json, "moved");
-            if (client->moved >= 0)
-                vnuma_json_int(json, client->moved);
-            else
-                vnuma_json_null(json);
-            vnuma_json_end_object(json);
-        }
-    } else if (d->plan) {
-        for (guint c = 0; c < vnuma_plan_n_clients(d->plan); c++) {
-            gint home = -1;
-            guint64 kib = 0;
-            g_autofree char *vcpus = vnuma_plan_client(d->plan, c, &home, &kib);
-
-            vnuma_json_begin_object(json);
-            vnuma_json_member_string(json, "vcpus", vcpus);
-            vnuma_json_member_int(json, "home_node", home);
-            vnuma_json_member_uint(json, "memory_kib", kib);
-            vnuma_json_key(json, "moved");
-            vnuma_json_null(json);
-            vnuma_json_end_object(json);
-        }
+        vnuma_json_begin_object(json);
+        vnuma_json_member_string(json, "vcpus", client->vcpus);
+        vnuma_json_member_int(json, "home_node", client->home_node);
+        vnuma_json_member_uint(json, "memory_kib", client->memory_kib);
+        vnuma_json_member_int_or_null(json, "moved", client->moved);
+        vnuma_json_end_object(json);
     }
     vnuma_json_end_array(json);
 }
@@ -125,11 +106,7 @@ json_memory(VnumaJson *json, const VnumactlDomain *d)
     } else {
         vnuma_json_null(json);
     }
-    vnuma_json_key(json, "locality");
-    if (d->locality >= 0)
-        vnuma_json_double(json, d->locality);
-    else
-        vnuma_json_null(json);
+    vnuma_json_member_double_or_null(json, "locality", d->locality);
 }
 
 static void
@@ -137,11 +114,7 @@ json_agent(VnumaJson *json, const VnumactlDomain *d)
 {
     vnuma_json_member_bool(json, "placed_by_agent", d->record != NULL);
     vnuma_json_member_string(json, "record_error", d->record_error);
-    vnuma_json_key(json, "placed");
-    if (d->record && d->record->placed >= 0)
-        vnuma_json_int(json, d->record->placed);
-    else
-        vnuma_json_null(json);
+    vnuma_json_member_int_or_null(json, "placed", d->record ? d->record->placed : -1);
     vnuma_json_key(json, "migrations");
     vnuma_json_begin_object(json);
     for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
@@ -188,36 +161,29 @@ explain_json(const VnumactlLive *live, const VnumactlDomain *d)
 static void
 text_clients(GString *out, const VnumactlDomain *d)
 {
+    g_autoptr(GArray) clients = vnumactl_domain_clients(d);
+
+    if (d->record_error)
+        g_string_append_printf(out, "vnumad's record is unreadable: %s\n", d->record_error);
+    if (!clients->len) {
+        g_string_append(out, "NUMA clients: none (not managed, or no host topology)\n");
+        return;
+    }
     if (d->record) {
         g_autofree char *placed = format_time(d->record->placed);
 
         g_string_append_printf(out, "NUMA clients (vnumad's record, placed %s):\n", placed);
-        g_string_append(out, "  client  vCPUs         NHN  memory      last move\n");
-        for (guint c = 0; c < d->record->clients->len; c++) {
-            const VnumaAgentClient *client = &g_array_index(d->record->clients, VnumaAgentClient, c);
-            g_autofree char *vcpus = vnuma_cpuset_format(client->vcpus);
-            g_autofree char *mem = vnumactl_format_kib(client->memory_kib);
-            g_autofree char *moved = format_time(client->moved);
-
-            g_string_append_printf(out, "  %-6u  %-12s  %-3u  %-10s  %s\n", c, vcpus, client->home_node, mem, moved);
-        }
-        return;
+    } else {
+        g_string_append(out, "NUMA clients (vnuma's plan; vnumad has not placed this domain):\n");
     }
-    if (d->record_error)
-        g_string_append_printf(out, "vnumad's record is unreadable: %s\n", d->record_error);
-    if (!d->plan || !vnuma_plan_is_managed(d->plan)) {
-        g_string_append(out, "NUMA clients: none (not managed, or no host topology)\n");
-        return;
-    }
-    g_string_append(out, "NUMA clients (vnuma's plan; vnumad has not placed this domain):\n");
-    g_string_append(out, "  client  vCPUs         NHN  memory\n");
-    for (guint c = 0; c < vnuma_plan_n_clients(d->plan); c++) {
-        gint home = -1;
-        guint64 kib = 0;
-        g_autofree char *vcpus = vnuma_plan_client(d->plan, c, &home, &kib);
-        g_autofree char *mem = vnumactl_format_kib(kib);
+    g_string_append(out, "  client  vCPUs         NHN  memory      last move\n");
+    for (guint c = 0; c < clients->len; c++) {
+        const VnumactlClient *client = &g_array_index(clients, VnumactlClient, c);
+        g_autofree char *mem = vnumactl_format_kib(client->memory_kib);
+        g_autofree char *moved = d->record ? format_time(client->moved) : g_strdup("-");
 
-        g_string_append_printf(out, "  %-6u  %-12s  %-3d  %s\n", c, vcpus, home, mem);
+        g_string_append_printf(out, "  %-6u  %-12s  %-3d  %-10s  %s\n", c, client->vcpus, client->home_node, mem,
+                               moved);
     }
 }
 

@@ -353,22 +353,45 @@ vnumactl_domain_managed(const VnumactlLive *live, const VnumactlDomain *d, const
     return vnuma_plan_is_managed(d->plan);
 }
 
+static void
+client_clear(gpointer data)
+{
+    g_free(((VnumactlClient *) data)->vcpus);
+}
+
+GArray *
+vnumactl_domain_clients(const VnumactlDomain *d)
+{
+    GArray *clients = g_array_new(FALSE, TRUE, sizeof(VnumactlClient));
+
+    g_array_set_clear_func(clients, client_clear);
+    for (guint c = 0; d->record && c < d->record->clients->len; c++) {
+        const VnumaAgentClient *agent = &g_array_index(d->record->clients, VnumaAgentClient, c);
+        VnumactlClient client = { vnuma_cpuset_format(agent->vcpus), (gint) agent->home_node,
+                                  agent->memory_kib, agent->moved };
+
+        g_array_append_val(clients, client);
+    }
+    for (guint c = 0; !d->record && d->plan && c < vnuma_plan_n_clients(d->plan); c++) {
+        VnumactlClient client = { NULL, -1, 0, -1 };
+
+        client.vcpus = vnuma_plan_client(d->plan, c, &client.home_node, &client.memory_kib);
+        g_array_append_val(clients, client);
+    }
+    return clients;
+}
+
 char *
 vnumactl_domain_home_nodes(const VnumactlDomain *d)
 {
+    g_autoptr(GArray) clients = vnumactl_domain_clients(d);
     g_autoptr(VnumaCpuSet) nodes = vnuma_cpuset_new();
 
-    if (d->record) {
-        for (guint c = 0; c < d->record->clients->len; c++)
-            vnuma_cpuset_add(nodes, g_array_index(d->record->clients, VnumaAgentClient, c).home_node);
-    } else if (d->plan) {
-        for (guint c = 0; c < vnuma_plan_n_clients(d->plan); c++) {
-            gint home = -1;
-            g_autofree char *vcpus = vnuma_plan_client(d->plan, c, &home, NULL);
+    for (guint c = 0; c < clients->len; c++) {
+        gint home = g_array_index(clients, VnumactlClient, c).home_node;
 
-            if (home >= 0)
-                vnuma_cpuset_add(nodes, (guint) home);
-        }
+        if (home >= 0)
+            vnuma_cpuset_add(nodes, (guint) home);
     }
     return vnuma_cpuset_is_empty(nodes) ? NULL : vnuma_cpuset_format(nodes);
 }

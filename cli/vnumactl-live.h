@@ -48,6 +48,13 @@ typedef struct {
     double locality;             /* share of memory on the home nodes; -1: unknown */
 } VnumactlDomain;
 
+typedef struct {
+    char *vcpus;                 /* vCPU list */
+    gint home_node;              /* -1: not placed */
+    guint64 memory_kib;
+    gint64 moved;                /* s since the epoch of its last move; -1: never or unknown */
+} VnumactlClient;
+
 VnumactlLive *vnumactl_live_open(const char *uri, const char *config, GError **error);
 void vnumactl_live_free(VnumactlLive *live);
 
@@ -61,8 +68,10 @@ void vnumactl_domain_free(VnumactlDomain *domain);
  * FALSE with the reason in @reason (NULL when unknown). */
 gboolean vnumactl_domain_managed(const VnumactlLive *live, const VnumactlDomain *domain, const char **reason);
 
-/* The home nodes of the domain's clients as a node list ("0-1"): the
- * agent's record, else vnuma's plan; NULL when neither has clients. */
+/* The domain's NUMA clients (VnumactlClient): the agent's record, else
+ * vnuma's plan of a managed domain; empty when neither has any. */
+GArray *vnumactl_domain_clients(const VnumactlDomain *domain);
+/* Their home nodes as a node list ("0-1"); NULL when there are none. */
 char *vnumactl_domain_home_nodes(const VnumactlDomain *domain);
 
 /* Busy CPUs per host node (index as live->host->nodes) over @seconds,

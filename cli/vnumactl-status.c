@@ -19,13 +19,15 @@ committed_vcpus(const VnumactlLive *live, const GPtrArray *domains)
     g_array_set_size(committed, live->host ? live->host->nodes->len : 0);
     for (guint i = 0; i < domains->len; i++) {
         const VnumactlDomain *d = domains->pdata[i];
+        g_autoptr(GArray) clients = d->record ? vnumactl_domain_clients(d) : NULL;
 
-        for (guint c = 0; d->record && c < d->record->clients->len; c++) {
-            const VnumaAgentClient *client = &g_array_index(d->record->clients, VnumaAgentClient, c);
+        for (guint c = 0; clients && c < clients->len; c++) {
+            const VnumactlClient *client = &g_array_index(clients, VnumactlClient, c);
+            g_autoptr(VnumaCpuSet) vcpus = vnuma_cpuset_parse(client->vcpus, NULL);
 
             for (guint n = 0; n < committed->len; n++)
-                if (((const VnumaHostNode *) live->host->nodes->pdata[n])->id == client->home_node)
-                    g_array_index(committed, guint, n) += vnuma_cpuset_count(client->vcpus);
+                if ((gint) ((const VnumaHostNode *) live->host->nodes->pdata[n])->id == client->home_node)
+                    g_array_index(committed, guint, n) += vcpus ? vnuma_cpuset_count(vcpus) : 0;
         }
     }
     return committed;
@@ -65,18 +67,10 @@ status_json(VnumactlLive *live, const GPtrArray *domains, const GArray *load, do
         vnuma_json_begin_object(json);
         vnuma_json_member_uint(json, "id", node->id);
         vnuma_json_member_uint(json, "cpus", node->cpus->len);
-        vnuma_json_key(json, "load");
-        if (load)
-            vnuma_json_double(json, g_array_index(load, double, n));
-        else
-            vnuma_json_null(json);
+        vnuma_json_member_double_or_null(json, "load", load ? g_array_index(load, double, n) : -1);
         vnuma_json_member_uint(json, "committed_vcpus", g_array_index(committed, guint, n));
         vnuma_json_member_uint(json, "memory_kib", node->memory_kib);
-        vnuma_json_key(json, "free_kib");
-        if (free_kib >= 0)
-            vnuma_json_int(json, free_kib);
-        else
-            vnuma_json_null(json);
+        vnuma_json_member_int_or_null(json, "free_kib", free_kib);
         vnuma_json_end_object(json);
     }
     vnuma_json_end_array(json);
@@ -95,11 +89,7 @@ status_json(VnumactlLive *live, const GPtrArray *domains, const GArray *load, do
         vnuma_json_member_bool(json, "placed_by_agent", d->record != NULL);
         vnuma_json_member_string(json, "role", domain_role(live, d));
         vnuma_json_member_string(json, "home_nodes", homes);
-        vnuma_json_key(json, "locality");
-        if (d->locality >= 0)
-            vnuma_json_double(json, d->locality);
-        else
-            vnuma_json_null(json);
+        vnuma_json_member_double_or_null(json, "locality", d->locality);
         vnuma_json_member_uint(json, "migrations", d->record ? vnuma_agent_state_migrations_total(d->record) : 0);
         vnuma_json_end_object(json);
     }

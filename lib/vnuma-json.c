@@ -211,6 +211,26 @@ vnuma_json_member_double(VnumaJson *json, const char *key, double value)
 }
 
 void
+vnuma_json_member_int_or_null(VnumaJson *json, const char *key, gint64 value)
+{
+    vnuma_json_key(json, key);
+    if (value >= 0)
+        vnuma_json_int(json, value);
+    else
+        vnuma_json_null(json);
+}
+
+void
+vnuma_json_member_double_or_null(VnumaJson *json, const char *key, double value)
+{
+    vnuma_json_key(json, key);
+    if (value >= 0)
+        vnuma_json_double(json, value);
+    else
+        vnuma_json_null(json);
+}
+
+void
 vnuma_json_member_bool(VnumaJson *json, const char *key, gboolean value)
 {
     vnuma_json_key(json, key);

@@ -36,6 +36,10 @@ void vnuma_json_member_uint(VnumaJson *json, const char *key, guint64 value);
 void vnuma_json_member_double(VnumaJson *json, const char *key, double value);
 void vnuma_json_member_bool(VnumaJson *json, const char *key, gboolean value);
 
+/* A measurement that may be unknown: a negative @value is written as null. */
+void vnuma_json_member_int_or_null(VnumaJson *json, const char *key, gint64 value);
+void vnuma_json_member_double_or_null(VnumaJson *json, const char *key, double value);
+
 /* The text so far; complete once every object and array is closed. */
 const char *vnuma_json_text(const VnumaJson *json);
 char *vnuma_json_steal(VnumaJson *json);

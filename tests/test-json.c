@@ -58,6 +58,21 @@ test_numbers(void **state)
     assert_str_equal(vnuma_json_text(json), "{}");
 }
 
+/* Unknown measurements (negative) are null, known ones numbers. */
+static void
+test_or_null(void **state)
+{
+    g_autoptr(VnumaJson) json = vnuma_json_new();
+
+    vnuma_json_begin_object(json);
+    vnuma_json_member_int_or_null(json, "a", -1);
+    vnuma_json_member_int_or_null(json, "b", 0);
+    vnuma_json_member_double_or_null(json, "c", -0.5);
+    vnuma_json_member_double_or_null(json, "d", 0.75);
+    vnuma_json_end_object(json);
+    assert_str_equal(vnuma_json_text(json), "{\"a\":null,\"b\":0,\"c\":null,\"d\":0.75}");
+}
+
 int
 main(void)
 {
@@ -65,6 +80,7 @@ main(void)
         cmocka_unit_test(test_nesting_and_commas),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_or_null),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,7 @@ json() {  # json EXPR: EXPR evaluated on the JSON in $tmp/out as j
 run explain --connect test:///default test
 check "explain: exit 0" [ "$rc" -eq 0 ]
 check "explain: names the domain" grep -q '^Domain test: running, 2 vCPUs, 8 GiB$' "$tmp/out"
-check "explain: planned client on node 0" grep -qE '^  0 +0-1 +0 +8 GiB$' "$tmp/out"
+check "explain: planned client on node 0" grep -qE '^  0 +0-1 +0 +8 GiB +-$' "$tmp/out"
 check "explain: memory warning" grep -q 'remote memory is unavoidable' "$tmp/out"
 run explain --connect test:///default --format json test
 check "explain json: exit 0" [ "$rc" -eq 0 ]
