@@ -278,7 +278,7 @@ vnumactl_explain(int argc, char **argv)
     const GOptionEntry entries[] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default " VNUMACTL_DEFAULT_URI ")", "URI" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "text (default) or json", "FORMAT" },
-        { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "vnuma.conf with host defaults", "FILE" },
+        { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "vnuma.conf (default: the host's, when it exists)", "FILE" },
         { NULL },
     };
     g_autoptr(GOptionContext) options = g_option_context_new("DOMAIN — what vnuma did with a running domain");

@@ -13,6 +13,10 @@
 #include "xml/vnuma-xmlutil.h"
 
 #define QEMU_RUN_DIR "/run/libvirt/qemu"
+#ifndef VNUMA_SYSCONFDIR
+# define VNUMA_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG VNUMA_SYSCONFDIR "/vnuma/vnuma.conf"
 
 /* libvirt prints every error to stderr unless told otherwise; we name
  * failures ourselves. */
@@ -39,6 +43,9 @@ load_host(VnumactlLive *live, const char *config, GError **error)
     if (!caps)
         return libvirt_failed(error, "cannot read the host capabilities");
     live->ctx = vnuma_context_new();
+    /* Plan as this host's agent would: with its config. */
+    if (!config && g_file_test(DEFAULT_CONFIG, G_FILE_TEST_EXISTS))
+        config = DEFAULT_CONFIG;
     if (config && !vnuma_context_load_config(live->ctx, config, error))
         return FALSE;
     /* A host without NUMA cells (some drivers) still has domains and

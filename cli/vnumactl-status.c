@@ -151,7 +151,7 @@ vnumactl_status(int argc, char **argv)
     const GOptionEntry entries[] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default " VNUMACTL_DEFAULT_URI ")", "URI" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "text (default) or json", "FORMAT" },
-        { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "vnuma.conf with host defaults", "FILE" },
+        { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "vnuma.conf (default: the host's, when it exists)", "FILE" },
         { "watch", 'w', 0, G_OPTION_ARG_NONE, &watch, "Refresh in place until interrupted", NULL },
         { "interval", 'i', 0, G_OPTION_ARG_DOUBLE, &interval, "CPU load sampling interval (default 1)", "SECONDS" },
         { "iterations", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &iterations, "Stop --watch after N", "N" },
