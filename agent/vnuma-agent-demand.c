@@ -79,3 +79,26 @@ vnuma_client_memory(const GArray *domain_kib, guint64 client_kib, guint64 domain
                                                       MIN(fraction, 1.0));
     return share;
 }
+
+GArray *
+vnuma_vcpu_spread(const GPtrArray *vcpu_cpus, const GPtrArray *node_cpus)
+{
+    GArray *spread = g_array_new(FALSE, TRUE, sizeof(double));
+    g_autofree guint *here = g_new0(guint, node_cpus->len);
+
+    g_array_set_size(spread, node_cpus->len);
+    for (guint v = 0; v < vcpu_cpus->len; v++) {
+        guint total = 0;
+
+        for (guint n = 0; n < node_cpus->len; n++) {
+            g_autoptr(VnumaCpuSet) both = vnuma_cpuset_copy(vcpu_cpus->pdata[v]);
+
+            vnuma_cpuset_intersect(both, node_cpus->pdata[n]);
+            here[n] = vnuma_cpuset_count(both);
+            total += here[n];
+        }
+        for (guint n = 0; total && n < node_cpus->len; n++)
+            g_array_index(spread, double, n) += (double) here[n] / (double) total;
+    }
+    return spread;
+}

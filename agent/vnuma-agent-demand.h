@@ -33,4 +33,12 @@ double vnuma_client_demand(const GArray *demand, const VnumaCpuSet *vcpus);
  * client, so each client is assumed to be spread like the whole. */
 GArray *vnuma_client_memory(const GArray *domain_kib, guint64 client_kib, guint64 domain_total_kib);
 
+/* Where a domain the agent does not place can run, as vCPUs per node:
+ * each vCPU (@vcpu_cpus: VnumaCpuSet * of the host CPUs it may run on,
+ * its pinning or all CPUs) counts as one vCPU spread over the nodes
+ * (@node_cpus: VnumaCpuSet * per node) in proportion to its CPUs there.
+ * A vCPU allowed on no listed node counts nowhere. Returns double per
+ * node, in @node_cpus' order. */
+GArray *vnuma_vcpu_spread(const GPtrArray *vcpu_cpus, const GPtrArray *node_cpus);
+
 G_END_DECLS
