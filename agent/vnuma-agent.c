@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "agent/vnuma-agent.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libvirt/virterror.h>
 
 #include "agent/vnuma-agent-demand.h"
 #include "agent/vnuma-agent-events.h"
-#include "lib/vnuma-json.h"
 #include "agent/vnuma-agent-metrics.h"
 #include "agent/vnuma-agent-numamaps.h"
+#include "agent/vnuma-agent-pages.h"
 #include "agent/vnuma-agent-plan.h"
+#include "agent/vnuma-agent-report.h"
 #include "agent/vnuma-agent-state.h"
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-ratelimit.h"
 #include "lib/vnuma-rebalance.h"
 #include "lib/vnuma-sizing.h"
 #include "xml/vnuma-caps.h"
@@ -24,6 +28,39 @@
 #define KEEPALIVE_COUNT 3
 /* libvirt 7.3.0: the first with <numatune> mode restrictive. */
 #define LIBVIRT_RESTRICTIVE_VERSION 7003000
+#define MIB_BYTES (1024.0 * 1024.0)
+/* Page migration looks at no more than this many times the bytes it
+ * may move in a pass (most pages of a region may already be in place),
+ * and at least this much, so a slow rate still finishes the walk. */
+#define FOLLOW_SCAN_FACTOR 8
+#define FOLLOW_SCAN_MIN (64ull << 20)
+
+/* Test-only fault points (docs/agent.md), from VNUMA_AGENT_FAULT, read
+ * once when the agent is made: failures that cannot be provoked for
+ * real at the right moment. Unset in production: no effect. */
+typedef enum {
+    FAULT_NONE,
+    FAULT_STOP_BEFORE_APPLY,     /* SIGSTOP itself after deciding, before changing anything */
+    FAULT_STOP_AFTER_PINS,       /* SIGSTOP itself after the pins, before nodeset and record */
+    FAULT_FAIL_RECORD,           /* the final record write fails as if libvirt refused it */
+} Fault;
+
+/* Memory following a moved client (memory_migrate_rate): one span per
+ * guest RAM mapping to walk, pages off @allowed going to @target. */
+typedef struct {
+    guint64 start;
+    guint64 end;
+    guint64 cursor;
+    gint target;
+    VnumaCpuSet *allowed;
+} FollowSpan;
+
+typedef struct {
+    GArray *spans;               /* FollowSpan; NULL until resolved from numa_maps */
+    VnumaRateLimit limit;
+    guint64 moved;               /* bytes */
+    guint64 failed;
+} Follow;
 
 /* One running domain as the agent knows it. */
 typedef struct {
@@ -41,16 +78,17 @@ typedef struct {
     gint64 sampled;              /* monotonic µs of that sample */
     GArray *demand;              /* double per vCPU, CPUs used over the last period */
     GArray *memory;              /* KiB per host node id from numa_maps; NULL: unknown */
+    GPtrArray *cell_vcpus;       /* VnumaCpuSet * per guest cell; no cells: one, every vCPU */
+    GArray *cell_kib;            /* guint64 per guest cell; no cells: one, <memory> */
+    guint64 memory_kib;          /* <memory> */
+    guint vcpus_current;         /* online vCPUs, last seen */
+    GArray *spread;              /* not placed: vCPUs per host node index, where they may run */
+    pid_t pid;                   /* QEMU's, when numa_maps is readable */
+    GPtrArray *regions;          /* VnumaMemRegion *: the process's mappings, last pass */
+    GArray *ram;                 /* gint per cell: its backing mapping in regions, or -1 */
+    Follow *follow;              /* pages still following a move */
+    guint64 memory_moved_kib;    /* by page migration since placed */
 } AgentDomain;
-
-typedef struct {
-    char *domain;
-    char *uuid;
-    char *action;                /* place, resume, unmanaged, define, move, forget, error */
-    gboolean applied;
-    gboolean failed;
-    char *detail;
-} AgentAction;
 
 struct _VnumaAgent {
     char *uri;
@@ -64,6 +102,7 @@ struct _VnumaAgent {
     VnumaHost *host;
     char *fingerprint;
     GPtrArray *usable;           /* VnumaCpuSet * per host node index: CPUs ∩ host_cpuset */
+    VnumaCpuSet *host_cpus;      /* every CPU of the host: an unpinned vCPU's map */
     int cpumap_len;
     VnumaAgentPlanFlags plan_flags;
     unsigned int pin_flags;      /* for virDomainPinVcpuFlags */
@@ -76,7 +115,8 @@ struct _VnumaAgent {
     guint next_client_id;
     VnumaRebalancer *rebalancer;
 
-    GPtrArray *actions;          /* AgentAction *, since the last report */
+    GPtrArray *actions;          /* VnumaReportAction *, since the last report */
+    Fault fault;
     guint errors;
     guint64 passes;
     char *report;
@@ -88,6 +128,22 @@ struct _VnumaAgent {
 };
 
 /* ---- bookkeeping ---------------------------------------------------- */
+
+static void
+follow_span_clear(gpointer data)
+{
+    vnuma_cpuset_free(((FollowSpan *) data)->allowed);
+}
+
+static void
+follow_free(Follow *follow)
+{
+    if (!follow)
+        return;
+    if (follow->spans)
+        g_array_unref(follow->spans);
+    g_free(follow);
+}
 
 static void
 agent_domain_free(gpointer data)
@@ -107,19 +163,18 @@ agent_domain_free(gpointer data)
         g_array_unref(d->demand);
     if (d->memory)
         g_array_unref(d->memory);
+    if (d->cell_vcpus)
+        g_ptr_array_unref(d->cell_vcpus);
+    if (d->cell_kib)
+        g_array_unref(d->cell_kib);
+    if (d->spread)
+        g_array_unref(d->spread);
+    if (d->regions)
+        g_ptr_array_unref(d->regions);
+    if (d->ram)
+        g_array_unref(d->ram);
+    follow_free(d->follow);
     g_free(d);
-}
-
-static void
-action_free(gpointer data)
-{
-    AgentAction *a = data;
-
-    g_free(a->domain);
-    g_free(a->uuid);
-    g_free(a->action);
-    g_free(a->detail);
-    g_free(a);
 }
 
 /* Logs through glib's structured logging (journald fields VNUMA_DOMAIN,
@@ -128,20 +183,18 @@ static void G_GNUC_PRINTF(6, 7)
 record(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
        GLogLevelFlags level, const char *format, ...)
 {
-    AgentAction *a = g_new0(AgentAction, 1);
-    gboolean changes = g_str_equal(action, "place") || g_str_equal(action, "define") ||
-                       g_str_equal(action, "move");
+    static const char *const changing[] = { "place", "define", "move", "vcpus", "memory", NULL };
+    gboolean changes = g_strv_contains(changing, action);
     gboolean dry = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0;
+    gboolean failed = level == G_LOG_LEVEL_CRITICAL;
+    g_autofree char *detail = NULL;
+    VnumaReportAction *a;
     va_list args;
 
     va_start(args, format);
-    a->detail = g_strdup_vprintf(format, args);
+    detail = g_strdup_vprintf(format, args);
     va_end(args);
-    a->domain = g_strdup(domain);
-    a->uuid = g_strdup(uuid);
-    a->action = g_strdup(action);
-    a->failed = level == G_LOG_LEVEL_CRITICAL;
-    a->applied = changes && !a->failed && !dry;
+    a = vnuma_report_action_new(domain, uuid, action, changes && !failed && !dry, failed, detail);
     if (a->failed)
         agent->errors++;
     /* CRITICAL marks a failed action for the report; glib's CRITICAL
@@ -188,6 +241,33 @@ copy_sets(const GPtrArray *sets)
     return copy;
 }
 
+static Fault
+read_fault(void)
+{
+    static const char *const names[] = { "", "stop-before-apply", "stop-after-pins", "fail-record" };
+    const char *value = getenv("VNUMA_AGENT_FAULT");
+
+    for (guint i = 1; value && i < G_N_ELEMENTS(names); i++) {
+        if (g_str_equal(value, names[i])) {
+            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
+                             "test fault point armed: VNUMA_AGENT_FAULT=%s", value);
+            return (Fault) i;
+        }
+    }
+    return FAULT_NONE;
+}
+
+/* A fault point: the process stops itself, for a test to act meanwhile
+ * (destroy the domain, kill libvirtd, SIGKILL the agent). */
+static void
+fault_stop(VnumaAgent *agent, Fault point, const char *where)
+{
+    if (agent->fault != point)
+        return;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "test fault point: stopping %s", where);
+    raise(SIGSTOP);
+}
+
 VnumaAgent *
 vnuma_agent_new(const char *uri, VnumaAgentConfig *config, VnumaAgentFlags flags)
 {
@@ -200,8 +280,9 @@ vnuma_agent_new(const char *uri, VnumaAgentConfig *config, VnumaAgentFlags flags
     agent->lifecycle_id = -1;
     agent->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, agent_domain_free);
     agent->own_defines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    agent->actions = g_ptr_array_new_with_free_func(action_free);
+    agent->actions = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_report_action_free);
     agent->backoff = 1;
+    agent->fault = read_fault();
     vnuma_rebalance_params_init(&params);
     agent->rebalancer = vnuma_rebalancer_new(&params);
     return agent;
@@ -250,6 +331,7 @@ vnuma_agent_free(VnumaAgent *agent)
     g_free(agent->fingerprint);
     if (agent->usable)
         g_ptr_array_unref(agent->usable);
+    vnuma_cpuset_free(agent->host_cpus);
     vnuma_agent_config_free(agent->config);
     g_free(agent->report);
     g_free(agent->uri);
@@ -287,34 +369,52 @@ vnuma_agent_errors(const VnumaAgent *agent)
 
 /* ---- connection ----------------------------------------------------- */
 
+/* The host's capabilities: the connection's, or the file named by the
+ * `capabilities` key (as for the hook: a host whose libvirt misreports
+ * its topology, or a test that describes this machine another way). */
+static char *
+read_caps(VnumaAgent *agent, GError **error)
+{
+    const char *file = agent->config->capabilities;
+    g_autoptr(GError) local = NULL;
+    char *caps = NULL;
+
+    if (file) {
+        if (!g_file_get_contents(file, &caps, NULL, &local))
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", local->message);
+        return caps;
+    }
+    if (!(caps = virConnectGetCapabilities(agent->conn)))
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", libvirt_message());
+    return caps;
+}
+
 static gboolean
 read_host(VnumaAgent *agent, GError **error)
 {
-    g_autofree char *caps = virConnectGetCapabilities(agent->conn);
+    g_autofree char *caps = read_caps(agent, error);
     g_autoptr(VnumaHost) host = NULL;
-    gint max_cpu = 0;
 
-    if (!caps) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", libvirt_message());
-        return FALSE;
-    }
-    if (!(host = vnuma_host_from_caps_xml(caps, strlen(caps), error)))
+    if (!caps || !(host = vnuma_host_from_caps_xml(caps, strlen(caps), error)))
         return FALSE;
     g_clear_pointer(&agent->usable, g_ptr_array_unref);
+    g_clear_pointer(&agent->host_cpus, vnuma_cpuset_free);
     agent->usable = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    agent->host_cpus = vnuma_cpuset_new();
     for (guint i = 0; i < host->nodes->len; i++) {
         VnumaCpuSet *cpus = vnuma_host_node_cpus(host->nodes->pdata[i]);
 
+        vnuma_cpuset_union(agent->host_cpus, cpus);
         if (agent->config->settings.host_cpuset)
             vnuma_cpuset_intersect(cpus, agent->config->settings.host_cpuset);
-        max_cpu = MAX(max_cpu, vnuma_cpuset_last(cpus));
         g_ptr_array_add(agent->usable, cpus);
     }
     vnuma_host_free(agent->host);
     agent->host = g_steal_pointer(&host);
     g_free(agent->fingerprint);
     agent->fingerprint = vnuma_host_fingerprint(agent->host);
-    agent->cpumap_len = VIR_CPU_MAPLEN(max_cpu + 1);
+    /* Maps cover every host CPU: pin info read back for a rollback. */
+    agent->cpumap_len = VIR_CPU_MAPLEN(MAX(vnuma_cpuset_last(agent->host_cpus), 0) + 1);
     return TRUE;
 }
 
@@ -466,8 +566,33 @@ placed(const AgentDomain *d)
     return d->managed && d->state != NULL;
 }
 
-/* What the other placed domains commit to each node: placement's
- * tie-breaker after SLIT distance. */
+/* What the other running domains commit to each node: placement's
+ * tie-breaker after SLIT distance. Placed domains count their clients
+ * on their home nodes; the others (unmanaged, or whose placement
+ * failed) their vCPUs where they may run, and their memory likewise. */
+static double
+sum_doubles(const GArray *values)
+{
+    double total = 0;
+
+    for (guint i = 0; values && i < values->len; i++)
+        total += g_array_index(values, double, i);
+    return total;
+}
+
+static void
+add_spread(GArray *loads, const AgentDomain *d)
+{
+    double vcpus = sum_doubles(d->spread);
+
+    for (guint i = 0; d->spread && vcpus > 0 && i < MIN(d->spread->len, loads->len); i++) {
+        double share = g_array_index(d->spread, double, i);
+
+        g_array_index(loads, VnumaNodeLoad, i).vcpus += share;
+        g_array_index(loads, VnumaNodeLoad, i).memory_kib += (guint64) ((double) d->memory_kib * share / vcpus);
+    }
+}
+
 static GArray *
 committed_loads(VnumaAgent *agent, const char *except)
 {
@@ -484,8 +609,12 @@ committed_loads(VnumaAgent *agent, const char *except)
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         const AgentDomain *d = value;
 
-        if (!placed(d) || g_str_equal(d->uuid, except))
+        if (g_str_equal(d->uuid, except))
             continue;
+        if (!placed(d)) {
+            add_spread(loads, d);
+            continue;
+        }
         for (guint c = 0; c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
             gint index = node_index(agent->host, client->home_node);
@@ -522,6 +651,14 @@ home_cpus(const VnumaAgent *agent, const AgentDomain *d, guint home_node)
     return index < 0 ? NULL : d->usable->pdata[index];
 }
 
+/* A vCPU not online yet (hot-pluggable, beyond the current count) may
+ * refuse a live pin; it is pinned when it comes (see measure_cpu). */
+static gboolean
+vcpu_offline(const AgentDomain *d, int vcpu)
+{
+    return d->vcpus_current > 0 && (guint) vcpu >= d->vcpus_current;
+}
+
 static gboolean
 pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const VnumaAgentState *state,
           GError **error)
@@ -542,7 +679,7 @@ pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const Vnuma
         vnuma_cpuset_union(emulator, cpus);
         VNUMA_CPUSET_FOREACH(client->vcpus, vcpu) {
             if (virDomainPinVcpuFlags(dom, (unsigned int) vcpu, map, agent->cpumap_len,
-                                      agent->pin_flags) < 0) {
+                                      agent->pin_flags) < 0 && !vcpu_offline(d, vcpu)) {
                 g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning vCPU %d: %s", vcpu,
                             libvirt_message());
                 return FALSE;
@@ -560,56 +697,222 @@ pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const Vnuma
 /* The memory nodeset of a running domain. libvirt allows the change only
  * without a <numatune> yet or in mode restrictive; setting it without
  * one makes the mode strict and locks it, so the first change also asks
- * for restrictive. A refusal is a warning: the CPUs still moved. */
-static void
-set_nodeset(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d,
-            const VnumaAgentState *state, gboolean numatune_absent)
+ * for restrictive. */
+static gboolean
+set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean numatune_absent, GError **error)
 {
-    g_autoptr(VnumaCpuSet) nodes = vnuma_cpuset_new();
-    g_autofree char *nodeset = NULL;
+    g_autofree char *nodeset = vnuma_cpuset_format(nodes);
     virTypedParameterPtr params = NULL;
     int n_params = 0, max_params = 0;
+    gboolean ok;
 
-    for (guint c = 0; c < state->clients->len; c++)
-        vnuma_cpuset_add(nodes, g_array_index(state->clients, VnumaAgentClient, c).home_node);
-    nodeset = vnuma_cpuset_format(nodes);
-    if (virTypedParamsAddString(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_NODESET, nodeset) < 0 ||
-        (numatune_absent &&
-         virTypedParamsAddInt(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_MODE,
-                              VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE) < 0) ||
-        virDomainSetNumaParameters(dom, params, n_params, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        record(agent, d->name, d->uuid, "nodeset", G_LOG_LEVEL_WARNING,
-               "memory nodeset %s not set (memory stays where it is): %s", nodeset, libvirt_message());
+    ok = virTypedParamsAddString(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_NODESET, nodeset) == 0 &&
+         (!numatune_absent ||
+          virTypedParamsAddInt(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_MODE,
+                               VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE) == 0) &&
+         virDomainSetNumaParameters(dom, params, n_params, VIR_DOMAIN_AFFECT_LIVE) == 0;
+    if (!ok)
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "memory nodeset %s refused: %s", nodeset,
+                    libvirt_message());
     virTypedParamsFree(params, n_params);
+    return ok;
 }
 
-/* Pins, nodeset, then the record (with the digest of the pins as libvirt
- * now reports them, which is how a later pass knows they are ours). */
+/* Whether the agent changes this domain's nodeset at all. */
 static gboolean
-apply_state(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, VnumaAgentState *state,
-            gboolean nodeset_live, gboolean numatune_absent, GError **error)
+nodeset_applies(const VnumaAgent *agent, const AgentDomain *d)
 {
-    g_autofree char *xml = NULL;
-    g_autofree char *record_xml = NULL;
+    return d->nodeset_live && agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE;
+}
 
-    if (!pin_vcpus(agent, dom, d, state, error))
-        return FALSE;
-    if (nodeset_live && agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE)
-        set_nodeset(agent, dom, d, state, numatune_absent);
-    if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "reading the pins back: %s", libvirt_message());
+static gboolean
+write_record(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentState *state, GError **error)
+{
+    g_autofree char *record_xml = vnuma_agent_state_format(state);
+
+    if (agent->fault == FAULT_FAIL_RECORD && !state->pending) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO,
+                    "saving the record: refused (test fault point VNUMA_AGENT_FAULT=fail-record)");
         return FALSE;
     }
-    g_free(state->pins_digest);
-    if (!(state->pins_digest = vnuma_agent_pins_digest(xml, strlen(xml), error)))
-        return FALSE;
-    record_xml = vnuma_agent_state_format(state);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, record_xml, VNUMA_AGENT_PREFIX,
                              VNUMA_AGENT_NAMESPACE, VIR_DOMAIN_AFFECT_LIVE) < 0) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "saving the record: %s", libvirt_message());
         return FALSE;
     }
     return TRUE;
+}
+
+/* The record, complete: with the digest of the pins as libvirt now
+ * reports them, which is how a later pass knows they are the agent's. */
+static gboolean
+save_record(VnumaAgent *agent, virDomainPtr dom, VnumaAgentState *state, GError **error)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+
+    if (!xml) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "reading the pins back: %s", libvirt_message());
+        return FALSE;
+    }
+    g_free(state->pins_digest);
+    if (!(state->pins_digest = vnuma_agent_pins_digest(xml, strlen(xml), error)))
+        return FALSE;
+    state->pending = FALSE;
+    return write_record(agent, dom, state, error);
+}
+
+/* The pins and nodeset a domain had before an apply, to roll back to.
+ * A part libvirt would not report (the test driver has no emulator pin
+ * info) is restored as unpinned: all CPUs. */
+typedef struct {
+    unsigned char *vcpus;        /* n_vcpus maps; NULL: not read */
+    int n_vcpus;
+    unsigned char *emulator;     /* NULL: not read */
+    char *nodeset;               /* NULL: not read */
+} PinSnapshot;
+
+static void
+pin_snapshot_clear(PinSnapshot *snap)
+{
+    g_free(snap->vcpus);
+    g_free(snap->emulator);
+    g_free(snap->nodeset);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PinSnapshot, pin_snapshot_clear)
+
+static guint
+state_max_vcpus(const VnumaAgentState *state)
+{
+    gint last = -1;
+
+    for (guint c = 0; c < state->clients->len; c++)
+        last = MAX(last, vnuma_cpuset_last(g_array_index(state->clients, VnumaAgentClient, c).vcpus));
+    return (guint) (last + 1);
+}
+
+static char *
+read_nodeset(virDomainPtr dom)
+{
+    virTypedParameterPtr params = NULL;
+    int n_params = 0;
+    const char *nodeset = NULL;
+    char *copy = NULL;
+
+    if (virDomainGetNumaParameters(dom, NULL, &n_params, VIR_DOMAIN_AFFECT_LIVE) < 0 || n_params <= 0)
+        return NULL;
+    params = g_new0(virTypedParameter, n_params);
+    if (virDomainGetNumaParameters(dom, params, &n_params, VIR_DOMAIN_AFFECT_LIVE) == 0 &&
+        virTypedParamsGetString(params, n_params, VIR_DOMAIN_NUMA_NODESET, &nodeset) == 1 && nodeset)
+        copy = g_strdup(nodeset);
+    virTypedParamsClear(params, n_params);
+    g_free(params);
+    return copy;
+}
+
+static void
+read_snapshot(const VnumaAgent *agent, virDomainPtr dom, guint max_vcpus, PinSnapshot *snap)
+{
+    snap->vcpus = g_new0(unsigned char, (gsize) max_vcpus * agent->cpumap_len);
+    snap->n_vcpus = virDomainGetVcpuPinInfo(dom, (int) max_vcpus, snap->vcpus, agent->cpumap_len,
+                                            VIR_DOMAIN_AFFECT_LIVE);
+    if (snap->n_vcpus < 0)
+        g_clear_pointer(&snap->vcpus, g_free);
+    snap->emulator = g_new0(unsigned char, agent->cpumap_len);
+    if (virDomainGetEmulatorPinInfo(dom, snap->emulator, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        g_clear_pointer(&snap->emulator, g_free);
+    snap->nodeset = read_nodeset(dom);
+}
+
+static gboolean
+restore_snapshot(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const PinSnapshot *snap,
+                 guint max_vcpus, gboolean nodeset_changed, GError **error)
+{
+    g_autofree unsigned char *all = cpumap_new(agent, agent->host_cpus);
+
+    for (guint v = 0; v < max_vcpus; v++) {
+        const unsigned char *map = snap->vcpus && (int) v < snap->n_vcpus
+                                   ? snap->vcpus + (gsize) v * agent->cpumap_len : all;
+
+        if (virDomainPinVcpuFlags(dom, v, (unsigned char *) map, agent->cpumap_len, agent->pin_flags) < 0 &&
+            !vcpu_offline(d, (int) v)) {
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring vCPU %u's pins: %s", v,
+                        libvirt_message());
+            return FALSE;
+        }
+    }
+    if (virDomainPinEmulator(dom, snap->emulator ? snap->emulator : all, agent->cpumap_len,
+                             VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring the emulator's pins: %s", libvirt_message());
+        return FALSE;
+    }
+    if (nodeset_changed && snap->nodeset) {
+        g_autoptr(VnumaCpuSet) nodes = vnuma_cpuset_parse(snap->nodeset, NULL);
+
+        if (nodes && !set_nodeset(dom, nodes, FALSE, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Undoes a failed apply (SPEC §7: no half-applied state): the pins and
+ * nodeset go back to what they were; a move's record goes back to the
+ * previous one. A first placement's record stays pending, so whatever
+ * libvirt now shows of its pins is never taken for an admin's. */
+static void
+roll_back(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const PinSnapshot *snap,
+          guint max_vcpus, gboolean nodeset_changed, const VnumaAgentState *previous, GError **error)
+{
+    g_autoptr(GError) again = NULL;
+    g_autoptr(VnumaAgentState) back = previous ? vnuma_agent_state_copy(previous) : NULL;
+
+    if (domain_gone(dom))
+        return;   /* nothing left to undo: the caller forgets it */
+    if (restore_snapshot(agent, dom, d, snap, max_vcpus, nodeset_changed, &again) &&
+        (!back || save_record(agent, dom, back, &again))) {
+        g_prefix_error(error, "rolled back (pins%s restored%s) after: ", nodeset_changed ? " and nodeset" : "",
+                       back ? ", previous record kept" : ", record left pending");
+        return;
+    }
+    g_prefix_error(error, "ROLLBACK FAILED (%s; the record stays pending: the domain is placed afresh "
+                   "next time) after: ", again->message);
+}
+
+/* Applies @next to the running domain (pins, nodeset, record) as one
+ * step that either completes or is rolled back. A pending record goes
+ * first (write-ahead), so an agent killed half way leaves a mark that
+ * the pins may be its own. @previous is the state now applied (a move,
+ * vCPUs hot-added) or NULL (a first placement); @widen adds nodes to
+ * the nodeset while memory follows a move. */
+static gboolean
+apply_state(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, VnumaAgentState *next,
+            const VnumaAgentState *previous, gboolean numatune_absent, const VnumaCpuSet *widen,
+            GError **error)
+{
+    g_auto(PinSnapshot) snap = { 0 };
+    guint max_vcpus = state_max_vcpus(next);
+    gboolean nodeset_changed = FALSE;
+    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, next);
+
+    fault_stop(agent, FAULT_STOP_BEFORE_APPLY, "before applying");
+    read_snapshot(agent, dom, max_vcpus, &snap);
+    next->pending = TRUE;
+    if (!write_record(agent, dom, next, error)) {
+        next->pending = FALSE;
+        g_prefix_error(error, "nothing applied: ");
+        return FALSE;
+    }
+    if (widen)
+        vnuma_cpuset_union(nodes, widen);
+    if (pin_vcpus(agent, dom, d, next, error)) {
+        fault_stop(agent, FAULT_STOP_AFTER_PINS, "after the pins");
+        if (!nodeset_applies(agent, d) || (nodeset_changed = set_nodeset(dom, nodes, numatune_absent, error))) {
+            if (save_record(agent, dom, next, error))
+                return TRUE;
+        }
+    }
+    roll_back(agent, dom, d, &snap, max_vcpus, nodeset_changed, previous, error);
+    return FALSE;
 }
 
 /* ---- initial placement ---------------------------------------------- */
@@ -661,6 +964,72 @@ step_failed(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *u
     record(agent, name, uuid, action, G_LOG_LEVEL_CRITICAL, "%s", copy);
 }
 
+/* Where an unplaced domain's vCPUs may run, from the pins libvirt
+ * reports (an unpinned vCPU: every CPU). */
+static void
+read_spread(VnumaAgent *agent, virDomainPtr dom, AgentDomain *d, guint vcpus)
+{
+    g_autofree unsigned char *maps = g_new0(unsigned char, (gsize) MAX(vcpus, 1) * agent->cpumap_len);
+    g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    int n = virDomainGetVcpuPinInfo(dom, (int) vcpus, maps, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE);
+
+    for (int v = 0; v < (int) vcpus; v++) {
+        VnumaCpuSet *set = vnuma_cpuset_new();
+
+        for (int cpu = 0; cpu < agent->cpumap_len * 8; cpu++) {
+            if (v >= n || VIR_CPU_USED(maps + (gsize) v * agent->cpumap_len, cpu))
+                vnuma_cpuset_add(set, (guint) cpu);
+        }
+        if (v >= n)
+            vnuma_cpuset_intersect(set, agent->host_cpus);
+        g_ptr_array_add(sets, set);
+    }
+    for (guint i = 0; i < agent->host->nodes->len; i++)
+        g_ptr_array_add(nodes, vnuma_host_node_cpus(agent->host->nodes->pdata[i]));
+    d->spread = vnuma_vcpu_spread(sets, nodes);
+}
+
+/* What the live XML says of the guest's cells, for telling their
+ * memory apart in numa_maps. */
+static void
+keep_cells(AgentDomain *d, const VnumaRequest *request)
+{
+    d->cell_vcpus = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    d->cell_kib = g_array_new(FALSE, FALSE, sizeof(guint64));
+    for (guint i = 0; i < request->cells->len; i++) {
+        const VnumaCell *cell = request->cells->pdata[i];
+
+        g_ptr_array_add(d->cell_vcpus, vnuma_cpuset_copy(cell->vcpus));
+        g_array_append_val(d->cell_kib, cell->memory_kib);
+    }
+    if (!request->cells->len) {
+        g_ptr_array_add(d->cell_vcpus, vnuma_cpuset_new_range(0, MAX(request->vcpus, 1) - 1));
+        g_array_append_val(d->cell_kib, request->memory_kib);
+    }
+    d->memory_kib = request->memory_kib;
+    d->vcpus_current = request->current_vcpus;
+}
+
+static Follow *
+follow_new(const VnumaAgent *agent)
+{
+    Follow *follow = g_new0(Follow, 1);
+
+    /* Two periods' worth at most: a late pass keeps its share. */
+    vnuma_rate_limit_init(&follow->limit, agent->config->memory_migrate_rate * MIB_BYTES,
+                          2 * MAX(agent->config->rebalance_period, 1.0));
+    return follow;
+}
+
+/* Pages follow moves at a bounded rate when the agent can reach them
+ * (local qemu: numa_maps and move_pages) and the nodeset is its to set. */
+static gboolean
+follows_memory(const VnumaAgent *agent, const AgentDomain *d)
+{
+    return agent->config->memory_migrate_rate > 0 && agent->read_numa_maps && nodeset_applies(agent, d);
+}
+
 static void
 place_domain(VnumaAgent *agent, virDomainPtr dom)
 {
@@ -692,8 +1061,10 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     }
     d = domain_add(agent, uuid, name);
     d->managed = p->managed;
+    keep_cells(d, p->request);
     if (!p->managed) {
         d->reason = g_strdup(p->reason);
+        read_spread(agent, dom, d, p->request->vcpus);
         record(agent, name, uuid, "unmanaged", G_LOG_LEVEL_INFO, "left alone: %s", p->reason);
         return;
     }
@@ -703,18 +1074,31 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     d->client_base = agent->next_client_id;
     agent->next_client_id += p->layout->clients->len;
     if (p->resumed) {
+        g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, previous);
+        const VnumaCpuSet *live = p->request->pins->memory_nodeset;
+
         d->state = g_steal_pointer(&previous);
         what = describe_state(d->state);
         record(agent, name, uuid, "resume", G_LOG_LEVEL_INFO, "resumed from metadata: %s", what);
+        /* Killed while memory followed a move: the nodeset is still the
+         * widened one. Finish the job. */
+        if (live && nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
+            d->follow = follow_new(agent);
         return;
     }
+    if (p->recovered)
+        record(agent, name, uuid, "recover", G_LOG_LEVEL_MESSAGE,
+               "the record says an apply was interrupted: the pins are the agent's; placing afresh");
     state = vnuma_agent_state_from_layout(p->layout, p->fingerprint, previous, now_s());
     what = describe_state(state);
     if (!(agent->flags & VNUMA_AGENT_DRY_RUN) &&
-        !apply_state(agent, dom, d, state, p->nodeset_live, p->numatune_absent, &error)) {
+        !apply_state(agent, dom, d, state, NULL, p->numatune_absent, NULL, &error)) {
         d->managed = FALSE;
         d->reason = g_strdup_printf("placement failed: %s", error->message);
         step_failed(agent, dom, name, uuid, "place", error->message);
+        /* Still running (and not forgotten): it counts where it may run. */
+        if ((d = g_hash_table_lookup(agent->domains, uuid)))
+            read_spread(agent, dom, d, p->request->vcpus);
         return;
     }
     d->planned_only = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0;
@@ -878,6 +1262,31 @@ vnuma_agent_handle_event(VnumaAgent *agent, const char *uuid, int event, int det
 
 /* ---- measuring ------------------------------------------------------ */
 
+/* vCPUs hot-added since the last pass (current count grew): pinned to
+ * their clients' home nodes, by applying the state again. */
+static void
+pin_hot_added(VnumaAgent *agent, AgentDomain *d, virDomainStatsRecordPtr stats, guint current)
+{
+    g_autoptr(VnumaAgentState) again = vnuma_agent_state_copy(d->state);
+    g_autoptr(GError) error = NULL;
+    guint before = d->vcpus_current;
+
+    d->vcpus_current = current;
+    if (agent->flags & VNUMA_AGENT_DRY_RUN) {
+        record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
+               "vCPUs %u-%u hot-added: would pin them to their clients' home nodes", before, current - 1);
+        return;
+    }
+    if (!apply_state(agent, stats->dom, d, again, d->state, FALSE, NULL, &error)) {
+        step_failed(agent, stats->dom, d->name, d->uuid, "vcpus", error->message);
+        return;
+    }
+    vnuma_agent_state_free(d->state);
+    d->state = g_steal_pointer(&again);
+    record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
+           "vCPUs %u-%u hot-added: pinned to their clients' home nodes", before, current - 1);
+}
+
 static void
 measure_cpu(VnumaAgent *agent)
 {
@@ -895,9 +1304,10 @@ measure_cpu(VnumaAgent *agent)
         char uuid[VIR_UUID_STRING_BUFLEN];
         AgentDomain *d;
         GArray *times;
+        guint current = 0;
 
         if (virDomainGetUUIDString(records[i]->dom, uuid) < 0 ||
-            !(d = g_hash_table_lookup(agent->domains, uuid)) || !placed(d))
+            !(d = g_hash_table_lookup(agent->domains, uuid)) || (!placed(d) && !d->spread))
             continue;
         times = vnuma_vcpu_times_new();
         for (int p = 0; p < records[i]->nparams; p++) {
@@ -905,6 +1315,8 @@ measure_cpu(VnumaAgent *agent)
 
             if (param->type == VIR_TYPED_PARAM_ULLONG)
                 vnuma_vcpu_times_add_field(times, param->field, param->value.ul);
+            else if (param->type == VIR_TYPED_PARAM_UINT && g_str_equal(param->field, "vcpu.current"))
+                current = param->value.ui;
         }
         if (d->demand)
             g_array_unref(d->demand);
@@ -914,6 +1326,10 @@ measure_cpu(VnumaAgent *agent)
             g_array_unref(d->vcpu_times);
         d->vcpu_times = times;
         d->sampled = now;
+        if (placed(d) && !d->planned_only && current > d->vcpus_current && d->vcpus_current > 0)
+            pin_hot_added(agent, d, records[i], current);
+        else if (current)
+            d->vcpus_current = current;
     }
     virDomainStatsRecordListFree(records);
 }
@@ -922,15 +1338,30 @@ static void
 measure_memory(VnumaAgent *agent, AgentDomain *d)
 {
     g_autoptr(GError) error = NULL;
-    pid_t pid;
+    g_autoptr(GPtrArray) regions = NULL;
 
     g_clear_pointer(&d->memory, g_array_unref);
+    g_clear_pointer(&d->regions, g_ptr_array_unref);
+    g_clear_pointer(&d->ram, g_array_unref);
     if (!agent->read_numa_maps)
         return;
-    if (!vnuma_qemu_pid_read(QEMU_RUN_DIR, d->name, &pid, &error) ||
-        !(d->memory = vnuma_numa_maps_read(pid, &error)))
+    if (!vnuma_qemu_pid_read(QEMU_RUN_DIR, d->name, &d->pid, &error) ||
+        !(regions = vnuma_mem_regions_read(d->pid, &error))) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "VNUMA_DOMAIN", d->name,
                          "MESSAGE", "%s: memory per node unknown: %s", d->name, error->message);
+        return;
+    }
+    d->memory = g_array_new(FALSE, TRUE, sizeof(guint64));
+    for (guint r = 0; r < regions->len; r++) {
+        const GArray *kib = ((const VnumaMemRegion *) regions->pdata[r])->kib;
+
+        if (d->memory->len < kib->len)
+            g_array_set_size(d->memory, kib->len);
+        for (guint n = 0; n < kib->len; n++)
+            g_array_index(d->memory, guint64, n) += g_array_index(kib, guint64, n);
+    }
+    d->ram = vnuma_guest_ram_match(regions, (const guint64 *) d->cell_kib->data, d->cell_kib->len);
+    d->regions = g_steal_pointer(&regions);
 }
 
 static guint64
@@ -943,8 +1374,48 @@ state_memory(const VnumaAgentState *state)
     return total;
 }
 
-/* The client's memory per node index, as the rebalancer wants it; NULL
- * when numa_maps was not readable. */
+/* The client a guest cell belongs to: the one holding all its vCPUs;
+ * -1 when the cell spans clients. */
+static gint
+cell_owner(const AgentDomain *d, guint cell)
+{
+    for (guint c = 0; c < d->state->clients->len; c++) {
+        g_autoptr(VnumaCpuSet) rest = vnuma_cpuset_copy(d->cell_vcpus->pdata[cell]);
+
+        vnuma_cpuset_subtract(rest, g_array_index(d->state->clients, VnumaAgentClient, c).vcpus);
+        if (vnuma_cpuset_is_empty(rest))
+            return (gint) c;
+    }
+    return -1;
+}
+
+/* Whether each client's memory can be told from numa_maps: every cell
+ * matched to its backing mapping and owned by one client ("cells"); a
+ * domain with one client and its RAM found counts too. */
+static gboolean
+cells_identified(const AgentDomain *d)
+{
+    if (!d->ram || !placed(d))
+        return FALSE;
+    for (guint i = 0; i < d->ram->len; i++) {
+        if (g_array_index(d->ram, gint, i) < 0 || cell_owner(d, i) < 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static const char *
+memory_source(const AgentDomain *d)
+{
+    if (!d->memory || !placed(d))
+        return NULL;
+    return cells_identified(d) ? "cells" : "proportional";
+}
+
+/* The client's memory per node index, as the rebalancer wants it: the
+ * mappings of its own cells when they are known, else its share of the
+ * process's memory in proportion to its size; NULL when numa_maps was
+ * not readable. */
 static guint64 *
 client_memory_by_index(const VnumaAgent *agent, const AgentDomain *d, guint c)
 {
@@ -954,7 +1425,21 @@ client_memory_by_index(const VnumaAgent *agent, const AgentDomain *d, guint c)
 
     if (!d->memory)
         return NULL;
-    share = vnuma_client_memory(d->memory, client->memory_kib, state_memory(d->state));
+    if (cells_identified(d)) {
+        share = g_array_new(FALSE, TRUE, sizeof(guint64));
+        for (guint i = 0; i < d->ram->len; i++) {
+            const GArray *kib = ((const VnumaMemRegion *) d->regions->pdata[g_array_index(d->ram, gint, i)])->kib;
+
+            if (cell_owner(d, i) != (gint) c)
+                continue;
+            if (share->len < kib->len)
+                g_array_set_size(share, kib->len);
+            for (guint n = 0; n < kib->len; n++)
+                g_array_index(share, guint64, n) += g_array_index(kib, guint64, n);
+        }
+    } else {
+        share = vnuma_client_memory(d->memory, client->memory_kib, state_memory(d->state));
+    }
     by_index = g_new0(guint64, agent->host->nodes->len);
     for (guint i = 0; i < agent->host->nodes->len; i++) {
         guint id = ((const VnumaHostNode *) agent->host->nodes->pdata[i])->id;
@@ -965,8 +1450,8 @@ client_memory_by_index(const VnumaAgent *agent, const AgentDomain *d, guint c)
     return by_index;
 }
 
-/* Fraction of the domain's measured memory on its clients' home nodes;
- * -1 when unknown. */
+/* Fraction of the clients' measured memory on their home nodes' memory
+ * nodes; -1 when unknown. */
 static double
 domain_locality(const VnumaAgent *agent, const AgentDomain *d)
 {
@@ -974,19 +1459,129 @@ domain_locality(const VnumaAgent *agent, const AgentDomain *d)
 
     if (!d->memory || !placed(d))
         return -1;
-    for (guint n = 0; n < d->memory->len; n++)
-        total += g_array_index(d->memory, guint64, n);
-    if (!total)
-        return -1;
     for (guint c = 0; c < d->state->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-        double weight = state_memory(d->state) ? (double) client->memory_kib / (double) state_memory(d->state)
-                                               : 1.0 / d->state->clients->len;
+        g_autofree guint64 *mem = client_memory_by_index(agent, d, c);
+        guint home = vnuma_agent_memory_node(agent->host,
+                                             g_array_index(d->state->clients, VnumaAgentClient, c).home_node);
+        gint index = node_index(agent->host, home);
 
-        if (client->home_node < d->memory->len)
-            local += (guint64) (weight * (double) g_array_index(d->memory, guint64, client->home_node));
+        for (guint i = 0; i < agent->host->nodes->len; i++)
+            total += mem[i];
+        if (index >= 0)
+            local += mem[index];
     }
-    return MIN(1.0, (double) local / (double) total);
+    return total ? MIN(1.0, (double) local / (double) total) : -1;
+}
+
+/* ---- memory following a move ---------------------------------------- */
+
+static void
+follow_add_span(Follow *follow, const VnumaMemRegion *region, guint target, VnumaCpuSet *allowed)
+{
+    FollowSpan span = {
+        .start = region->start, .end = region->end, .cursor = region->start,
+        .target = (gint) target, .allowed = allowed,
+    };
+
+    g_array_append_val(follow->spans, span);
+}
+
+/* What to walk, from this pass's numa_maps: each cell's mapping, its
+ * pages going to its client's memory node; a mapping that cannot be
+ * given to one client (cells spanning clients, RAM without cells in a
+ * wide VM) has its pages off the domain's nodeset go to the first
+ * client's memory node. Nothing found: the nodeset alone moves them. */
+static void
+follow_resolve(VnumaAgent *agent, AgentDomain *d)
+{
+    Follow *follow = d->follow;
+    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, d->state);
+
+    follow->spans = g_array_new(FALSE, TRUE, sizeof(FollowSpan));
+    g_array_set_clear_func(follow->spans, follow_span_clear);
+    for (guint i = 0; d->ram && i < d->ram->len; i++) {
+        gint r = g_array_index(d->ram, gint, i);
+        gint owner = cell_owner(d, i);
+        guint target;
+
+        if (r < 0)
+            continue;
+        target = vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
+                                                                    MAX(owner, 0)).home_node);
+        if (owner >= 0) {
+            VnumaCpuSet *only = vnuma_cpuset_new();
+
+            vnuma_cpuset_add(only, target);
+            follow_add_span(follow, d->regions->pdata[r], target, only);
+        } else {
+            follow_add_span(follow, d->regions->pdata[r], target, vnuma_cpuset_copy(nodes));
+        }
+    }
+}
+
+/* The nodeset narrowed to the clients' memory nodes once their pages
+ * followed, and the record renewed (the digest covers the nodeset). */
+static void
+follow_finish(VnumaAgent *agent, AgentDomain *d, virDomainPtr dom, const char *why)
+{
+    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, d->state);
+    g_autofree char *list = vnuma_cpuset_format(nodes);
+    g_autoptr(GError) error = NULL;
+    Follow *follow = d->follow;
+
+    if (!set_nodeset(dom, nodes, FALSE, &error) || !save_record(agent, dom, d->state, &error)) {
+        record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
+               "narrowing the nodeset to %s: %s; trying again next pass", list, error->message);
+        return;
+    }
+    d->memory_moved_kib += follow->moved / 1024;
+    record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_MESSAGE,
+           "memory followed the move (%s): %.1f MiB moved by page migration at <= %g MiB/s%s; nodeset now %s",
+           why, (double) follow->moved / MIB_BYTES, agent->config->memory_migrate_rate,
+           follow->failed ? " (some pages the kernel would not move stay for the nodeset change)" : "", list);
+    g_clear_pointer(&d->follow, follow_free);
+}
+
+/* One pass's share of page migration: as many bytes as the rate limit
+ * allows, then, when every span is walked, the nodeset narrowed. */
+static void
+follow_memory(VnumaAgent *agent, AgentDomain *d)
+{
+    Follow *follow = d->follow;
+    guint64 allowance, scan_cap, moved = 0, scanned = 0;
+    gboolean done = TRUE;
+    virDomainPtr dom;
+
+    if (!d->regions)
+        return;   /* numa_maps not read this pass: try next time */
+    if (!follow->spans)
+        follow_resolve(agent, d);
+    allowance = vnuma_rate_limit_allowance(&follow->limit, (double) g_get_monotonic_time() / G_USEC_PER_SEC);
+    scan_cap = MAX(allowance * FOLLOW_SCAN_FACTOR, FOLLOW_SCAN_MIN);
+    for (guint i = 0; i < follow->spans->len; i++) {
+        FollowSpan *span = &g_array_index(follow->spans, FollowSpan, i);
+        g_autoptr(GError) error = NULL;
+        VnumaPagesStep step = { 0 };
+
+        if (span->cursor < span->end && moved < allowance && scanned < scan_cap) {
+            if (!vnuma_pages_follow(d->pid, &span->cursor, span->end, span->target, span->allowed,
+                                    allowance - moved, scan_cap - scanned, &step, &error)) {
+                record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
+                       "page migration stopped: %s; the nodeset change moves the rest", error->message);
+                span->cursor = span->end;
+            }
+            moved += step.moved;
+            scanned += step.scanned;
+            follow->failed += step.failed;
+        }
+        done = done && span->cursor >= span->end;
+    }
+    vnuma_rate_limit_spend(&follow->limit, moved);
+    follow->moved += moved;
+    if (!done || !(dom = virDomainLookupByUUIDString(agent->conn, d->uuid)))
+        return;
+    follow_finish(agent, d, dom, follow->spans->len ? "its own mappings" : "no guest RAM mapping identified");
+    virDomainFree(dom);
 }
 
 /* ---- rebalancing ---------------------------------------------------- */
@@ -1013,6 +1608,7 @@ move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const Cl
 {
     AgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
     g_autoptr(VnumaAgentState) next = NULL;
+    g_autoptr(VnumaCpuSet) widen = NULL;
     g_autoptr(GError) error = NULL;
     virDomainPtr dom;
     gboolean ok;
@@ -1037,11 +1633,20 @@ move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const Cl
         forget(agent, uuid);
         return FALSE;
     }
-    /* A nodeset the agent set at placement is restrictive by now. */
-    ok = apply_state(agent, dom, d, next, d->nodeset_live, FALSE, &error);
+    /* Memory that follows at a bounded rate: the nodeset is widened
+     * to old and new nodes, so the kernel moves nothing at once, and
+     * narrowed when the pages have followed (follow_memory). A nodeset
+     * the agent set at placement is restrictive by now. */
+    if (follows_memory(agent, d))
+        widen = vnuma_agent_memory_nodes(agent->host, d->state);
+    ok = apply_state(agent, dom, d, next, d->state, FALSE, widen, &error);
     if (ok) {
         vnuma_agent_state_free(d->state);
         d->state = g_steal_pointer(&next);
+        if (widen) {
+            follow_free(d->follow);
+            d->follow = follow_new(agent);
+        }
     } else {
         step_failed(agent, dom, d->name, uuid, "move", error->message);
     }
@@ -1125,6 +1730,18 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
     return TRUE;
 }
 
+/* CPUs an unplaced domain used on node index @n over the last period:
+ * its measured demand, spread where its vCPUs may run. */
+static double
+unplaced_load(const AgentDomain *d, guint n)
+{
+    double vcpus = sum_doubles(d->spread);
+
+    if (placed(d) || !d->demand || vcpus <= 0 || n >= d->spread->len)
+        return 0;
+    return sum_doubles(d->demand) * g_array_index(d->spread, double, n) / vcpus;
+}
+
 static void
 rebalance(VnumaAgent *agent, GPtrArray *domains)
 {
@@ -1142,6 +1759,12 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
             .id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id,
             .capacity = vnuma_cpuset_count(agent->usable->pdata[i]),
         };
+    /* What domains the agent does not place use of a node is not there
+     * for the clients it does. */
+    for (guint i = 0; i < domains->len; i++) {
+        for (guint n = 0; n < n_nodes; n++)
+            nodes[n].capacity = MAX(0.0, nodes[n].capacity - unplaced_load(domains->pdata[i], n));
+    }
     for (guint i = 0; i < domains->len; i++) {
         AgentDomain *d = domains->pdata[i];
 
@@ -1171,13 +1794,18 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
 
 /* ---- report and metrics --------------------------------------------- */
 
-/* Per host node index: CPUs used and vCPUs homed by placed clients. */
+/* Per host node index: CPUs used and vCPUs committed, by the placed
+ * clients homed there and by unplaced domains where they may run. */
 static void
 node_loads(const VnumaAgent *agent, GPtrArray *domains, double *load, double *committed)
 {
     for (guint i = 0; i < domains->len; i++) {
         const AgentDomain *d = domains->pdata[i];
 
+        for (guint n = 0; !placed(d) && d->spread && n < MIN(d->spread->len, agent->host->nodes->len); n++) {
+            committed[n] += g_array_index(d->spread, double, n);
+            load[n] += unplaced_load(d, n);
+        }
         for (guint c = 0; placed(d) && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
             gint index = node_index(agent->host, client->home_node);
@@ -1246,129 +1874,53 @@ write_metrics(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes)
 }
 
 static void
-report_client(VnumaJson *json, const AgentDomain *d, guint c)
-{
-    const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-    g_autofree char *vcpus = vnuma_cpuset_format(client->vcpus);
-
-    vnuma_json_begin_object(json);
-    vnuma_json_member_string(json, "vcpus", vcpus);
-    vnuma_json_member_uint(json, "home_node", client->home_node);
-    vnuma_json_member_uint(json, "memory_kib", client->memory_kib);
-    vnuma_json_member_double(json, "demand", d->demand ? vnuma_client_demand(d->demand, client->vcpus) : 0);
-    vnuma_json_key(json, "moved");
-    if (client->moved >= 0)
-        vnuma_json_int(json, client->moved);
-    else
-        vnuma_json_null(json);
-    vnuma_json_end_object(json);
-}
-
-static void
-report_domain(VnumaJson *json, const VnumaAgent *agent, const AgentDomain *d)
-{
-    static const char *const kinds[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
-    double locality = domain_locality(agent, d);
-
-    vnuma_json_begin_object(json);
-    vnuma_json_member_string(json, "name", d->name);
-    vnuma_json_member_string(json, "uuid", d->uuid);
-    vnuma_json_member_bool(json, "managed", d->managed);
-    vnuma_json_member_string(json, "reason", d->reason);
-    vnuma_json_member_bool(json, "applied", placed(d) && !d->planned_only);
-    vnuma_json_key(json, "clients");
-    vnuma_json_begin_array(json);
-    for (guint c = 0; placed(d) && c < d->state->clients->len; c++)
-        report_client(json, d, c);
-    vnuma_json_end_array(json);
-    vnuma_json_key(json, "locality");
-    if (locality >= 0)
-        vnuma_json_double(json, locality);
-    else
-        vnuma_json_null(json);
-    vnuma_json_key(json, "migrations");
-    vnuma_json_begin_object(json);
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
-        vnuma_json_member_uint(json, kinds[k], placed(d) ? d->state->migrations[k] : 0);
-    vnuma_json_end_object(json);
-    vnuma_json_key(json, "warnings");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; d->warnings && d->warnings[i]; i++)
-        vnuma_json_string(json, d->warnings[i]);
-    vnuma_json_end_array(json);
-    vnuma_json_end_object(json);
-}
-
-static void
-report_nodes(VnumaJson *json, const VnumaAgent *agent, const GArray *nodes)
-{
-    vnuma_json_key(json, "nodes");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; i < nodes->len; i++) {
-        const VnumaMetricsNode *node = &g_array_index(nodes, VnumaMetricsNode, i);
-        g_autofree char *cpus = vnuma_cpuset_format(agent->usable->pdata[i]);
-
-        vnuma_json_begin_object(json);
-        vnuma_json_member_uint(json, "id", node->id);
-        vnuma_json_member_string(json, "cpus", cpus);
-        vnuma_json_member_double(json, "capacity", node->capacity);
-        vnuma_json_member_double(json, "load", node->load);
-        vnuma_json_member_double(json, "committed_vcpus", node->committed_vcpus);
-        vnuma_json_key(json, "free_bytes");
-        if (node->free_bytes >= 0)
-            vnuma_json_int(json, node->free_bytes);
-        else
-            vnuma_json_null(json);
-        vnuma_json_end_object(json);
-    }
-    vnuma_json_end_array(json);
-}
-
-static void
-report_actions(VnumaJson *json, const VnumaAgent *agent)
-{
-    vnuma_json_key(json, "actions");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; i < agent->actions->len; i++) {
-        const AgentAction *a = agent->actions->pdata[i];
-
-        vnuma_json_begin_object(json);
-        vnuma_json_member_string(json, "domain", a->domain);
-        vnuma_json_member_string(json, "uuid", a->uuid);
-        vnuma_json_member_string(json, "action", a->action);
-        vnuma_json_member_bool(json, "applied", a->applied);
-        vnuma_json_member_bool(json, "failed", a->failed);
-        vnuma_json_member_string(json, "detail", a->detail);
-        vnuma_json_end_object(json);
-    }
-    vnuma_json_end_array(json);
-}
-
-static void
 build_report(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes)
 {
-    g_autoptr(VnumaJson) json = vnuma_json_new();
+    g_autofree VnumaReportNode *report_nodes = g_new0(VnumaReportNode, nodes->len);
+    g_autofree VnumaReportDomain *report_domains = g_new0(VnumaReportDomain, MAX(domains->len, 1));
+    g_autoptr(GPtrArray) cpus = g_ptr_array_new_with_free_func(g_free);
+    VnumaReport report = {
+        .pass = agent->passes,
+        .time = (double) g_get_real_time() / G_USEC_PER_SEC,
+        .uri = agent->uri,
+        .dry_run = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0,
+        .connected = agent->conn != NULL,
+        .host = agent->fingerprint,
+        .memory_mode = vnuma_memory_mode_to_string(agent->config->settings.memory_mode),
+        .memory_migrate_rate = agent->config->memory_migrate_rate,
+        .nodes = report_nodes,
+        .n_nodes = nodes->len,
+        .domains = report_domains,
+        .n_domains = domains->len,
+        .actions = agent->actions,
+        .errors = agent->errors,
+    };
 
-    vnuma_json_begin_object(json);
-    vnuma_json_member_uint(json, "pass", agent->passes);
-    vnuma_json_member_double(json, "time", (double) g_get_real_time() / G_USEC_PER_SEC);
-    vnuma_json_member_string(json, "uri", agent->uri);
-    vnuma_json_member_bool(json, "dry_run", (agent->flags & VNUMA_AGENT_DRY_RUN) != 0);
-    vnuma_json_member_bool(json, "connected", agent->conn != NULL);
-    vnuma_json_member_string(json, "host", agent->fingerprint);
-    vnuma_json_member_string(json, "memory_mode",
-                             vnuma_memory_mode_to_string(agent->config->settings.memory_mode));
-    report_nodes(json, agent, nodes);
-    vnuma_json_key(json, "domains");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; i < domains->len; i++)
-        report_domain(json, agent, domains->pdata[i]);
-    vnuma_json_end_array(json);
-    report_actions(json, agent);
-    vnuma_json_member_uint(json, "errors", agent->errors);
-    vnuma_json_end_object(json);
+    for (guint i = 0; i < nodes->len; i++) {
+        report_nodes[i].metrics = g_array_index(nodes, VnumaMetricsNode, i);
+        g_ptr_array_add(cpus, vnuma_cpuset_format(agent->usable->pdata[i]));
+        report_nodes[i].cpus = cpus->pdata[i];
+    }
+    for (guint i = 0; i < domains->len; i++) {
+        const AgentDomain *d = domains->pdata[i];
+
+        report_domains[i] = (VnumaReportDomain) {
+            .name = d->name,
+            .uuid = d->uuid,
+            .managed = d->managed,
+            .reason = d->reason,
+            .applied = placed(d) && !d->planned_only,
+            .state = placed(d) ? d->state : NULL,
+            .demand = placed(d) ? d->demand : NULL,
+            .locality = domain_locality(agent, d),
+            .memory_source = memory_source(d),
+            .memory_following = d->follow != NULL,
+            .memory_moved_kib = d->memory_moved_kib + (d->follow ? d->follow->moved / 1024 : 0),
+            .warnings = (const char *const *) d->warnings,
+        };
+    }
     g_free(agent->report);
-    agent->report = vnuma_json_steal(json);
+    agent->report = vnuma_report_format(&report);
 }
 
 /* ---- the pass ------------------------------------------------------- */
@@ -1392,8 +1944,13 @@ vnuma_agent_pass(VnumaAgent *agent, GError **error)
     measure_cpu(agent);
     domains = sorted_domains(agent);
     for (guint i = 0; i < domains->len; i++) {
-        if (placed(domains->pdata[i]))
-            measure_memory(agent, domains->pdata[i]);
+        AgentDomain *d = domains->pdata[i];
+
+        if (!placed(d))
+            continue;
+        measure_memory(agent, d);
+        if (d->follow && !(agent->flags & VNUMA_AGENT_DRY_RUN))
+            follow_memory(agent, d);
     }
     rebalance(agent, domains);
     /* Moves may have forgotten vanished domains: list again. */
@@ -1561,11 +2118,44 @@ schedule_reconnect(VnumaAgent *agent)
     agent->backoff = MIN(agent->backoff * 2, BACKOFF_MAX_S);
 }
 
-gboolean
-vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error)
+static void
+schedule_passes(VnumaAgent *agent)
 {
     double period = agent->config->rebalance_period;
 
+    drop_source(&agent->pass_source);
+    if (period > 0)
+        agent->pass_source = add_timeout(agent, (guint) (period * 1000), pass_tick);
+}
+
+void
+vnuma_agent_reload(VnumaAgent *agent, VnumaAgentConfig *config)
+{
+    g_autoptr(GError) error = NULL;
+
+    vnuma_agent_config_free(agent->config);
+    agent->config = config;
+    if (agent->conn) {
+        if (!read_host(agent, &error))
+            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
+                             "reload: keeping the host model: %s", error->message);
+        read_driver(agent);
+        /* Looked at afresh with the new settings: the placed ones resume
+         * from their records. */
+        g_hash_table_remove_all(agent->domains);
+    }
+    if (agent->context)
+        schedule_passes(agent);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE",
+                     "configuration reloaded: rebalance_period %g s, memory_migrate_rate %g MiB/s%s%s",
+                     config->rebalance_period, config->memory_migrate_rate,
+                     config->metrics_path ? ", metrics to " : "",
+                     config->metrics_path ? config->metrics_path : "");
+}
+
+gboolean
+vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error)
+{
     agent->context = g_main_loop_get_context(loop);
     if (agent->context == g_main_context_default()) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
@@ -1580,8 +2170,7 @@ vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error)
         disconnect(agent);
         agent->reconnect_source = add_timeout(agent, 0, reconnect_tick);
     }
-    if (period > 0)
-        agent->pass_source = add_timeout(agent, (guint) (period * 1000), pass_tick);
+    schedule_passes(agent);
     g_main_loop_run(loop);
     drop_source(&agent->pass_source);
     drop_source(&agent->reconnect_source);

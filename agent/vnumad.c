@@ -89,13 +89,46 @@ run_once(VnumaAgent *agent)
 }
 
 static void
-watch_signal(GMainContext *context, int signum, GMainLoop *loop)
+watch_signal(GMainContext *context, int signum, GSourceFunc func, gpointer data)
 {
     GSource *source = g_unix_signal_source_new(signum);
 
-    g_source_set_callback(source, on_signal, loop, NULL);
+    g_source_set_callback(source, func, data, NULL);
     g_source_attach(source, context);
     g_source_unref(source);
+}
+
+static const char *
+config_path(void)
+{
+    return opt_config ? opt_config : DEFAULT_CONFIG;
+}
+
+static void
+log_config_warnings(const VnumaAgentConfig *config)
+{
+    for (guint i = 0; i < config->warnings->len; i++)
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s",
+                         (const char *) config->warnings->pdata[i]);
+}
+
+/* SIGHUP: vnuma.conf read again; a file that no longer loads keeps the
+ * configuration in use (bad values inside it are warned about and
+ * ignored, as at start). */
+static gboolean
+on_reload(gpointer data)
+{
+    g_autoptr(VnumaAgentConfig) config = vnuma_agent_config_new();
+    g_autoptr(GError) error = NULL;
+
+    if (!vnuma_agent_config_load_file(config, config_path(), opt_config != NULL, &error)) {
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
+                         "reload failed, keeping the configuration in use: %s", error->message);
+        return G_SOURCE_CONTINUE;
+    }
+    log_config_warnings(config);
+    vnuma_agent_reload(data, g_steal_pointer(&config));
+    return G_SOURCE_CONTINUE;
 }
 
 static int
@@ -114,8 +147,9 @@ run_daemon(VnumaAgent *agent)
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
         g_clear_error(&error);
     }
-    watch_signal(context, SIGTERM, loop);
-    watch_signal(context, SIGINT, loop);
+    watch_signal(context, SIGTERM, on_signal, loop);
+    watch_signal(context, SIGINT, on_signal, loop);
+    watch_signal(context, SIGHUP, on_reload, agent);
     g_main_context_push_thread_default(context);
     ok = vnuma_agent_run(agent, loop, &error);
     g_main_context_pop_thread_default(context);
@@ -145,12 +179,9 @@ main(int argc, char **argv)
     if (opt_verbose)
         g_log_set_debug_enabled(TRUE);
 
-    if (!vnuma_agent_config_load_file(config, opt_config ? opt_config : DEFAULT_CONFIG,
-                                      opt_config != NULL, &error))
+    if (!vnuma_agent_config_load_file(config, config_path(), opt_config != NULL, &error))
         return fail(EXIT_FAILED, "%s", error->message);
-    for (guint i = 0; i < config->warnings->len; i++)
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s",
-                         (const char *) config->warnings->pdata[i]);
+    log_config_warnings(config);
 
     virSetErrorFunc(NULL, quiet_libvirt);
     if (opt_dry_run)
