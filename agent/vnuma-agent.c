@@ -513,11 +513,14 @@ connection_alive(VnumaAgent *agent)
 }
 
 /* After a failed call on @dom: did it stop or vanish meanwhile? Then
- * the failure is the domain's doing, not ours. */
+ * the failure is the domain's doing, not ours. (With the connection
+ * gone, nothing can be told: not gone.) */
 static gboolean
-domain_gone(virDomainPtr dom)
+domain_gone(VnumaAgent *agent, virDomainPtr dom)
 {
-    return virDomainIsActive(dom) != 1;
+    int active = virDomainIsActive(dom);
+
+    return active == 0 || (active < 0 && connection_alive(agent));
 }
 
 /* ---- the domain table ----------------------------------------------- */
@@ -849,7 +852,7 @@ restore_snapshot(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, cons
     if (nodeset_changed && snap->nodeset) {
         g_autoptr(VnumaCpuSet) nodes = vnuma_cpuset_parse(snap->nodeset, NULL);
 
-        if (nodes && !set_nodeset(dom, nodes, FALSE, error))
+        if (nodes && !vnuma_cpuset_is_empty(nodes) && !set_nodeset(dom, nodes, FALSE, error))
             return FALSE;
     }
     return TRUE;
@@ -866,7 +869,7 @@ roll_back(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const PinSn
     g_autoptr(GError) again = NULL;
     g_autoptr(VnumaAgentState) back = previous ? vnuma_agent_state_copy(previous) : NULL;
 
-    if (domain_gone(dom))
+    if (domain_gone(agent, dom))
         return;   /* nothing left to undo: the caller forgets it */
     if (restore_snapshot(agent, dom, d, snap, max_vcpus, nodeset_changed, &again) &&
         (!back || save_record(agent, dom, back, &again))) {
@@ -956,7 +959,7 @@ step_failed(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *u
     /* @message may be libvirt's last error, which the next call frees. */
     g_autofree char *copy = g_strdup(message);
 
-    if (domain_gone(dom)) {
+    if (domain_gone(agent, dom)) {
         forget(agent, uuid);
         record(agent, name, uuid, "forget", G_LOG_LEVEL_INFO, "stopped during %s", action);
         return;
