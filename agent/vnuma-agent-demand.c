@@ -21,7 +21,7 @@ vnuma_vcpu_times_add_field(GArray *times, const char *field, guint64 value)
         return FALSE;
     rest = field + strlen("vcpu.");
     dot = strchr(rest, '.');
-    if (!dot || !g_str_equal(dot, ".time"))
+    if (!dot || (!g_str_equal(dot, ".time") && !g_str_equal(dot, ".delay")))
         return FALSE;
     id_text = g_strndup(rest, (gsize) (dot - rest));
     if (!g_ascii_string_to_unsigned(id_text, 10, 0, VNUMA_CPUSET_MAX_ID, &id, NULL))
@@ -31,7 +31,11 @@ vnuma_vcpu_times_add_field(GArray *times, const char *field, guint64 value)
 
         g_array_append_val(times, unknown);
     }
-    g_array_index(times, guint64, id) = value;
+    /* Both are cumulative: their sum is the time the vCPU wanted. */
+    if (g_array_index(times, guint64, id) == VNUMA_VCPU_TIME_UNKNOWN)
+        g_array_index(times, guint64, id) = value;
+    else
+        g_array_index(times, guint64, id) += value;
     return TRUE;
 }
 

@@ -8,14 +8,18 @@
 G_BEGIN_DECLS
 
 /* Measurements → the rebalancer's inputs. CPU demand comes from the
- * cumulative vCPU times of one virConnectGetAllDomainStats call per pass
- * (fields "vcpu.<n>.time", ns); memory per node from numa_maps. */
+ * cumulative vCPU times of one virConnectGetAllDomainStats call per pass:
+ * "vcpu.<n>.time" (ns run) plus "vcpu.<n>.delay" (ns runnable but
+ * waiting in the host's run queue, libvirt >= 7.9; ESXi's ready time).
+ * Time run alone can never exceed a node's CPUs, so it would hide the
+ * very contention a balance migration relieves. Memory per node comes
+ * from numa_maps. */
 
 #define VNUMA_VCPU_TIME_UNKNOWN G_MAXUINT64
 
-/* Records field @field = @value into @times (guint64 ns indexed by vCPU,
- * VNUMA_VCPU_TIME_UNKNOWN where absent) when it is a "vcpu.<n>.time"
- * field; returns whether it was one. */
+/* Adds field @field = @value into @times (guint64 ns indexed by vCPU,
+ * VNUMA_VCPU_TIME_UNKNOWN where absent) when it is a "vcpu.<n>.time" or
+ * "vcpu.<n>.delay" field; returns whether it was one. */
 gboolean vnuma_vcpu_times_add_field(GArray *times, const char *field, guint64 value);
 GArray *vnuma_vcpu_times_new(void);
 

@@ -65,7 +65,7 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
     p->numatune_absent = !pins->has_numatune;
     p->nodeset_live = !pins->has_numatune || g_strcmp0(pins->memory_mode, "restrictive") == 0;
     p->resumed = state_matches(state, p->request, p->fingerprint);
-    p->recovered = !p->resumed && state && state->pending && g_strcmp0(state->host, p->fingerprint) == 0;
+    p->recovered = !p->resumed && state && state->pending;
     if (p->resumed || p->recovered) {
         /* The pins are the agent's own: sizing must not take them for an
          * admin's. What is left to check is the rest of rule 9. */

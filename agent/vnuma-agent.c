@@ -1321,12 +1321,13 @@ measure_cpu(VnumaAgent *agent)
             else if (param->type == VIR_TYPED_PARAM_UINT && g_str_equal(param->field, "vcpu.current"))
                 current = param->value.ui;
         }
-        if (d->demand)
-            g_array_unref(d->demand);
-        d->demand = vnuma_vcpu_demand(d->vcpu_times ? d->vcpu_times : times, times,
-                                      d->vcpu_times ? (double) (now - d->sampled) / G_USEC_PER_SEC : 0);
-        if (d->vcpu_times)
+        g_clear_pointer(&d->demand, g_array_unref);
+        /* The first sample has nothing to compare with: no demand yet
+         * (a zero would drag the rebalancer's average down). */
+        if (d->vcpu_times) {
+            d->demand = vnuma_vcpu_demand(d->vcpu_times, times, (double) (now - d->sampled) / G_USEC_PER_SEC);
             g_array_unref(d->vcpu_times);
+        }
         d->vcpu_times = times;
         d->sampled = now;
         if (placed(d) && !d->planned_only && current > d->vcpus_current && d->vcpus_current > 0)
@@ -1771,7 +1772,9 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
     for (guint i = 0; i < domains->len; i++) {
         AgentDomain *d = domains->pdata[i];
 
-        for (guint c = 0; placed(d) && c < d->state->clients->len; c++) {
+        /* Not measured yet (first pass since it was placed or resumed):
+         * not a candidate this pass. */
+        for (guint c = 0; placed(d) && d->demand && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
             gint home = node_index(agent->host, client->home_node);
             guint64 *mem = client_memory_by_index(agent, d, c);

@@ -67,6 +67,23 @@ quiet_libvirt(void *data, virErrorPtr error)
 {
 }
 
+/* glib's default writer prints info and debug messages to stdout, where
+ * --report json writes; every log line goes to stderr (or the journal). */
+static GLogWriterOutput
+log_to_stderr(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+    g_autofree char *line = NULL;
+
+    if (g_log_writer_is_journald(fileno(stderr)))
+        return g_log_writer_journald(level, fields, n_fields, data);
+    if (g_log_writer_default_would_drop(level, G_LOG_DOMAIN))
+        return G_LOG_WRITER_HANDLED;
+    line = g_log_writer_format_fields(level, fields, n_fields, g_log_writer_supports_color(fileno(stderr)));
+    fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+    return G_LOG_WRITER_HANDLED;
+}
+
 static gboolean
 on_signal(gpointer data)
 {
@@ -176,6 +193,7 @@ main(int argc, char **argv)
         return fail(EXIT_USAGE, "unexpected argument '%s'; see --help", argv[1]);
     if (opt_report && !g_str_equal(opt_report, "json"))
         return fail(EXIT_USAGE, "--report '%s' is not json", opt_report);
+    g_log_set_writer_func(log_to_stderr, NULL, NULL);
     if (opt_verbose)
         g_log_set_debug_enabled(TRUE);
 

@@ -27,13 +27,14 @@ test_fields(void **state)
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.maximum", 4));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.state", 1));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.wait", 7));
-    assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.delay", 9));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.x.time", 9));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.timex", 9));
     assert_true(vnuma_vcpu_times_add_field(times, "vcpu.0.time", 270000000));
     assert_true(vnuma_vcpu_times_add_field(times, "vcpu.2.time", 5));
+    /* Run-queue delay: wanted but not run; counted with the time. */
+    assert_true(vnuma_vcpu_times_add_field(times, "vcpu.0.delay", 9));
     assert_int_equal(times->len, 3);
-    assert_int_equal(g_array_index(times, guint64, 0), 270000000);
+    assert_int_equal(g_array_index(times, guint64, 0), 270000009);
     assert_true(g_array_index(times, guint64, 1) == VNUMA_VCPU_TIME_UNKNOWN);
     assert_int_equal(g_array_index(times, guint64, 2), 5);
 }
