@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent.h"
+#include "agent/vnuma-agent-private.h"
 
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <libvirt/virterror.h>
@@ -11,144 +9,26 @@
 #include "agent/vnuma-agent-demand.h"
 #include "agent/vnuma-agent-events.h"
 #include "agent/vnuma-agent-metrics.h"
-#include "agent/vnuma-agent-numamaps.h"
-#include "agent/vnuma-agent-pages.h"
 #include "agent/vnuma-agent-plan.h"
 #include "agent/vnuma-agent-report.h"
 #include "agent/vnuma-agent-state.h"
 #include "lib/vnuma-error.h"
-#include "lib/vnuma-ratelimit.h"
 #include "lib/vnuma-rebalance.h"
 #include "lib/vnuma-sizing.h"
 #include "xml/vnuma-caps.h"
 
-#define QEMU_RUN_DIR "/run/libvirt/qemu"
 #define BACKOFF_MAX_S 30
 #define KEEPALIVE_INTERVAL_S 5
 #define KEEPALIVE_COUNT 3
 /* libvirt 7.3.0: the first with <numatune> mode restrictive. */
 #define LIBVIRT_RESTRICTIVE_VERSION 7003000
-#define MIB_BYTES (1024.0 * 1024.0)
-/* Page migration looks at no more than this many times the bytes it
- * may move in a pass (most pages of a region may already be in place),
- * and at least this much, so a slow rate still finishes the walk. */
-#define FOLLOW_SCAN_FACTOR 8
-#define FOLLOW_SCAN_MIN (64ull << 20)
-
-/* Test-only fault points (docs/agent.md), from VNUMA_AGENT_FAULT, read
- * once when the agent is made: failures that cannot be provoked for
- * real at the right moment. Unset in production: no effect. */
-typedef enum {
-    FAULT_NONE,
-    FAULT_STOP_BEFORE_APPLY,     /* SIGSTOP itself after deciding, before changing anything */
-    FAULT_STOP_AFTER_PINS,       /* SIGSTOP itself after the pins, before nodeset and record */
-    FAULT_FAIL_RECORD,           /* the final record write fails as if libvirt refused it */
-} Fault;
-
-/* Memory following a moved client (memory_migrate_rate): one span per
- * guest RAM mapping to walk, pages off @allowed going to @target. */
-typedef struct {
-    guint64 start;
-    guint64 end;
-    guint64 cursor;
-    gint target;
-    VnumaCpuSet *allowed;
-} FollowSpan;
-
-typedef struct {
-    GArray *spans;               /* FollowSpan; NULL until resolved from numa_maps */
-    VnumaRateLimit limit;
-    guint64 moved;               /* bytes */
-    guint64 failed;
-} Follow;
-
-/* One running domain as the agent knows it. */
-typedef struct {
-    char *uuid;
-    char *name;
-    gboolean managed;
-    char *reason;                /* why not managed, or why placement failed */
-    VnumaAgentState *state;      /* managed and placed: clients on home nodes */
-    gboolean planned_only;       /* --dry-run: decided, not applied */
-    gboolean nodeset_live;       /* libvirt lets its nodeset change while it runs */
-    GStrv warnings;              /* the sizing engine's, from placement */
-    GPtrArray *usable;           /* VnumaCpuSet * per host node index, this domain's view */
-    guint client_base;           /* rebalancer ids: client_base + client index */
-    GArray *vcpu_times;          /* last "vcpu.N.time" sample, ns */
-    gint64 sampled;              /* monotonic µs of that sample */
-    GArray *demand;              /* double per vCPU, CPUs used over the last period */
-    GArray *memory;              /* KiB per host node id from numa_maps; NULL: unknown */
-    GPtrArray *cell_vcpus;       /* VnumaCpuSet * per guest cell; no cells: one, every vCPU */
-    GArray *cell_kib;            /* guint64 per guest cell; no cells: one, <memory> */
-    guint64 memory_kib;          /* <memory> */
-    guint vcpus_current;         /* online vCPUs, last seen */
-    GArray *spread;              /* not placed: vCPUs per host node index, where they may run */
-    pid_t pid;                   /* QEMU's, when numa_maps is readable */
-    GPtrArray *regions;          /* VnumaMemRegion *: the process's mappings, last pass */
-    GArray *ram;                 /* gint per cell: its backing mapping in regions, or -1 */
-    Follow *follow;              /* pages still following a move */
-    guint64 memory_moved_kib;    /* by page migration since placed */
-} AgentDomain;
-
-struct _VnumaAgent {
-    char *uri;
-    VnumaAgentConfig *config;
-    VnumaAgentFlags flags;
-
-    virConnectPtr conn;
-    gint generation;             /* bumped on every (dis)connection; atomic */
-    int lifecycle_id;            /* -1: not registered */
-    gboolean close_registered;
-    VnumaHost *host;
-    char *fingerprint;
-    GPtrArray *usable;           /* VnumaCpuSet * per host node index: CPUs ∩ host_cpuset */
-    VnumaCpuSet *host_cpus;      /* every CPU of the host: an unpinned vCPU's map */
-    int cpumap_len;
-    VnumaAgentPlanFlags plan_flags;
-    unsigned int pin_flags;      /* for virDomainPinVcpuFlags */
-    gboolean read_numa_maps;     /* local qemu driver: /proc/PID/numa_maps is ours to read */
-    gboolean sweep_definitions;  /* next pass sizes every persistent definition */
-    GHashTable *only;            /* domain names the agent may touch; NULL: all */
-
-    GHashTable *domains;         /* uuid -> AgentDomain */
-    GHashTable *own_defines;     /* uuid -> checksum of the definition the agent wrote */
-    guint next_client_id;
-    VnumaRebalancer *rebalancer;
-
-    GPtrArray *actions;          /* VnumaReportAction *, since the last report */
-    Fault fault;
-    guint errors;
-    guint64 passes;
-    char *report;
-
-    GMainContext *context;
-    GSource *pass_source;
-    GSource *reconnect_source;
-    guint backoff;
-};
 
 /* ---- bookkeeping ---------------------------------------------------- */
 
 static void
-follow_span_clear(gpointer data)
-{
-    vnuma_cpuset_free(((FollowSpan *) data)->allowed);
-}
-
-static void
-follow_free(Follow *follow)
-{
-    if (!follow)
-        return;
-    if (follow->spans)
-        g_array_unref(follow->spans);
-    g_free(follow);
-}
-
-static void
 agent_domain_free(gpointer data)
 {
-    AgentDomain *d = data;
+    VnumaAgentDomain *d = data;
 
     g_free(d->uuid);
     g_free(d->name);
@@ -173,15 +53,13 @@ agent_domain_free(gpointer data)
         g_ptr_array_unref(d->regions);
     if (d->ram)
         g_array_unref(d->ram);
-    follow_free(d->follow);
+    vnuma_agent_follow_free(d->follow);
     g_free(d);
 }
 
-/* Logs through glib's structured logging (journald fields VNUMA_DOMAIN,
- * VNUMA_ACTION) and keeps the action for the pass report. */
-static void G_GNUC_PRINTF(6, 7)
-record(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
-       GLogLevelFlags level, const char *format, ...)
+void
+vnuma_agent_record(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
+                   GLogLevelFlags level, const char *format, ...)
 {
     static const char *const changing[] = { "place", "define", "move", "vcpus", "memory", NULL };
     gboolean changes = g_strv_contains(changing, action);
@@ -207,22 +85,14 @@ record(VnumaAgent *agent, const char *domain, const char *uuid, const char *acti
     g_ptr_array_add(agent->actions, a);
 }
 
-static const char *
-libvirt_message(void)
-{
-    const char *message = virGetLastErrorMessage();
-
-    return message ? message : "unknown libvirt error";
-}
-
 static gint64
 now_s(void)
 {
     return g_get_real_time() / G_USEC_PER_SEC;
 }
 
-static gint
-node_index(const VnumaHost *host, guint id)
+gint
+vnuma_agent_node_index(const VnumaHost *host, guint id)
 {
     for (guint i = 0; i < host->nodes->len; i++) {
         if (((const VnumaHostNode *) host->nodes->pdata[i])->id == id)
@@ -241,33 +111,6 @@ copy_sets(const GPtrArray *sets)
     return copy;
 }
 
-static Fault
-read_fault(void)
-{
-    static const char *const names[] = { "", "stop-before-apply", "stop-after-pins", "fail-record" };
-    const char *value = getenv("VNUMA_AGENT_FAULT");
-
-    for (guint i = 1; value && i < G_N_ELEMENTS(names); i++) {
-        if (g_str_equal(value, names[i])) {
-            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
-                             "test fault point armed: VNUMA_AGENT_FAULT=%s", value);
-            return (Fault) i;
-        }
-    }
-    return FAULT_NONE;
-}
-
-/* A fault point: the process stops itself, for a test to act meanwhile
- * (destroy the domain, kill libvirtd, SIGKILL the agent). */
-static void
-fault_stop(VnumaAgent *agent, Fault point, const char *where)
-{
-    if (agent->fault != point)
-        return;
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "test fault point: stopping %s", where);
-    raise(SIGSTOP);
-}
-
 VnumaAgent *
 vnuma_agent_new(const char *uri, VnumaAgentConfig *config, VnumaAgentFlags flags)
 {
@@ -282,7 +125,7 @@ vnuma_agent_new(const char *uri, VnumaAgentConfig *config, VnumaAgentFlags flags
     agent->own_defines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     agent->actions = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_report_action_free);
     agent->backoff = 1;
-    agent->fault = read_fault();
+    agent->fault = vnuma_agent_read_fault();
     vnuma_rebalance_params_init(&params);
     agent->rebalancer = vnuma_rebalancer_new(&params);
     return agent;
@@ -385,7 +228,7 @@ read_caps(VnumaAgent *agent, GError **error)
         return caps;
     }
     if (!(caps = virConnectGetCapabilities(agent->conn)))
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", vnuma_agent_libvirt_message());
     return caps;
 }
 
@@ -435,7 +278,7 @@ read_driver(VnumaAgent *agent)
         agent->pin_flags = VIR_DOMAIN_AFFECT_CURRENT;
     }
     /* numa_maps of the QEMU process: only for a local system qemu
-     * driver, whose pid files sit in QEMU_RUN_DIR. */
+     * driver, whose pid files sit in /run/libvirt/qemu. */
     if (g_strcmp0(type, "QEMU") == 0) {
         g_autofree char *hostname = virConnectGetHostname(agent->conn);
 
@@ -470,7 +313,7 @@ vnuma_agent_connect(VnumaAgent *agent, GError **error)
     disconnect(agent);
     if (!(agent->conn = virConnectOpen(agent->uri))) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot connect to %s: %s", agent->uri,
-                    libvirt_message());
+                    vnuma_agent_libvirt_message());
         return FALSE;
     }
     return setup_connection(agent, error);
@@ -515,8 +358,8 @@ connection_alive(VnumaAgent *agent)
 /* After a failed call on @dom: did it stop or vanish meanwhile? Then
  * the failure is the domain's doing, not ours. (With the connection
  * gone, nothing can be told: not gone.) */
-static gboolean
-domain_gone(VnumaAgent *agent, virDomainPtr dom)
+gboolean
+vnuma_agent_domain_gone(VnumaAgent *agent, virDomainPtr dom)
 {
     int active = virDomainIsActive(dom);
 
@@ -525,10 +368,10 @@ domain_gone(VnumaAgent *agent, virDomainPtr dom)
 
 /* ---- the domain table ----------------------------------------------- */
 
-static AgentDomain *
+static VnumaAgentDomain *
 domain_add(VnumaAgent *agent, const char *uuid, const char *name)
 {
-    AgentDomain *d = g_new0(AgentDomain, 1);
+    VnumaAgentDomain *d = g_new0(VnumaAgentDomain, 1);
 
     d->uuid = g_strdup(uuid);
     d->name = g_strdup(name);
@@ -546,7 +389,7 @@ forget(VnumaAgent *agent, const char *uuid)
 static gint
 compare_uuid(gconstpointer a, gconstpointer b)
 {
-    return g_strcmp0((*(AgentDomain *const *) a)->uuid, (*(AgentDomain *const *) b)->uuid);
+    return g_strcmp0((*(VnumaAgentDomain *const *) a)->uuid, (*(VnumaAgentDomain *const *) b)->uuid);
 }
 
 static GPtrArray *
@@ -561,12 +404,6 @@ sorted_domains(VnumaAgent *agent)
         g_ptr_array_add(list, value);
     g_ptr_array_sort(list, compare_uuid);
     return list;
-}
-
-static gboolean
-placed(const AgentDomain *d)
-{
-    return d->managed && d->state != NULL;
 }
 
 /* What the other running domains commit to each node: placement's
@@ -584,7 +421,7 @@ sum_doubles(const GArray *values)
 }
 
 static void
-add_spread(GArray *loads, const AgentDomain *d)
+add_spread(GArray *loads, const VnumaAgentDomain *d)
 {
     double vcpus = sum_doubles(d->spread);
 
@@ -610,17 +447,17 @@ committed_loads(VnumaAgent *agent, const char *except)
     }
     g_hash_table_iter_init(&iter, agent->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        const AgentDomain *d = value;
+        const VnumaAgentDomain *d = value;
 
         if (g_str_equal(d->uuid, except))
             continue;
-        if (!placed(d)) {
+        if (!vnuma_agent_placed(d)) {
             add_spread(loads, d);
             continue;
         }
         for (guint c = 0; c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint index = node_index(agent->host, client->home_node);
+            gint index = vnuma_agent_node_index(agent->host, client->home_node);
 
             if (index < 0)
                 continue;
@@ -629,293 +466,6 @@ committed_loads(VnumaAgent *agent, const char *except)
         }
     }
     return loads;
-}
-
-/* ---- applying pins -------------------------------------------------- */
-
-static unsigned char *
-cpumap_new(const VnumaAgent *agent, const VnumaCpuSet *cpus)
-{
-    unsigned char *map = g_new0(unsigned char, agent->cpumap_len);
-
-    VNUMA_CPUSET_FOREACH(cpus, id) {
-        if (id < agent->cpumap_len * 8)
-            VIR_USE_CPU(map, id);
-    }
-    return map;
-}
-
-/* The CPUs of a client's home node as this domain may use them. */
-static const VnumaCpuSet *
-home_cpus(const VnumaAgent *agent, const AgentDomain *d, guint home_node)
-{
-    gint index = node_index(agent->host, home_node);
-
-    return index < 0 ? NULL : d->usable->pdata[index];
-}
-
-/* A vCPU not online yet (hot-pluggable, beyond the current count) may
- * refuse a live pin; it is pinned when it comes (see measure_cpu). */
-static gboolean
-vcpu_offline(const AgentDomain *d, int vcpu)
-{
-    return d->vcpus_current > 0 && (guint) vcpu >= d->vcpus_current;
-}
-
-static gboolean
-pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const VnumaAgentState *state,
-          GError **error)
-{
-    g_autoptr(VnumaCpuSet) emulator = vnuma_cpuset_new();
-
-    for (guint c = 0; c < state->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(state->clients, VnumaAgentClient, c);
-        const VnumaCpuSet *cpus = home_cpus(agent, d, client->home_node);
-        g_autofree unsigned char *map = NULL;
-
-        if (!cpus || vnuma_cpuset_is_empty(cpus)) {
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "node %u has no usable CPU",
-                        client->home_node);
-            return FALSE;
-        }
-        map = cpumap_new(agent, cpus);
-        vnuma_cpuset_union(emulator, cpus);
-        VNUMA_CPUSET_FOREACH(client->vcpus, vcpu) {
-            if (virDomainPinVcpuFlags(dom, (unsigned int) vcpu, map, agent->cpumap_len,
-                                      agent->pin_flags) < 0 && !vcpu_offline(d, vcpu)) {
-                g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning vCPU %d: %s", vcpu,
-                            libvirt_message());
-                return FALSE;
-            }
-        }
-    }
-    g_autofree unsigned char *map = cpumap_new(agent, emulator);
-    if (virDomainPinEmulator(dom, map, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning the emulator: %s", libvirt_message());
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* The memory nodeset of a running domain. libvirt allows the change only
- * without a <numatune> yet or in mode restrictive; setting it without
- * one makes the mode strict and locks it, so the first change also asks
- * for restrictive. */
-static gboolean
-set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean numatune_absent, GError **error)
-{
-    g_autofree char *nodeset = vnuma_cpuset_format(nodes);
-    virTypedParameterPtr params = NULL;
-    int n_params = 0, max_params = 0;
-    gboolean ok;
-
-    ok = virTypedParamsAddString(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_NODESET, nodeset) == 0 &&
-         (!numatune_absent ||
-          virTypedParamsAddInt(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_MODE,
-                               VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE) == 0) &&
-         virDomainSetNumaParameters(dom, params, n_params, VIR_DOMAIN_AFFECT_LIVE) == 0;
-    if (!ok)
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "memory nodeset %s refused: %s", nodeset,
-                    libvirt_message());
-    virTypedParamsFree(params, n_params);
-    return ok;
-}
-
-/* Whether the agent changes this domain's nodeset at all. */
-static gboolean
-nodeset_applies(const VnumaAgent *agent, const AgentDomain *d)
-{
-    return d->nodeset_live && agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE;
-}
-
-static gboolean
-write_record(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentState *state, GError **error)
-{
-    g_autofree char *record_xml = vnuma_agent_state_format(state);
-
-    if (agent->fault == FAULT_FAIL_RECORD && !state->pending) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO,
-                    "saving the record: refused (test fault point VNUMA_AGENT_FAULT=fail-record)");
-        return FALSE;
-    }
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, record_xml, VNUMA_AGENT_PREFIX,
-                             VNUMA_AGENT_NAMESPACE, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "saving the record: %s", libvirt_message());
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* The record, complete: with the digest of the pins as libvirt now
- * reports them, which is how a later pass knows they are the agent's. */
-static gboolean
-save_record(VnumaAgent *agent, virDomainPtr dom, VnumaAgentState *state, GError **error)
-{
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-
-    if (!xml) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "reading the pins back: %s", libvirt_message());
-        return FALSE;
-    }
-    g_free(state->pins_digest);
-    if (!(state->pins_digest = vnuma_agent_pins_digest(xml, strlen(xml), error)))
-        return FALSE;
-    state->pending = FALSE;
-    return write_record(agent, dom, state, error);
-}
-
-/* The pins and nodeset a domain had before an apply, to roll back to.
- * A part libvirt would not report (the test driver has no emulator pin
- * info) is restored as unpinned: all CPUs. */
-typedef struct {
-    unsigned char *vcpus;        /* n_vcpus maps; NULL: not read */
-    int n_vcpus;
-    unsigned char *emulator;     /* NULL: not read */
-    char *nodeset;               /* NULL: not read */
-} PinSnapshot;
-
-static void
-pin_snapshot_clear(PinSnapshot *snap)
-{
-    g_free(snap->vcpus);
-    g_free(snap->emulator);
-    g_free(snap->nodeset);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PinSnapshot, pin_snapshot_clear)
-
-static guint
-state_max_vcpus(const VnumaAgentState *state)
-{
-    gint last = -1;
-
-    for (guint c = 0; c < state->clients->len; c++)
-        last = MAX(last, vnuma_cpuset_last(g_array_index(state->clients, VnumaAgentClient, c).vcpus));
-    return (guint) (last + 1);
-}
-
-static char *
-read_nodeset(virDomainPtr dom)
-{
-    virTypedParameterPtr params = NULL;
-    int n_params = 0;
-    const char *nodeset = NULL;
-    char *copy = NULL;
-
-    if (virDomainGetNumaParameters(dom, NULL, &n_params, VIR_DOMAIN_AFFECT_LIVE) < 0 || n_params <= 0)
-        return NULL;
-    params = g_new0(virTypedParameter, n_params);
-    if (virDomainGetNumaParameters(dom, params, &n_params, VIR_DOMAIN_AFFECT_LIVE) == 0 &&
-        virTypedParamsGetString(params, n_params, VIR_DOMAIN_NUMA_NODESET, &nodeset) == 1 && nodeset)
-        copy = g_strdup(nodeset);
-    virTypedParamsClear(params, n_params);
-    g_free(params);
-    return copy;
-}
-
-static void
-read_snapshot(const VnumaAgent *agent, virDomainPtr dom, guint max_vcpus, PinSnapshot *snap)
-{
-    snap->vcpus = g_new0(unsigned char, (gsize) max_vcpus * agent->cpumap_len);
-    snap->n_vcpus = virDomainGetVcpuPinInfo(dom, (int) max_vcpus, snap->vcpus, agent->cpumap_len,
-                                            VIR_DOMAIN_AFFECT_LIVE);
-    if (snap->n_vcpus < 0)
-        g_clear_pointer(&snap->vcpus, g_free);
-    snap->emulator = g_new0(unsigned char, agent->cpumap_len);
-    if (virDomainGetEmulatorPinInfo(dom, snap->emulator, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        g_clear_pointer(&snap->emulator, g_free);
-    snap->nodeset = read_nodeset(dom);
-}
-
-static gboolean
-restore_snapshot(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const PinSnapshot *snap,
-                 guint max_vcpus, gboolean nodeset_changed, GError **error)
-{
-    g_autofree unsigned char *all = cpumap_new(agent, agent->host_cpus);
-
-    for (guint v = 0; v < max_vcpus; v++) {
-        const unsigned char *map = snap->vcpus && (int) v < snap->n_vcpus
-                                   ? snap->vcpus + (gsize) v * agent->cpumap_len : all;
-
-        if (virDomainPinVcpuFlags(dom, v, (unsigned char *) map, agent->cpumap_len, agent->pin_flags) < 0 &&
-            !vcpu_offline(d, (int) v)) {
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring vCPU %u's pins: %s", v,
-                        libvirt_message());
-            return FALSE;
-        }
-    }
-    if (virDomainPinEmulator(dom, snap->emulator ? snap->emulator : all, agent->cpumap_len,
-                             VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring the emulator's pins: %s", libvirt_message());
-        return FALSE;
-    }
-    if (nodeset_changed && snap->nodeset) {
-        g_autoptr(VnumaCpuSet) nodes = vnuma_cpuset_parse(snap->nodeset, NULL);
-
-        if (nodes && !vnuma_cpuset_is_empty(nodes) && !set_nodeset(dom, nodes, FALSE, error))
-            return FALSE;
-    }
-    return TRUE;
-}
-
-/* Undoes a failed apply (SPEC §7: no half-applied state): the pins and
- * nodeset go back to what they were; a move's record goes back to the
- * previous one. A first placement's record stays pending, so whatever
- * libvirt now shows of its pins is never taken for an admin's. */
-static void
-roll_back(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const PinSnapshot *snap,
-          guint max_vcpus, gboolean nodeset_changed, const VnumaAgentState *previous, GError **error)
-{
-    g_autoptr(GError) again = NULL;
-    g_autoptr(VnumaAgentState) back = previous ? vnuma_agent_state_copy(previous) : NULL;
-
-    if (domain_gone(agent, dom))
-        return;   /* nothing left to undo: the caller forgets it */
-    if (restore_snapshot(agent, dom, d, snap, max_vcpus, nodeset_changed, &again) &&
-        (!back || save_record(agent, dom, back, &again))) {
-        g_prefix_error(error, "rolled back (pins%s restored%s) after: ", nodeset_changed ? " and nodeset" : "",
-                       back ? ", previous record kept" : ", record left pending");
-        return;
-    }
-    g_prefix_error(error, "ROLLBACK FAILED (%s; the record stays pending: the domain is placed afresh "
-                   "next time) after: ", again->message);
-}
-
-/* Applies @next to the running domain (pins, nodeset, record) as one
- * step that either completes or is rolled back. A pending record goes
- * first (write-ahead), so an agent killed half way leaves a mark that
- * the pins may be its own. @previous is the state now applied (a move,
- * vCPUs hot-added) or NULL (a first placement); @widen adds nodes to
- * the nodeset while memory follows a move. */
-static gboolean
-apply_state(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, VnumaAgentState *next,
-            const VnumaAgentState *previous, gboolean numatune_absent, const VnumaCpuSet *widen,
-            GError **error)
-{
-    g_auto(PinSnapshot) snap = { 0 };
-    guint max_vcpus = state_max_vcpus(next);
-    gboolean nodeset_changed = FALSE;
-    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, next);
-
-    fault_stop(agent, FAULT_STOP_BEFORE_APPLY, "before applying");
-    read_snapshot(agent, dom, max_vcpus, &snap);
-    next->pending = TRUE;
-    if (!write_record(agent, dom, next, error)) {
-        next->pending = FALSE;
-        g_prefix_error(error, "nothing applied: ");
-        return FALSE;
-    }
-    if (widen)
-        vnuma_cpuset_union(nodes, widen);
-    if (pin_vcpus(agent, dom, d, next, error)) {
-        fault_stop(agent, FAULT_STOP_AFTER_PINS, "after the pins");
-        if (!nodeset_applies(agent, d) || (nodeset_changed = set_nodeset(dom, nodes, numatune_absent, error))) {
-            if (save_record(agent, dom, next, error))
-                return TRUE;
-        }
-    }
-    roll_back(agent, dom, d, &snap, max_vcpus, nodeset_changed, previous, error);
-    return FALSE;
 }
 
 /* ---- initial placement ---------------------------------------------- */
@@ -931,7 +481,7 @@ read_state(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *uu
     if (!xml)
         return NULL;   /* VIR_ERR_NO_DOMAIN_METADATA: never placed */
     if (!(state = vnuma_agent_state_parse(xml, &error)))
-        record(agent, name, uuid, "resume", G_LOG_LEVEL_WARNING, "%s; placing afresh", error->message);
+        vnuma_agent_record(agent, name, uuid, "resume", G_LOG_LEVEL_WARNING, "%s; placing afresh", error->message);
     return state;
 }
 
@@ -959,18 +509,18 @@ step_failed(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *u
     /* @message may be libvirt's last error, which the next call frees. */
     g_autofree char *copy = g_strdup(message);
 
-    if (domain_gone(agent, dom)) {
+    if (vnuma_agent_domain_gone(agent, dom)) {
         forget(agent, uuid);
-        record(agent, name, uuid, "forget", G_LOG_LEVEL_INFO, "stopped during %s", action);
+        vnuma_agent_record(agent, name, uuid, "forget", G_LOG_LEVEL_INFO, "stopped during %s", action);
         return;
     }
-    record(agent, name, uuid, action, G_LOG_LEVEL_CRITICAL, "%s", copy);
+    vnuma_agent_record(agent, name, uuid, action, G_LOG_LEVEL_CRITICAL, "%s", copy);
 }
 
 /* Where an unplaced domain's vCPUs may run, from the pins libvirt
  * reports (an unpinned vCPU: every CPU). */
 static void
-read_spread(VnumaAgent *agent, virDomainPtr dom, AgentDomain *d, guint vcpus)
+read_spread(VnumaAgent *agent, virDomainPtr dom, VnumaAgentDomain *d, guint vcpus)
 {
     g_autofree unsigned char *maps = g_new0(unsigned char, (gsize) MAX(vcpus, 1) * agent->cpumap_len);
     g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
@@ -996,7 +546,7 @@ read_spread(VnumaAgent *agent, virDomainPtr dom, AgentDomain *d, guint vcpus)
 /* What the live XML says of the guest's cells, for telling their
  * memory apart in numa_maps. */
 static void
-keep_cells(AgentDomain *d, const VnumaRequest *request)
+keep_cells(VnumaAgentDomain *d, const VnumaRequest *request)
 {
     d->cell_vcpus = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
     d->cell_kib = g_array_new(FALSE, FALSE, sizeof(guint64));
@@ -1014,25 +564,6 @@ keep_cells(AgentDomain *d, const VnumaRequest *request)
     d->vcpus_current = request->current_vcpus;
 }
 
-static Follow *
-follow_new(const VnumaAgent *agent)
-{
-    Follow *follow = g_new0(Follow, 1);
-
-    /* Two periods' worth at most: a late pass keeps its share. */
-    vnuma_rate_limit_init(&follow->limit, agent->config->memory_migrate_rate * MIB_BYTES,
-                          2 * MAX(agent->config->rebalance_period, 1.0));
-    return follow;
-}
-
-/* Pages follow moves at a bounded rate when the agent can reach them
- * (local qemu: numa_maps and move_pages) and the nodeset is its to set. */
-static gboolean
-follows_memory(const VnumaAgent *agent, const AgentDomain *d)
-{
-    return agent->config->memory_migrate_rate > 0 && agent->read_numa_maps && nodeset_applies(agent, d);
-}
-
 static void
 place_domain(VnumaAgent *agent, virDomainPtr dom)
 {
@@ -1045,13 +576,13 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     g_autoptr(GArray) loads = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *what = NULL;
-    AgentDomain *d;
+    VnumaAgentDomain *d;
 
     if (virDomainGetUUIDString(dom, uuid) < 0)
         return;
     forget(agent, uuid);
     if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        step_failed(agent, dom, name, uuid, "place", libvirt_message());
+        step_failed(agent, dom, name, uuid, "place", vnuma_agent_libvirt_message());
         return;
     }
     previous = read_state(agent, dom, name, uuid);
@@ -1059,7 +590,7 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     p = vnuma_agent_place(agent->host, &agent->config->settings, xml, strlen(xml), previous,
                           (const VnumaNodeLoad *) loads->data, loads->len, agent->plan_flags, &error);
     if (!p) {
-        record(agent, name, uuid, "place", G_LOG_LEVEL_CRITICAL, "%s", error->message);
+        vnuma_agent_record(agent, name, uuid, "place", G_LOG_LEVEL_CRITICAL, "%s", error->message);
         return;
     }
     d = domain_add(agent, uuid, name);
@@ -1068,7 +599,7 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     if (!p->managed) {
         d->reason = g_strdup(p->reason);
         read_spread(agent, dom, d, p->request->vcpus);
-        record(agent, name, uuid, "unmanaged", G_LOG_LEVEL_INFO, "left alone: %s", p->reason);
+        vnuma_agent_record(agent, name, uuid, "unmanaged", G_LOG_LEVEL_INFO, "left alone: %s", p->reason);
         return;
     }
     d->usable = copy_sets(p->layout->usable);
@@ -1082,20 +613,20 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
 
         d->state = g_steal_pointer(&previous);
         what = describe_state(d->state);
-        record(agent, name, uuid, "resume", G_LOG_LEVEL_INFO, "resumed from metadata: %s", what);
+        vnuma_agent_record(agent, name, uuid, "resume", G_LOG_LEVEL_INFO, "resumed from metadata: %s", what);
         /* Killed while memory followed a move: the nodeset is still the
          * widened one. Finish the job. */
-        if (live && nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
-            d->follow = follow_new(agent);
+        if (live && vnuma_agent_nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
+            d->follow = vnuma_agent_follow_new(agent);
         return;
     }
     if (p->recovered)
-        record(agent, name, uuid, "recover", G_LOG_LEVEL_MESSAGE,
+        vnuma_agent_record(agent, name, uuid, "recover", G_LOG_LEVEL_MESSAGE,
                "the record says an apply was interrupted: the pins are the agent's; placing afresh");
     state = vnuma_agent_state_from_layout(p->layout, p->fingerprint, previous, now_s());
     what = describe_state(state);
     if (!(agent->flags & VNUMA_AGENT_DRY_RUN) &&
-        !apply_state(agent, dom, d, state, NULL, p->numatune_absent, NULL, &error)) {
+        !vnuma_agent_apply_state(agent, dom, d, state, NULL, p->numatune_absent, NULL, &error)) {
         d->managed = FALSE;
         d->reason = g_strdup_printf("placement failed: %s", error->message);
         step_failed(agent, dom, name, uuid, "place", error->message);
@@ -1106,7 +637,7 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     }
     d->planned_only = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0;
     d->state = g_steal_pointer(&state);
-    record(agent, name, uuid, "place", G_LOG_LEVEL_MESSAGE, "%s", what);
+    vnuma_agent_record(agent, name, uuid, "place", G_LOG_LEVEL_MESSAGE, "%s", what);
 }
 
 /* Places every running domain the table does not know yet and forgets
@@ -1121,7 +652,7 @@ sync_running(VnumaAgent *agent, GError **error)
     gpointer key;
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_agent_libvirt_message());
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
@@ -1175,8 +706,8 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
     if (virDomainGetUUIDString(dom, uuid) < 0)
         return;
     if (!(xml = read_definition(dom))) {
-        record(agent, name, uuid, "define", G_LOG_LEVEL_WARNING, "cannot read the definition: %s",
-               libvirt_message());
+        vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_WARNING, "cannot read the definition: %s",
+               vnuma_agent_libvirt_message());
         return;
     }
     /* The DEFINED event of the agent's own define: the definition is
@@ -1189,25 +720,25 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
                                          agent->plan_flags, &skip, &error);
     if (!output) {
         if (error)
-            record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "%s", error->message);
+            vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "%s", error->message);
         else
-            record(agent, name, uuid, "define-skip", G_LOG_LEVEL_DEBUG, "%s", skip);
+            vnuma_agent_record(agent, name, uuid, "define-skip", G_LOG_LEVEL_DEBUG, "%s", skip);
         return;
     }
     if (agent->flags & VNUMA_AGENT_DRY_RUN) {
-        record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE, "would size the persistent definition");
+        vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE, "would size the persistent definition");
         return;
     }
     if (!(defined = virDomainDefineXML(agent->conn, output))) {
-        record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "defining the sized XML: %s",
-               libvirt_message());
+        vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "defining the sized XML: %s",
+               vnuma_agent_libvirt_message());
         return;
     }
     after = read_definition(defined);
     virDomainFree(defined);
     if (after)
         g_hash_table_replace(agent->own_defines, g_strdup(uuid), checksum(after));
-    record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE,
+    vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE,
            "persistent definition sized (takes effect at the next cold boot)");
 }
 
@@ -1218,7 +749,7 @@ sweep_definitions(VnumaAgent *agent, GError **error)
     int n = virConnectListAllDomains(agent->conn, &doms, VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_agent_libvirt_message());
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
@@ -1268,7 +799,7 @@ vnuma_agent_handle_event(VnumaAgent *agent, const char *uuid, int event, int det
 /* vCPUs hot-added since the last pass (current count grew): pinned to
  * their clients' home nodes, by applying the state again. */
 static void
-pin_hot_added(VnumaAgent *agent, AgentDomain *d, virDomainStatsRecordPtr stats, guint current)
+pin_hot_added(VnumaAgent *agent, VnumaAgentDomain *d, virDomainStatsRecordPtr stats, guint current)
 {
     g_autoptr(VnumaAgentState) again = vnuma_agent_state_copy(d->state);
     g_autoptr(GError) error = NULL;
@@ -1276,17 +807,17 @@ pin_hot_added(VnumaAgent *agent, AgentDomain *d, virDomainStatsRecordPtr stats, 
 
     d->vcpus_current = current;
     if (agent->flags & VNUMA_AGENT_DRY_RUN) {
-        record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
+        vnuma_agent_record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
                "vCPUs %u-%u hot-added: would pin them to their clients' home nodes", before, current - 1);
         return;
     }
-    if (!apply_state(agent, stats->dom, d, again, d->state, FALSE, NULL, &error)) {
+    if (!vnuma_agent_apply_state(agent, stats->dom, d, again, d->state, FALSE, NULL, &error)) {
         step_failed(agent, stats->dom, d->name, d->uuid, "vcpus", error->message);
         return;
     }
     vnuma_agent_state_free(d->state);
     d->state = g_steal_pointer(&again);
-    record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
+    vnuma_agent_record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
            "vCPUs %u-%u hot-added: pinned to their clients' home nodes", before, current - 1);
 }
 
@@ -1300,17 +831,17 @@ measure_cpu(VnumaAgent *agent)
 
     if (n < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "MESSAGE", "no vCPU stats: %s",
-                         libvirt_message());
+                         vnuma_agent_libvirt_message());
         return;
     }
     for (int i = 0; i < n; i++) {
         char uuid[VIR_UUID_STRING_BUFLEN];
-        AgentDomain *d;
+        VnumaAgentDomain *d;
         GArray *times;
         guint current = 0;
 
         if (virDomainGetUUIDString(records[i]->dom, uuid) < 0 ||
-            !(d = g_hash_table_lookup(agent->domains, uuid)) || (!placed(d) && !d->spread))
+            !(d = g_hash_table_lookup(agent->domains, uuid)) || (!vnuma_agent_placed(d) && !d->spread))
             continue;
         times = vnuma_vcpu_times_new();
         for (int p = 0; p < records[i]->nparams; p++) {
@@ -1330,262 +861,12 @@ measure_cpu(VnumaAgent *agent)
         }
         d->vcpu_times = times;
         d->sampled = now;
-        if (placed(d) && !d->planned_only && current > d->vcpus_current && d->vcpus_current > 0)
+        if (vnuma_agent_placed(d) && !d->planned_only && current > d->vcpus_current && d->vcpus_current > 0)
             pin_hot_added(agent, d, records[i], current);
         else if (current)
             d->vcpus_current = current;
     }
     virDomainStatsRecordListFree(records);
-}
-
-static void
-measure_memory(VnumaAgent *agent, AgentDomain *d)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) regions = NULL;
-
-    g_clear_pointer(&d->memory, g_array_unref);
-    g_clear_pointer(&d->regions, g_ptr_array_unref);
-    g_clear_pointer(&d->ram, g_array_unref);
-    if (!agent->read_numa_maps)
-        return;
-    if (!vnuma_qemu_pid_read(QEMU_RUN_DIR, d->name, &d->pid, &error) ||
-        !(regions = vnuma_mem_regions_read(d->pid, &error))) {
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "VNUMA_DOMAIN", d->name,
-                         "MESSAGE", "%s: memory per node unknown: %s", d->name, error->message);
-        return;
-    }
-    d->memory = g_array_new(FALSE, TRUE, sizeof(guint64));
-    for (guint r = 0; r < regions->len; r++) {
-        const GArray *kib = ((const VnumaMemRegion *) regions->pdata[r])->kib;
-
-        if (d->memory->len < kib->len)
-            g_array_set_size(d->memory, kib->len);
-        for (guint n = 0; n < kib->len; n++)
-            g_array_index(d->memory, guint64, n) += g_array_index(kib, guint64, n);
-    }
-    d->ram = vnuma_guest_ram_match(regions, (const guint64 *) d->cell_kib->data, d->cell_kib->len);
-    d->regions = g_steal_pointer(&regions);
-}
-
-static guint64
-state_memory(const VnumaAgentState *state)
-{
-    guint64 total = 0;
-
-    for (guint c = 0; c < state->clients->len; c++)
-        total += g_array_index(state->clients, VnumaAgentClient, c).memory_kib;
-    return total;
-}
-
-/* The client a guest cell belongs to: the one holding all its vCPUs;
- * -1 when the cell spans clients. */
-static gint
-cell_owner(const AgentDomain *d, guint cell)
-{
-    for (guint c = 0; c < d->state->clients->len; c++) {
-        g_autoptr(VnumaCpuSet) rest = vnuma_cpuset_copy(d->cell_vcpus->pdata[cell]);
-
-        vnuma_cpuset_subtract(rest, g_array_index(d->state->clients, VnumaAgentClient, c).vcpus);
-        if (vnuma_cpuset_is_empty(rest))
-            return (gint) c;
-    }
-    return -1;
-}
-
-/* Whether each client's memory can be told from numa_maps: every cell
- * matched to its backing mapping and owned by one client ("cells"); a
- * domain with one client and its RAM found counts too. */
-static gboolean
-cells_identified(const AgentDomain *d)
-{
-    if (!d->ram || !placed(d))
-        return FALSE;
-    for (guint i = 0; i < d->ram->len; i++) {
-        if (g_array_index(d->ram, gint, i) < 0 || cell_owner(d, i) < 0)
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static const char *
-memory_source(const AgentDomain *d)
-{
-    if (!d->memory || !placed(d))
-        return NULL;
-    return cells_identified(d) ? "cells" : "proportional";
-}
-
-/* The client's memory per node index, as the rebalancer wants it: the
- * mappings of its own cells when they are known, else its share of the
- * process's memory in proportion to its size; NULL when numa_maps was
- * not readable. */
-static guint64 *
-client_memory_by_index(const VnumaAgent *agent, const AgentDomain *d, guint c)
-{
-    const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-    g_autoptr(GArray) share = NULL;
-    guint64 *by_index;
-
-    if (!d->memory)
-        return NULL;
-    if (cells_identified(d)) {
-        share = g_array_new(FALSE, TRUE, sizeof(guint64));
-        for (guint i = 0; i < d->ram->len; i++) {
-            const GArray *kib = ((const VnumaMemRegion *) d->regions->pdata[g_array_index(d->ram, gint, i)])->kib;
-
-            if (cell_owner(d, i) != (gint) c)
-                continue;
-            if (share->len < kib->len)
-                g_array_set_size(share, kib->len);
-            for (guint n = 0; n < kib->len; n++)
-                g_array_index(share, guint64, n) += g_array_index(kib, guint64, n);
-        }
-    } else {
-        share = vnuma_client_memory(d->memory, client->memory_kib, state_memory(d->state));
-    }
-    by_index = g_new0(guint64, agent->host->nodes->len);
-    for (guint i = 0; i < agent->host->nodes->len; i++) {
-        guint id = ((const VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-
-        if (id < share->len)
-            by_index[i] = g_array_index(share, guint64, id);
-    }
-    return by_index;
-}
-
-/* Fraction of the clients' measured memory on their home nodes' memory
- * nodes; -1 when unknown. */
-static double
-domain_locality(const VnumaAgent *agent, const AgentDomain *d)
-{
-    guint64 total = 0, local = 0;
-
-    if (!d->memory || !placed(d))
-        return -1;
-    for (guint c = 0; c < d->state->clients->len; c++) {
-        g_autofree guint64 *mem = client_memory_by_index(agent, d, c);
-        guint home = vnuma_agent_memory_node(agent->host,
-                                             g_array_index(d->state->clients, VnumaAgentClient, c).home_node);
-        gint index = node_index(agent->host, home);
-
-        for (guint i = 0; i < agent->host->nodes->len; i++)
-            total += mem[i];
-        if (index >= 0)
-            local += mem[index];
-    }
-    return total ? MIN(1.0, (double) local / (double) total) : -1;
-}
-
-/* ---- memory following a move ---------------------------------------- */
-
-static void
-follow_add_span(Follow *follow, const VnumaMemRegion *region, guint target, VnumaCpuSet *allowed)
-{
-    FollowSpan span = {
-        .start = region->start, .end = region->end, .cursor = region->start,
-        .target = (gint) target, .allowed = allowed,
-    };
-
-    g_array_append_val(follow->spans, span);
-}
-
-/* What to walk, from this pass's numa_maps: each cell's mapping, its
- * pages going to its client's memory node; a mapping that cannot be
- * given to one client (cells spanning clients, RAM without cells in a
- * wide VM) has its pages off the domain's nodeset go to the first
- * client's memory node. Nothing found: the nodeset alone moves them. */
-static void
-follow_resolve(VnumaAgent *agent, AgentDomain *d)
-{
-    Follow *follow = d->follow;
-    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, d->state);
-
-    follow->spans = g_array_new(FALSE, TRUE, sizeof(FollowSpan));
-    g_array_set_clear_func(follow->spans, follow_span_clear);
-    for (guint i = 0; d->ram && i < d->ram->len; i++) {
-        gint r = g_array_index(d->ram, gint, i);
-        gint owner = cell_owner(d, i);
-        guint target;
-
-        if (r < 0)
-            continue;
-        target = vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
-                                                                    MAX(owner, 0)).home_node);
-        if (owner >= 0) {
-            VnumaCpuSet *only = vnuma_cpuset_new();
-
-            vnuma_cpuset_add(only, target);
-            follow_add_span(follow, d->regions->pdata[r], target, only);
-        } else {
-            follow_add_span(follow, d->regions->pdata[r], target, vnuma_cpuset_copy(nodes));
-        }
-    }
-}
-
-/* The nodeset narrowed to the clients' memory nodes once their pages
- * followed, and the record renewed (the digest covers the nodeset). */
-static void
-follow_finish(VnumaAgent *agent, AgentDomain *d, virDomainPtr dom, const char *why)
-{
-    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, d->state);
-    g_autofree char *list = vnuma_cpuset_format(nodes);
-    g_autoptr(GError) error = NULL;
-    Follow *follow = d->follow;
-
-    if (!set_nodeset(dom, nodes, FALSE, &error) || !save_record(agent, dom, d->state, &error)) {
-        record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
-               "narrowing the nodeset to %s: %s; trying again next pass", list, error->message);
-        return;
-    }
-    d->memory_moved_kib += follow->moved / 1024;
-    record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_MESSAGE,
-           "memory followed the move (%s): %.1f MiB moved by page migration at <= %g MiB/s%s; nodeset now %s",
-           why, (double) follow->moved / MIB_BYTES, agent->config->memory_migrate_rate,
-           follow->failed ? " (some pages the kernel would not move stay for the nodeset change)" : "", list);
-    g_clear_pointer(&d->follow, follow_free);
-}
-
-/* One pass's share of page migration: as many bytes as the rate limit
- * allows, then, when every span is walked, the nodeset narrowed. */
-static void
-follow_memory(VnumaAgent *agent, AgentDomain *d)
-{
-    Follow *follow = d->follow;
-    guint64 allowance, scan_cap, moved = 0, scanned = 0;
-    gboolean done = TRUE;
-    virDomainPtr dom;
-
-    if (!d->regions)
-        return;   /* numa_maps not read this pass: try next time */
-    if (!follow->spans)
-        follow_resolve(agent, d);
-    allowance = vnuma_rate_limit_allowance(&follow->limit, (double) g_get_monotonic_time() / G_USEC_PER_SEC);
-    scan_cap = MAX(allowance * FOLLOW_SCAN_FACTOR, FOLLOW_SCAN_MIN);
-    for (guint i = 0; i < follow->spans->len; i++) {
-        FollowSpan *span = &g_array_index(follow->spans, FollowSpan, i);
-        g_autoptr(GError) error = NULL;
-        VnumaPagesStep step = { 0 };
-
-        if (span->cursor < span->end && moved < allowance && scanned < scan_cap) {
-            if (!vnuma_pages_follow(d->pid, &span->cursor, span->end, span->target, span->allowed,
-                                    allowance - moved, scan_cap - scanned, &step, &error)) {
-                record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
-                       "page migration stopped: %s; the nodeset change moves the rest", error->message);
-                span->cursor = span->end;
-            }
-            moved += step.moved;
-            scanned += step.scanned;
-            follow->failed += step.failed;
-        }
-        done = done && span->cursor >= span->end;
-    }
-    vnuma_rate_limit_spend(&follow->limit, moved);
-    follow->moved += moved;
-    if (!done || !(dom = virDomainLookupByUUIDString(agent->conn, d->uuid)))
-        return;
-    follow_finish(agent, d, dom, follow->spans->len ? "its own mappings" : "no guest RAM mapping identified");
-    virDomainFree(dom);
 }
 
 /* ---- rebalancing ---------------------------------------------------- */
@@ -1610,14 +891,14 @@ static gboolean
 move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const ClientRef *refs,
             const VnumaRebalanceNode *nodes, gint64 now)
 {
-    AgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
+    VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
     g_autoptr(VnumaAgentState) next = NULL;
     g_autoptr(VnumaCpuSet) widen = NULL;
     g_autoptr(GError) error = NULL;
     virDomainPtr dom;
     gboolean ok;
 
-    if (!d || !placed(d))
+    if (!d || !vnuma_agent_placed(d))
         return FALSE;
     next = vnuma_agent_state_copy(d->state);
     /* Both clients of a swap may belong to this domain, or only one. */
@@ -1633,7 +914,7 @@ move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const Cl
         next->migrations[move->kind]++;
     }
     if (!(dom = virDomainLookupByUUIDString(agent->conn, uuid))) {
-        record(agent, d->name, uuid, "forget", G_LOG_LEVEL_INFO, "gone before its move");
+        vnuma_agent_record(agent, d->name, uuid, "forget", G_LOG_LEVEL_INFO, "gone before its move");
         forget(agent, uuid);
         return FALSE;
     }
@@ -1641,15 +922,15 @@ move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const Cl
      * to old and new nodes, so the kernel moves nothing at once, and
      * narrowed when the pages have followed (follow_memory). A nodeset
      * the agent set at placement is restrictive by now. */
-    if (follows_memory(agent, d))
+    if (vnuma_agent_follows_memory(agent, d))
         widen = vnuma_agent_memory_nodes(agent->host, d->state);
-    ok = apply_state(agent, dom, d, next, d->state, FALSE, widen, &error);
+    ok = vnuma_agent_apply_state(agent, dom, d, next, d->state, FALSE, widen, &error);
     if (ok) {
         vnuma_agent_state_free(d->state);
         d->state = g_steal_pointer(&next);
         if (widen) {
-            follow_free(d->follow);
-            d->follow = follow_new(agent);
+            vnuma_agent_follow_free(d->follow);
+            d->follow = vnuma_agent_follow_new(agent);
         }
     } else {
         step_failed(agent, dom, d->name, uuid, "move", error->message);
@@ -1668,7 +949,7 @@ describe_move(const VnumaAgent *agent, const VnumaMove *move, const ClientRef *r
                            vnuma_move_kind_to_string(move->kind), refs[move->client].client,
                            nodes[move->from].id, nodes[move->to].id);
     if (move->kind == VNUMA_MOVE_SWAP) {
-        const AgentDomain *other = g_hash_table_lookup(agent->domains, refs[move->other].uuid);
+        const VnumaAgentDomain *other = g_hash_table_lookup(agent->domains, refs[move->other].uuid);
 
         g_string_append_printf(out, ", swapped with client %u of %s", refs[move->other].client,
                                other ? other->name : refs[move->other].uuid);
@@ -1683,17 +964,17 @@ apply_move(VnumaAgent *agent, const VnumaMove *move, const ClientRef *refs,
 {
     const char *a = refs[move->client].uuid;
     const char *b = refs[move->other].uuid;
-    AgentDomain *d = g_hash_table_lookup(agent->domains, a);
+    VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, a);
     g_autofree char *name = g_strdup(d ? d->name : a);
     g_autofree char *what = describe_move(agent, move, refs, nodes);
 
     if (agent->flags & VNUMA_AGENT_DRY_RUN) {
-        record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
+        vnuma_agent_record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
         return;
     }
     if (!move_domain(agent, a, move, refs, nodes, now))
         return;
-    record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
+    vnuma_agent_record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
     if (!g_str_equal(a, b))
         move_domain(agent, b, move, refs, nodes, now);
 }
@@ -1702,14 +983,14 @@ gboolean
 vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_id,
                  VnumaMoveKind kind, GError **error)
 {
-    AgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
-    gint to = agent->host ? node_index(agent->host, node_id) : -1;
+    VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
+    gint to = agent->host ? vnuma_agent_node_index(agent->host, node_id) : -1;
     g_autofree VnumaRebalanceNode *nodes = NULL;
     ClientRef ref = { (char *) uuid, client };
     VnumaMove move = { .kind = kind, .client = 0, .other = 0 };
     guint n_nodes;
 
-    if (!agent->conn || !d || !placed(d) || client >= d->state->clients->len || to < 0 ||
+    if (!agent->conn || !d || !vnuma_agent_placed(d) || client >= d->state->clients->len || to < 0 ||
         kind == VNUMA_MOVE_SWAP) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
                     "no placed domain %s with client %u, or no node %u", uuid, client, node_id);
@@ -1719,7 +1000,7 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
     nodes = g_new0(VnumaRebalanceNode, n_nodes);
     for (guint i = 0; i < n_nodes; i++)
         nodes[i].id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-    move.from = (guint) MAX(node_index(agent->host,
+    move.from = (guint) MAX(vnuma_agent_node_index(agent->host,
                                        g_array_index(d->state->clients, VnumaAgentClient, client).home_node), 0);
     move.to = (guint) to;
     if (agent->flags & VNUMA_AGENT_DRY_RUN)
@@ -1729,7 +1010,7 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
         return FALSE;
     }
     /* move_domain() may not forget @d on success. */
-    record(agent, d->name, uuid, "move", G_LOG_LEVEL_MESSAGE, "requested %s migration of client %u to node %u",
+    vnuma_agent_record(agent, d->name, uuid, "move", G_LOG_LEVEL_MESSAGE, "requested %s migration of client %u to node %u",
            vnuma_move_kind_to_string(kind), client, node_id);
     return TRUE;
 }
@@ -1737,11 +1018,11 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
 /* CPUs an unplaced domain used on node index @n over the last period:
  * its measured demand, spread where its vCPUs may run. */
 static double
-unplaced_load(const AgentDomain *d, guint n)
+unplaced_load(const VnumaAgentDomain *d, guint n)
 {
     double vcpus = sum_doubles(d->spread);
 
-    if (placed(d) || !d->demand || vcpus <= 0 || n >= d->spread->len)
+    if (vnuma_agent_placed(d) || !d->demand || vcpus <= 0 || n >= d->spread->len)
         return 0;
     return sum_doubles(d->demand) * g_array_index(d->spread, double, n) / vcpus;
 }
@@ -1770,14 +1051,14 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
             nodes[n].capacity = MAX(0.0, nodes[n].capacity - unplaced_load(domains->pdata[i], n));
     }
     for (guint i = 0; i < domains->len; i++) {
-        AgentDomain *d = domains->pdata[i];
+        VnumaAgentDomain *d = domains->pdata[i];
 
         /* Not measured yet (first pass since it was placed or resumed):
          * not a candidate this pass. */
-        for (guint c = 0; placed(d) && d->demand && c < d->state->clients->len; c++) {
+        for (guint c = 0; vnuma_agent_placed(d) && d->demand && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint home = node_index(agent->host, client->home_node);
-            guint64 *mem = client_memory_by_index(agent, d, c);
+            gint home = vnuma_agent_node_index(agent->host, client->home_node);
+            guint64 *mem = vnuma_agent_client_memory(agent, d, c);
             VnumaRebalanceClient rc = {
                 .id = d->client_base + c,
                 .home = home < 0 ? n_nodes : (guint) home,
@@ -1806,15 +1087,15 @@ static void
 node_loads(const VnumaAgent *agent, GPtrArray *domains, double *load, double *committed)
 {
     for (guint i = 0; i < domains->len; i++) {
-        const AgentDomain *d = domains->pdata[i];
+        const VnumaAgentDomain *d = domains->pdata[i];
 
-        for (guint n = 0; !placed(d) && d->spread && n < MIN(d->spread->len, agent->host->nodes->len); n++) {
+        for (guint n = 0; !vnuma_agent_placed(d) && d->spread && n < MIN(d->spread->len, agent->host->nodes->len); n++) {
             committed[n] += g_array_index(d->spread, double, n);
             load[n] += unplaced_load(d, n);
         }
-        for (guint c = 0; placed(d) && c < d->state->clients->len; c++) {
+        for (guint c = 0; vnuma_agent_placed(d) && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint index = node_index(agent->host, client->home_node);
+            gint index = vnuma_agent_node_index(agent->host, client->home_node);
 
             if (index < 0)
                 continue;
@@ -1865,10 +1146,10 @@ write_metrics(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes)
     g_autoptr(GError) error = NULL;
 
     for (guint i = 0; i < domains->len; i++) {
-        const AgentDomain *d = domains->pdata[i];
+        const VnumaAgentDomain *d = domains->pdata[i];
 
-        if (placed(d))
-            vnuma_metrics_add_domain(metrics, d->name, d->uuid, d->state, domain_locality(agent, d));
+        if (vnuma_agent_placed(d))
+            vnuma_metrics_add_domain(metrics, d->name, d->uuid, d->state, vnuma_agent_locality(agent, d));
     }
     for (guint i = 0; i < nodes->len; i++)
         vnuma_metrics_add_node(metrics, &g_array_index(nodes, VnumaMetricsNode, i));
@@ -1908,18 +1189,18 @@ build_report(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes)
         report_nodes[i].cpus = cpus->pdata[i];
     }
     for (guint i = 0; i < domains->len; i++) {
-        const AgentDomain *d = domains->pdata[i];
+        const VnumaAgentDomain *d = domains->pdata[i];
 
         report_domains[i] = (VnumaReportDomain) {
             .name = d->name,
             .uuid = d->uuid,
             .managed = d->managed,
             .reason = d->reason,
-            .applied = placed(d) && !d->planned_only,
-            .state = placed(d) ? d->state : NULL,
-            .demand = placed(d) ? d->demand : NULL,
-            .locality = domain_locality(agent, d),
-            .memory_source = memory_source(d),
+            .applied = vnuma_agent_placed(d) && !d->planned_only,
+            .state = vnuma_agent_placed(d) ? d->state : NULL,
+            .demand = vnuma_agent_placed(d) ? d->demand : NULL,
+            .locality = vnuma_agent_locality(agent, d),
+            .memory_source = vnuma_agent_memory_source(d),
             .memory_following = d->follow != NULL,
             .memory_moved_kib = d->memory_moved_kib + (d->follow ? d->follow->moved / 1024 : 0),
             .warnings = (const char *const *) d->warnings,
@@ -1950,13 +1231,13 @@ vnuma_agent_pass(VnumaAgent *agent, GError **error)
     measure_cpu(agent);
     domains = sorted_domains(agent);
     for (guint i = 0; i < domains->len; i++) {
-        AgentDomain *d = domains->pdata[i];
+        VnumaAgentDomain *d = domains->pdata[i];
 
-        if (!placed(d))
+        if (!vnuma_agent_placed(d))
             continue;
-        measure_memory(agent, d);
+        vnuma_agent_measure_memory(agent, d);
         if (d->follow && !(agent->flags & VNUMA_AGENT_DRY_RUN))
-            follow_memory(agent, d);
+            vnuma_agent_follow_memory(agent, d);
     }
     rebalance(agent, domains);
     /* Moves may have forgotten vanished domains: list again. */
@@ -2052,7 +1333,7 @@ register_callbacks(VnumaAgent *agent)
                                                            agent, NULL);
     if (agent->lifecycle_id < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
-                         "cannot register for domain events: %s", libvirt_message());
+                         "cannot register for domain events: %s", vnuma_agent_libvirt_message());
         return FALSE;
     }
     agent->close_registered = virConnectRegisterCloseCallback(agent->conn, on_close, agent, NULL) == 0;
