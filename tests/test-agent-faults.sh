@@ -118,27 +118,7 @@ check "1: domain gone, nothing else" bash -c "! virsh -c '$uri' domstate '$a' >/
 b=$prefix-b
 check "2: create" create "$b"
 virsh -c "$uri" capabilities >"$tmp/caps.xml"
-python3 - "$tmp/caps.xml" "$tmp/caps-2mem.xml" <<'PY'
-# This host's capabilities with its CPUs split into two cells that both
-# have memory: cell 1 (CPU 1) is a memory node the kernel does not have.
-import sys, xml.etree.ElementTree as ET
-tree = ET.parse(sys.argv[1])
-cells = tree.find('host/topology/cells')
-cell = cells.find('cell')
-cpus = cell.find('cpus').findall('cpu')
-cells.remove(cell)
-cells.set('num', '2')
-for i, cpu in enumerate(cpus[:2]):
-    c = ET.SubElement(cells, 'cell', id=str(i))
-    ET.SubElement(c, 'memory', unit='KiB').text = cell.find('memory').text
-    d = ET.SubElement(c, 'distances')
-    for j in range(2):
-        ET.SubElement(d, 'sibling', id=str(j), value='10' if i == j else '20')
-    cs = ET.SubElement(c, 'cpus', num='1')
-    cpu.set('siblings', cpu.get('id'))
-    cs.append(cpu)
-tree.write(sys.argv[2])
-PY
+python3 "$src/tests/split-caps.py" "$tmp/caps.xml" "$tmp/caps-2mem.xml"
 printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\ncapabilities=%s\n' "$tmp/caps-2mem.xml" >"$tmp/vnuma-2mem.conf"
 "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma-2mem.conf" --domain "$b" --once --report json \
   >"$tmp/out" 2>"$tmp/err"

@@ -81,25 +81,7 @@ last_report() {  # last_report EXPR: EXPR on the daemon's last report line as r
 }
 
 virsh -c "$uri" capabilities >"$tmp/caps.xml"
-python3 - "$tmp/caps.xml" "$tmp/caps-split.xml" <<'PY'
-import sys, xml.etree.ElementTree as ET
-tree = ET.parse(sys.argv[1])
-cells = tree.find('host/topology/cells')
-cell = cells.find('cell')
-cpus = cell.find('cpus').findall('cpu')
-cells.remove(cell)
-cells.set('num', '2')
-for i, cpu in enumerate(cpus[:2]):
-    c = ET.SubElement(cells, 'cell', id=str(i))
-    ET.SubElement(c, 'memory', unit='KiB').text = cell.find('memory').text if i == 0 else '0'
-    d = ET.SubElement(c, 'distances')
-    for j in range(2):
-        ET.SubElement(d, 'sibling', id=str(j), value='10' if i == j else '20')
-    cs = ET.SubElement(c, 'cpus', num='1')
-    cpu.set('siblings', cpu.get('id'))
-    cs.append(cpu)
-tree.write(sys.argv[2])
-PY
+python3 "$src/tests/split-caps.py" "$tmp/caps.xml" "$tmp/caps-split.xml" --cpu-only-node1
 conf() {  # conf EXTRA: the agent's config
   printf '[vnuma]\ndefine_sizing=false\nrebalance_period=0.5\ncapabilities=%s\n%s' \
     "$tmp/caps-split.xml" "$1" >"$tmp/vnuma.conf"
