@@ -129,7 +129,8 @@ vnuma_agent_set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean num
 gboolean
 vnuma_agent_nodeset_applies(const VnumaAgent *agent, const VnumaAgentDomain *d)
 {
-    return d->nodeset_live && agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE;
+    return agent->nodeset_possible && d->nodeset_live &&
+           agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE;
 }
 
 static gboolean

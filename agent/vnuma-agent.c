@@ -279,10 +279,15 @@ read_driver(VnumaAgent *agent)
     }
     /* numa_maps of the QEMU process: only for a local system qemu
      * driver, whose pid files sit in /run/libvirt/qemu. */
+    agent->nodeset_possible = TRUE;
     if (g_strcmp0(type, "QEMU") == 0) {
         g_autofree char *hostname = virConnectGetHostname(agent->conn);
+        g_autofree char *uri = virConnectGetURI(agent->conn);
 
         agent->read_numa_maps = hostname && g_str_equal(hostname, g_get_host_name());
+        /* An unprivileged (session) qemu driver has no cgroups: it cannot
+         * change a running domain's nodeset at all. Pins only. */
+        agent->nodeset_possible = !uri || !strstr(uri, "/session");
     }
     if (agent->config->memory_mode_auto && virConnectGetLibVersion(agent->conn, &version) == 0)
         agent->config->settings.memory_mode = version >= LIBVIRT_RESTRICTIVE_VERSION
