@@ -114,7 +114,7 @@ struct _VnumaAgent {
 };
 
 static inline const char *
-vnuma_agent_libvirt_message(void)
+vnuma_virt_error(void)
 {
     const char *message = virGetLastErrorMessage();
 
