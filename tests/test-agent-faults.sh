@@ -84,9 +84,11 @@ once() {  # once NAME [ENV...]: one pass scoped to NAME; rc in $rc
   rc=$?
 }
 
+is_stopped() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+
 stopped() {  # stopped PID: waits (10 s at most) until PID stopped itself
   for _ in $(seq 1 100); do
-    [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0
+    is_stopped "$1" && return 0
     sleep 0.1
   done
   return 1
@@ -179,8 +181,8 @@ kill -CONT "$agent_pid"
 # It reconnects, decides again, and stops at the fault point again:
 # let it go on each time until the domain is placed.
 for _ in $(seq 1 100); do
-  [ "$(affinity "$e")" = "$placed" ] && break
-  stopped "$agent_pid" >/dev/null 2>&1 && kill -CONT "$agent_pid"
+  [ "$(affinity "$e" 2>/dev/null)" = "$placed" ] && break
+  is_stopped "$agent_pid" && kill -CONT "$agent_pid"
   sleep 0.2
 done
 check "5: VM survived the restart" running "$e"
