@@ -12,7 +12,7 @@
 #define MIGRATE_GIB_PER_S 0.5     /* memory following a moved client */
 
 static const char *const policy_names[SIM_POLICY_COUNT] = {
-    "none", "static-pack", "static-spread", "numad", "vnuma", "optimum",
+    "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma+wait", "optimum",
 };
 
 const char *
@@ -400,9 +400,10 @@ typedef struct {
     guint seconds;
 } Tally;
 
-/* What the policies measure: the CPU time obtained (a vCPU on an
- * overloaded node gets its share of the node), plus, when they read it,
- * the time it waited for a CPU. */
+/* What the policies measure: the CPU time obtained (libvirt's
+ * vcpu.N.time: a vCPU on an overloaded node gets its share of the node),
+ * or for vnuma+wait that plus the time it waited for a CPU (vcpu.N.wait),
+ * i.e. its whole demand. */
 static void
 account_used(Sim *sim)
 {
@@ -411,7 +412,7 @@ account_used(Sim *sim)
 
         for (guint v = 0; v < client->vcpus; v++) {
             guint n = client->vcpu_node[v];
-            double share = sim->load[n] > sim->cap[n] && !sim->options->demand_with_wait
+            double share = sim->load[n] > sim->cap[n] && sim->options->policy != SIM_POLICY_VNUMA_WAIT
                            ? sim->cap[n] / sim->load[n] : 1.0;
 
             client->used_sum += client->vcpu_demand[v] * share;
@@ -511,7 +512,10 @@ sim_run(const VnumaHost *host, const SimTrace *trace, const SimOptions *options,
         if (samples && options->bucket) {
             measure(&sim, &bucket);
             if ((sim.t + 1) % options->bucket == 0) {
-                SimSample s = { (sim.t + 1) / 3600.0, percent(bucket.local, bucket.demand), sim.migrations };
+                SimSample s = {
+                    (sim.t + 1) / 3600.0, percent(bucket.local, bucket.demand),
+                    bucket.demand > 0 ? 100.0 * bucket.contention / bucket.demand : 0, sim.migrations,
+                };
 
                 g_array_append_val(samples, s);
                 bucket = (Tally) { 0 };

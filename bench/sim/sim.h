@@ -19,7 +19,8 @@ typedef enum {
     SIM_POLICY_STATIC_PACK,   /* placed at boot, lowest node with room, never moved */
     SIM_POLICY_STATIC_SPREAD, /* placed at boot, least committed node, never moved */
     SIM_POLICY_NUMAD,         /* numad-like: whole process, one move per 5–15 s scan */
-    SIM_POLICY_VNUMA,         /* lib/: sizing, placement, rebalancer */
+    SIM_POLICY_VNUMA,         /* lib/: sizing, placement, rebalancer, fed CPU time (as the agent) */
+    SIM_POLICY_VNUMA_WAIT,    /* the same, fed CPU time + time spent waiting for a CPU */
     SIM_POLICY_OPTIMUM,       /* clairvoyant exhaustive search, instant memory moves */
     SIM_POLICY_COUNT,
 } SimPolicy;
@@ -38,6 +39,7 @@ typedef struct {
 typedef struct {
     double hours;             /* end of the bucket */
     double locality;          /* % in the bucket */
+    double contention;        /* % in the bucket */
     double migrations;        /* cumulative client migrations */
 } SimSample;
 
@@ -46,10 +48,6 @@ typedef struct {
     guint bucket;             /* s per SimSample; 0: none */
     VnumaRebalanceParams params;   /* the vnuma policy's rebalancer settings */
     guint64 optimum_budget;   /* search nodes per optimum decision */
-    /* What vnuma and numad see as a client's demand: CPU time obtained
-     * (libvirt's vcpu.N.time, what the agent reads today) or that plus
-     * the time it waited for a CPU (vcpu.N.wait). */
-    gboolean demand_with_wait;
 } SimOptions;
 
 const char *sim_policy_to_string(SimPolicy policy);

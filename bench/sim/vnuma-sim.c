@@ -4,7 +4,7 @@
  * each placement policy and prints the figures as a markdown table.
  *
  *   vnuma-sim [--trace T]... [--policy P]... [--hours H] [--seed N]
- *             [--series FILE] [--demand-with-wait] [--check] HOST.xml...
+ *             [--series FILE] [--check] HOST.xml...
  *
  * --check (the CI short version) exits 1 when vnuma's locality falls
  * below a static policy's on any run.
@@ -38,49 +38,62 @@ print_row(const char *trace, SimPolicy policy, const SimResult *r)
            policy == SIM_POLICY_NONE ? "¹" : "", r->memory_moved_gib);
 }
 
-/* The targets for vnuma on one trace; a line naming each miss. */
 static gboolean
-print_targets(const char *host, const char *trace, const TraceRun *run)
+is_vnuma(guint policy)
 {
-    const SimResult *v = &run->results[SIM_POLICY_VNUMA];
+    return policy == SIM_POLICY_VNUMA || policy == SIM_POLICY_VNUMA_WAIT;
+}
+
+/* The issue's targets for @policy (a vnuma variant) on one trace: one
+ * line naming each miss. Locality is printed to 0.1, so closer than 0.05
+ * is a tie, not a lead. */
+static void
+print_targets(const char *host, const char *trace, const TraceRun *run, SimPolicy policy)
+{
+    const SimResult *v = &run->results[policy];
     const SimResult *opt = &run->results[SIM_POLICY_OPTIMUM];
     double best_contention = G_MAXDOUBLE;
-    GString *misses = g_string_new(NULL);
-    gboolean ok;
+    g_autoptr(GString) misses = g_string_new(NULL);
+    g_autoptr(GString) ties = g_string_new(NULL);
 
-    if (!run->ran[SIM_POLICY_VNUMA]) {
-        g_string_free(misses, TRUE);
-        return TRUE;
-    }
+    if (!run->ran[policy])
+        return;
     if (run->ran[SIM_POLICY_OPTIMUM] && opt->exact && v->locality < opt->locality - 2.0)
         g_string_append_printf(misses, " locality %.1f more than 2 below the optimum's %.1f;",
                                v->locality, opt->locality);
     for (guint p = 0; p < SIM_POLICY_COUNT; p++) {
-        if (p == SIM_POLICY_VNUMA || p == SIM_POLICY_OPTIMUM || !run->ran[p])
+        const SimResult *other = &run->results[p];
+
+        if (is_vnuma(p) || p == SIM_POLICY_OPTIMUM || !run->ran[p])
             continue;
-        if (run->results[p].locality >= v->locality)
-            g_string_append_printf(misses, " locality not ahead of %s (%.1f ≥ %.1f);",
-                                   sim_policy_to_string(p), run->results[p].locality, v->locality);
-        best_contention = MIN(best_contention, run->results[p].contention);
+        if (other->locality > v->locality + 0.05)
+            g_string_append_printf(misses, " locality behind %s (%.1f > %.1f);",
+                                   sim_policy_to_string(p), other->locality, v->locality);
+        else if (other->locality > v->locality - 0.05)
+            g_string_append_printf(ties, "%s%s", ties->len ? ", " : "", sim_policy_to_string(p));
+        best_contention = MIN(best_contention, other->contention);
     }
     if (v->contention > best_contention + 0.005)
-        g_string_append_printf(misses, " contention %.2f above the best other %.2f;", v->contention, best_contention);
+        g_string_append_printf(misses, " contention %.2f above the best other policy's %.2f;",
+                               v->contention, best_contention);
     if (g_str_equal(trace, "steady") && v->migrations > 1.0)
         g_string_append_printf(misses, " %.2f migrations per VM-hour on a steady trace;", v->migrations);
-    ok = misses->len == 0;
-    printf("- %s / %s: %s%s\n", host, trace, ok ? "all targets met" : "MISSED:", misses->str);
-    g_string_free(misses, TRUE);
-    return ok;
+    printf("- %s / %s / %s: %s%s", host, trace, sim_policy_to_string(policy),
+           misses->len ? "MISSED:" : "targets met", misses->str);
+    if (ties->len)
+        printf(" (locality tied with %s)", ties->str);
+    printf("\n");
 }
 
 static void
 write_series(FILE *out, const char *host, const char *trace, SimPolicy policy, GArray *samples)
 {
-    fprintf(out, "# %s %s %s: hours locality%% cumulative-migrations\n", host, trace, sim_policy_to_string(policy));
+    fprintf(out, "# %s %s %s: hours locality%% cumulative-migrations contention%%\n", host, trace,
+            sim_policy_to_string(policy));
     for (guint i = 0; i < samples->len; i++) {
         const SimSample *s = &g_array_index(samples, SimSample, i);
 
-        fprintf(out, "%.3f %.3f %.0f\n", s->hours, s->locality, s->migrations);
+        fprintf(out, "%.3f %.3f %.0f %.3f\n", s->hours, s->locality, s->migrations, s->contention);
     }
     fprintf(out, "\n\n");
 }
@@ -108,17 +121,15 @@ main(int argc, char **argv)
     g_auto(GStrv) traces = NULL, policies = NULL;
     g_autofree char *series = NULL;
     gint hours = 4, seed = 1;
-    gboolean check = FALSE, check_failed = FALSE, with_wait = FALSE;
+    gboolean check = FALSE, check_failed = FALSE;
     gboolean wanted[SIM_POLICY_COUNT];
     GOptionEntry entries[] = {
         { "trace", 't', 0, G_OPTION_ARG_STRING_ARRAY, &traces, "steady, bursty, phase or churn (default: all)", "T" },
         { "policy", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &policies,
-          "none, static-pack, static-spread, numad, vnuma or optimum (default: all)", "P" },
+          "none, static-pack, static-spread, numad, vnuma, vnuma+wait or optimum (default: all)", "P" },
         { "hours", 'H', 0, G_OPTION_ARG_INT, &hours, "Simulated hours (default 4)", "H" },
         { "seed", 's', 0, G_OPTION_ARG_INT, &seed, "Trace seed (default 1)", "N" },
-        { "series", 0, 0, G_OPTION_ARG_FILENAME, &series, "Write locality and migrations over time (5 min buckets)", "FILE" },
-        { "demand-with-wait", 0, 0, G_OPTION_ARG_NONE, &with_wait,
-          "vnuma and numad also see the time vCPUs waited for a CPU (default: CPU time only, as the agent)", NULL },
+        { "series", 0, 0, G_OPTION_ARG_FILENAME, &series, "Write locality, migrations and contention over time (5 min buckets)", "FILE" },
         { "check", 0, 0, G_OPTION_ARG_NONE, &check, "Exit 1 when vnuma's locality is below a static policy's", NULL },
         { NULL },
     };
@@ -133,7 +144,7 @@ main(int argc, char **argv)
     }
     if (argc < 2 || hours < 1) {
         fprintf(stderr, "usage: vnuma-sim [--trace T]... [--policy P]... [--hours H] [--seed N] "
-                        "[--series FILE] [--demand-with-wait] [--check] HOST.xml...\n");
+                        "[--series FILE] [--check] HOST.xml...\n");
         return 2;
     }
     if (series && !(series_out = fopen(series, "w"))) {
@@ -174,7 +185,6 @@ main(int argc, char **argv)
                     continue;
                 sim_options_init(&opts, (SimPolicy) p);
                 opts.bucket = series_out ? 300 : 0;
-                opts.demand_with_wait = with_wait;
                 sim_run(host, trace, &opts, &run->results[p], samples);
                 run->ran[p] = TRUE;
                 print_row(kinds[k], (SimPolicy) p, &run->results[p]);
@@ -186,7 +196,9 @@ main(int argc, char **argv)
         for (guint k = 0; kinds[k]; k++) {
             const TraceRun *run = runs->pdata[k];
 
-            print_targets(name, kinds[k], run);
+            print_targets(name, kinds[k], run, SIM_POLICY_VNUMA);
+            print_targets(name, kinds[k], run, SIM_POLICY_VNUMA_WAIT);
+            /* The CI short version: the product as it is (vnuma fed CPU time). */
             for (guint p = 0; check && p < SIM_POLICY_COUNT; p++) {
                 if ((p == SIM_POLICY_STATIC_PACK || p == SIM_POLICY_STATIC_SPREAD) && run->ran[p] &&
                     run->ran[SIM_POLICY_VNUMA] &&
