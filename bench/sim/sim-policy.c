@@ -449,7 +449,7 @@ sim_policy_init(Sim *sim)
 {
     guint vms = sim->trace->vms->len;
 
-    if (sim->options->policy == SIM_POLICY_VNUMA || sim->options->policy == SIM_POLICY_VNUMA_WAIT)
+    if (sim->options->policy == SIM_POLICY_VNUMA || sim->options->policy == SIM_POLICY_VNUMA_DELAY)
         sim->rebalancer = vnuma_rebalancer_new(&sim->options->params);
     sim->vm_mask = g_new0(guint64, vms);
     sim->vm_bound = g_new0(double, vms);
@@ -483,7 +483,7 @@ sim_policy_place(Sim *sim, guint vm, GPtrArray *clients, VnumaLayout *layout)
         place_static(sim, clients, TRUE);
         break;
     case SIM_POLICY_VNUMA:
-    case SIM_POLICY_VNUMA_WAIT:
+    case SIM_POLICY_VNUMA_DELAY:
         if (layout->managed && layout->clients->len == clients->len)
             place_vnuma(sim, clients, layout);
         else
@@ -517,7 +517,7 @@ sim_policy_step(Sim *sim)
             sim->next_pass = sim->t + (numad_scan(sim) ? NUMAD_MIN_SCAN_S : NUMAD_MAX_SCAN_S);
         break;
     case SIM_POLICY_VNUMA:
-    case SIM_POLICY_VNUMA_WAIT:
+    case SIM_POLICY_VNUMA_DELAY:
         if (due) {
             rebalance_vnuma(sim);
             sim->next_pass = sim->t + VNUMA_PERIOD_S;

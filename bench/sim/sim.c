@@ -12,7 +12,7 @@
 #define MIGRATE_GIB_PER_S 0.5     /* memory following a moved client */
 
 static const char *const policy_names[SIM_POLICY_COUNT] = {
-    "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma+wait", "optimum",
+    "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma+delay", "optimum",
 };
 
 const char *
@@ -402,8 +402,8 @@ typedef struct {
 
 /* What the policies measure: the CPU time obtained (libvirt's
  * vcpu.N.time: a vCPU on an overloaded node gets its share of the node),
- * or for vnuma+wait that plus the time it waited for a CPU (vcpu.N.wait),
- * i.e. its whole demand. */
+ * or for vnuma+delay that plus the time it sat in the run queue waiting
+ * for a CPU (vcpu.N.delay), i.e. its whole demand. */
 static void
 account_used(Sim *sim)
 {
@@ -412,7 +412,7 @@ account_used(Sim *sim)
 
         for (guint v = 0; v < client->vcpus; v++) {
             guint n = client->vcpu_node[v];
-            double share = sim->load[n] > sim->cap[n] && sim->options->policy != SIM_POLICY_VNUMA_WAIT
+            double share = sim->load[n] > sim->cap[n] && sim->options->policy != SIM_POLICY_VNUMA_DELAY
                            ? sim->cap[n] / sim->load[n] : 1.0;
 
             client->used_sum += client->vcpu_demand[v] * share;

@@ -20,7 +20,7 @@ typedef enum {
     SIM_POLICY_STATIC_SPREAD, /* placed at boot, least committed node, never moved */
     SIM_POLICY_NUMAD,         /* numad-like: whole process, one move per 5–15 s scan */
     SIM_POLICY_VNUMA,         /* lib/: sizing, placement, rebalancer, fed CPU time (as the agent) */
-    SIM_POLICY_VNUMA_WAIT,    /* the same, fed CPU time + time spent waiting for a CPU */
+    SIM_POLICY_VNUMA_DELAY,   /* the same, fed CPU time + run-queue delay (vcpu.N.delay) */
     SIM_POLICY_OPTIMUM,       /* clairvoyant exhaustive search, instant memory moves */
     SIM_POLICY_COUNT,
 } SimPolicy;

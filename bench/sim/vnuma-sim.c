@@ -41,7 +41,7 @@ print_row(const char *trace, SimPolicy policy, const SimResult *r)
 static gboolean
 is_vnuma(guint policy)
 {
-    return policy == SIM_POLICY_VNUMA || policy == SIM_POLICY_VNUMA_WAIT;
+    return policy == SIM_POLICY_VNUMA || policy == SIM_POLICY_VNUMA_DELAY;
 }
 
 /* The issue's targets for @policy (a vnuma variant) on one trace: one
@@ -126,7 +126,7 @@ main(int argc, char **argv)
     GOptionEntry entries[] = {
         { "trace", 't', 0, G_OPTION_ARG_STRING_ARRAY, &traces, "steady, bursty, phase or churn (default: all)", "T" },
         { "policy", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &policies,
-          "none, static-pack, static-spread, numad, vnuma, vnuma+wait or optimum (default: all)", "P" },
+          "none, static-pack, static-spread, numad, vnuma, vnuma+delay or optimum (default: all)", "P" },
         { "hours", 'H', 0, G_OPTION_ARG_INT, &hours, "Simulated hours (default 4)", "H" },
         { "seed", 's', 0, G_OPTION_ARG_INT, &seed, "Trace seed (default 1)", "N" },
         { "series", 0, 0, G_OPTION_ARG_FILENAME, &series, "Write locality, migrations and contention over time (5 min buckets)", "FILE" },
@@ -197,7 +197,7 @@ main(int argc, char **argv)
             const TraceRun *run = runs->pdata[k];
 
             print_targets(name, kinds[k], run, SIM_POLICY_VNUMA);
-            print_targets(name, kinds[k], run, SIM_POLICY_VNUMA_WAIT);
+            print_targets(name, kinds[k], run, SIM_POLICY_VNUMA_DELAY);
             /* The CI short version: the product as it is (vnuma fed CPU time). */
             for (guint p = 0; check && p < SIM_POLICY_COUNT; p++) {
                 if ((p == SIM_POLICY_STATIC_PACK || p == SIM_POLICY_STATIC_SPREAD) && run->ran[p] &&
