@@ -118,6 +118,30 @@ place_vnuma(Sim *sim, GPtrArray *clients, VnumaLayout *layout)
     }
 }
 
+/* A client's memory per node as the agent knows it: numa_maps is per
+ * process, so it gives each client its share of the whole VM's memory
+ * on each node (agent/vnuma-agent-demand.c, vnuma_client_memory);
+ * or, with exact_client_memory, its own. */
+static void
+agent_client_memory(const Sim *sim, const SimClient *client, guint64 *out)
+{
+    GPtrArray *siblings = sim->vm_clients->pdata[client->vm];
+    const SimVm *vm = sim->trace->vms->pdata[client->vm];
+    double share = (double) client->memory_kib / (double) vm->memory_kib;
+
+    for (guint n = 0; n < sim->n; n++) {
+        double domain = 0;
+
+        if (sim->options->exact_client_memory) {
+            out[n] = (guint64) client->mem[n];
+            continue;
+        }
+        for (guint i = 0; i < siblings->len; i++)
+            domain += ((const SimClient *) siblings->pdata[i])->mem[n];
+        out[n] = (guint64) (domain * MIN(share, 1.0));
+    }
+}
+
 /* One pass of the rebalancer on what the agent would measure: CPU time
  * each client obtained since the last pass, and its memory per node. */
 static void
@@ -135,8 +159,7 @@ rebalance_vnuma(Sim *sim)
     for (guint c = 0; c < k; c++) {
         SimClient *client = sim->clients->pdata[c];
 
-        for (guint n = 0; n < sim->n; n++)
-            memory[c * sim->n + n] = (guint64) client->mem[n];
+        agent_client_memory(sim, client, &memory[c * sim->n]);
         rc[c] = (VnumaRebalanceClient) {
             .id = client->id, .home = (guint) client->home, .demand = client->used_sum / elapsed,
             .memory_kib = &memory[c * sim->n], .last_move = client->last_move,

@@ -48,6 +48,9 @@ typedef struct {
     guint bucket;             /* s per SimSample; 0: none */
     VnumaRebalanceParams params;   /* the vnuma policy's rebalancer settings */
     guint64 optimum_budget;   /* search nodes per optimum decision */
+    /* vnuma sees each client's own memory per node, instead of its share
+     * of the whole VM's as the agent reads it from numa_maps today. */
+    gboolean exact_client_memory;
 } SimOptions;
 
 const char *sim_policy_to_string(SimPolicy policy);
