@@ -97,8 +97,9 @@ build_model(GRand *rand, guint n_nodes, guint n_clients, VnumaRebalanceClient *r
     return model;
 }
 
-/* One configuration, in a child: prints its line. */
-static void
+/* One configuration, in a child: prints its line; returns the RSS
+ * growth, KiB. */
+static double
 rebalance_cost(guint n_nodes, guint n_clients, guint seed)
 {
     g_autoptr(GRand) rand = g_rand_new_with_seed(seed);
@@ -141,6 +142,7 @@ rebalance_cost(guint n_nodes, guint n_clients, guint seed)
            elapsed * 1e6 / n_clients, elapsed * 1e9 / ((double) n_clients * n_clients), first * 1e3,
            rss_grown, rss_grown / n_clients);
     g_free(rc);
+    return rss_grown;
 }
 
 /* A host of @n_nodes nodes of CPUS_PER_NODE CPUs, four nodes to a
@@ -167,7 +169,7 @@ generated_host(guint n_nodes)
 }
 
 /* Home nodes for one VM with @count clients, on a loaded host. */
-static void
+static double
 placement_cost(guint n_nodes, guint count, guint seed)
 {
     g_autoptr(GRand) rand = g_rand_new_with_seed(seed);
@@ -190,24 +192,37 @@ placement_cost(guint n_nodes, guint count, guint seed)
         runs++;
     }
     printf("| %u | %u | %.3f |\n", n_nodes, count, elapsed * 1e3 / runs);
+    return elapsed;
 }
 
-static void
-in_child(void (*bench)(guint, guint, guint), guint a, guint b, guint seed)
+/* Runs @bench in a child, so that its RSS is its own; returns what
+ * @bench returned. */
+static double
+in_child(double (*bench)(guint, guint, guint), guint a, guint b, guint seed)
 {
+    int fds[2];
+    double value = 0;
     pid_t pid;
     int status;
 
     fflush(stdout);
-    if ((pid = fork()) == 0) {
-        bench(a, b, seed);
-        fflush(stdout);
-        _exit(0);
+    if (pipe(fds) < 0 || (pid = fork()) < 0) {
+        perror("cost-bench");
+        exit(1);
     }
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (pid == 0) {
+        value = bench(a, b, seed);
+        fflush(stdout);
+        _exit(write(fds[1], &value, sizeof(value)) == sizeof(value) ? 0 : 1);
+    }
+    close(fds[1]);
+    if (read(fds[0], &value, sizeof(value)) != sizeof(value) || waitpid(pid, &status, 0) < 0 ||
+        !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "cost-bench: a configuration failed\n");
         exit(1);
     }
+    close(fds[0]);
+    return value;
 }
 
 int
@@ -215,6 +230,7 @@ main(int argc, char **argv)
 {
     static const guint node_counts[] = { 2, 8, 16 };
     static const guint client_counts[] = { 100, 1000, 5000 };
+    double rss[G_N_ELEMENTS(client_counts)], marginal[G_N_ELEMENTS(node_counts)];
     gint seed = 1;
     GOptionEntry entries[] = {
         { "seed", 's', 0, G_OPTION_ARG_INT, &seed, "Seed of the generated clients (default 1)", "N" },
@@ -233,9 +249,18 @@ main(int argc, char **argv)
     printf("| nodes | clients | ms / pass | µs / client | ns / client² | first pass ms | RSS growth KiB | KiB / client |\n");
     printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (gsize n = 0; n < G_N_ELEMENTS(node_counts); n++) {
+        guint few = client_counts[0], many = client_counts[G_N_ELEMENTS(client_counts) - 1];
+
         for (gsize c = 0; c < G_N_ELEMENTS(client_counts); c++)
-            in_child(rebalance_cost, node_counts[n], client_counts[c], (guint) seed);
+            rss[c] = in_child(rebalance_cost, node_counts[n], client_counts[c], (guint) seed);
+        /* The allocator's first arena is in every row: the slope is the cost. */
+        marginal[n] = (rss[G_N_ELEMENTS(client_counts) - 1] - rss[0]) / (many - few);
     }
+    printf("\nMarginal model RSS per client (slope from %u to %u clients):", client_counts[0],
+           client_counts[G_N_ELEMENTS(client_counts) - 1]);
+    for (gsize n = 0; n < G_N_ELEMENTS(node_counts); n++)
+        printf("%s%u nodes %.2f KiB", n ? ", " : " ", node_counts[n], marginal[n]);
+    printf("\n");
     printf("\nHome nodes for one VM (vnuma_placement_choose_nodes, generated host, 4 nodes per socket):\n\n");
     printf("| nodes | clients of the VM | ms |\n|---:|---:|---:|\n");
     for (gsize n = 0; n < G_N_ELEMENTS(node_counts); n++) {
