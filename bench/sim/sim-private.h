@@ -23,7 +23,6 @@ typedef struct {
     guint64 allowed;          /* node mask its vCPUs may run on (floating) */
     guint *vcpu_node;         /* per vCPU: the node it runs on this second */
     double *vcpu_demand;      /* per vCPU: CPUs wanted this second */
-    double demand;            /* sum of @vcpu_demand */
     double used_sum;          /* CPU-seconds obtained since the policy's last look */
     double last_move;         /* s; < 0: never */
 } SimClient;

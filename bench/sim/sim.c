@@ -384,11 +384,8 @@ set_demand(Sim *sim)
         SimClient *client = sim->clients->pdata[c];
         const SimVm *vm = sim->trace->vms->pdata[client->vm];
 
-        client->demand = 0;
-        for (guint v = 0; v < client->vcpus; v++) {
+        for (guint v = 0; v < client->vcpus; v++)
             client->vcpu_demand[v] = sim_vm_vcpu_demand(vm, sim->t, client->first_vcpu + v);
-            client->demand += client->vcpu_demand[v];
-        }
     }
     sim_recompute_load(sim);
 }

@@ -60,7 +60,8 @@ void sim_options_init(SimOptions *options, SimPolicy policy);
 /* What the trace generator needs to scale to @host. */
 SimHostSize sim_host_size(const VnumaHost *host);
 
-/* Runs @trace on @host under @options. @samples (SimSample) may be NULL. */
+/* Runs @trace on @host (at most 64 nodes) under @options. @samples
+ * (SimSample) may be NULL. */
 void sim_run(const VnumaHost *host, const SimTrace *trace, const SimOptions *options,
              SimResult *result, GArray *samples);
 

@@ -169,6 +169,11 @@ main(int argc, char **argv)
             fprintf(stderr, "vnuma-sim: %s: %s\n", argv[h], error->message);
             return 1;
         }
+        if (host->nodes->len > 64) {
+            fprintf(stderr, "vnuma-sim: %s: %u nodes; the simulator handles at most 64\n", argv[h],
+                    host->nodes->len);
+            return 1;
+        }
         name = g_path_get_basename(argv[h]);
         size = sim_host_size(host);
         printf("\n### %s (%u nodes, %u CPUs), %d h, seed %d\n\n", name, host->nodes->len, size.cpus, hours, seed);
