@@ -132,13 +132,9 @@ agent_client_memory(const Sim *sim, const SimClient *client, guint64 *out)
     for (guint n = 0; n < sim->n; n++) {
         double domain = 0;
 
-        if (sim->options->exact_client_memory) {
-            out[n] = (guint64) client->mem[n];
-            continue;
-        }
         for (guint i = 0; i < siblings->len; i++)
             domain += ((const SimClient *) siblings->pdata[i])->mem[n];
-        out[n] = (guint64) (domain * MIN(share, 1.0));
+        out[n] = (guint64) (sim->options->exact_client_memory ? client->mem[n] : domain * MIN(share, 1.0));
     }
 }
 
