@@ -58,7 +58,6 @@ typedef struct {
 #define SIM_NODE_BIT(i) (G_GUINT64_CONSTANT(1) << (i))
 
 /* Engine services for the policies. */
-double sim_spare(const Sim *sim, guint node);
 void sim_recompute_load(Sim *sim);
 /* Where a floating client's vCPUs go when it starts or is re-bound:
  * each to the allowed node with the most spare CPU. */

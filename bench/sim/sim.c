@@ -97,8 +97,8 @@ init_host(Sim *sim, const VnumaHost *host)
     }
 }
 
-double
-sim_spare(const Sim *sim, guint node)
+static double
+spare(const Sim *sim, guint node)
 {
     return sim->cap[node] - sim->load[node];
 }
@@ -236,7 +236,7 @@ most_spare(const Sim *sim, guint64 allowed)
 
     for (guint n = 0; n < sim->n; n++) {
         if ((allowed & SIM_NODE_BIT(n)) && sim->cap[n] > 0 &&
-            (best < 0 || sim_spare(sim, n) > sim_spare(sim, (guint) best)))
+            (best < 0 || spare(sim, n) > spare(sim, (guint) best)))
             best = (gint) n;
     }
     return best;
@@ -278,12 +278,12 @@ sim_float_balance(Sim *sim)
             guint from = client->vcpu_node[v];
             gint to = most_spare(sim, client->allowed);
             double d = client->vcpu_demand[v];
-            gboolean overloaded = sim_spare(sim, from) < -1e-9;
+            gboolean overloaded = spare(sim, from) < -1e-9;
             gboolean wakes = g_rand_double(sim->rand) < 0.02;
 
             if (to < 0 || (guint) to == from || !(overloaded || wakes))
                 continue;
-            if (sim_spare(sim, (guint) to) - d > sim_spare(sim, from) + 1e-9)
+            if (spare(sim, (guint) to) - d > spare(sim, from) + 1e-9)
                 move_vcpu(sim, client, v, (guint) to);
         }
     }
