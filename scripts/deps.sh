@@ -9,6 +9,7 @@ packages=(
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   libxml2-utils python3 valgrind
   gnuplot-nox
+  libnuma-dev
 )
 
 missing=()
