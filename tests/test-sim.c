@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The simulator's own guarantees: a seed gives one answer, static
- * placement never migrates, the optimum is a ceiling for contention. */
+ * placement never migrates, the optimum is a ceiling for contention; and
+ * the vnuma policy sees the run-queue delay the agent reads. */
 #include "tests/testutil.h"
 
 #include "bench/sim/sim.h"
 
 static void
-run(const VnumaHost *host, const char *kind, guint seed, SimPolicy policy, SimResult *result)
+run_hours(const VnumaHost *host, const char *kind, guint hours, guint seed, SimPolicy policy,
+          SimResult *result)
 {
     SimHostSize size = sim_host_size(host);
-    g_autoptr(SimTrace) trace = sim_trace_new(kind, &size, 1, seed, NULL);
+    g_autoptr(SimTrace) trace = sim_trace_new(kind, &size, hours, seed, NULL);
     SimOptions options;
 
     assert_non_null(trace);
     sim_options_init(&options, policy);
     sim_run(host, trace, &options, result, NULL);
+}
+
+static void
+run(const VnumaHost *host, const char *kind, guint seed, SimPolicy policy, SimResult *result)
+{
+    run_hours(host, kind, 1, seed, policy, result);
 }
 
 static void
@@ -67,6 +75,22 @@ test_optimum_is_a_contention_ceiling(void **state)
     }
 }
 
+/* CPU time alone adds up to at most a node's CPUs, so the rebalancer fed
+ * only vcpu.N.time sees no contention to relieve; with vcpu.N.delay it
+ * does. The phase trace overloads nodes for minutes at a time. */
+static void
+test_vnuma_sees_run_queue_delay(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
+    SimResult now, before;
+
+    run_hours(host, "phase", 4, 1, SIM_POLICY_VNUMA, &now);
+    run_hours(host, "phase", 4, 1, SIM_POLICY_VNUMA_BEFORE, &before);
+    assert_true(before.contention > 0);
+    assert_true(now.contention < before.contention);
+    assert_true(now.migrations > before.migrations);
+}
+
 int
 main(void)
 {
@@ -74,6 +98,7 @@ main(void)
         cmocka_unit_test(test_seeded),
         cmocka_unit_test(test_static_never_moves),
         cmocka_unit_test(test_optimum_is_a_contention_ceiling),
+        cmocka_unit_test(test_vnuma_sees_run_queue_delay),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 # Locality, migrations and contention over time for one trace, from
 # vnuma-sim --series (one block per policy, in vnuma-sim's policy order).
 # gnuplot -e "data='FILE'; out='PNG'; heading='TEXT'" bench/sim/plot.gp
-names = "none static-pack static-spread numad vnuma vnuma+delay optimum"
+names = "none static-pack static-spread numad vnuma vnuma-before optimum"
 set terminal pngcairo size 1000,960 font ",10"
 set output out
 set multiplot layout 3,1 title heading

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "agent/vnuma-agent-demand.h"
 #include "lib/vnuma-placement.h"
 
 #define VNUMA_PERIOD_S 2.0        /* the agent's rebalance_period default */
@@ -118,53 +119,106 @@ place_vnuma(Sim *sim, GPtrArray *clients, VnumaLayout *layout)
     }
 }
 
-/* A client's memory per node as the agent knows it: numa_maps is per
- * process, so it gives each client its share of the whole VM's memory
- * on each node (agent/vnuma-agent-demand.c, vnuma_client_memory);
- * or, with exact_client_memory, its own. */
+/* A client's memory per node as vnumad reads it from numa_maps: its own
+ * cell's mapping when the VM's memory can be told apart by cell, else its
+ * share of the whole VM's (agent/vnuma-agent-memory.c); the agent before
+ * per-cell attribution always took the share. */
 static void
 agent_client_memory(const Sim *sim, const SimClient *client, guint64 *out)
 {
     GPtrArray *siblings = sim->vm_clients->pdata[client->vm];
-    const SimVm *vm = sim->trace->vms->pdata[client->vm];
-    double share = (double) client->memory_kib / (double) vm->memory_kib;
+    g_autoptr(GArray) domain = g_array_new(FALSE, TRUE, sizeof(guint64));
+    g_autoptr(GArray) share = NULL;
+    guint64 total = 0;
 
-    for (guint n = 0; n < sim->n; n++) {
-        double domain = 0;
-
-        for (guint i = 0; i < siblings->len; i++)
-            domain += ((const SimClient *) siblings->pdata[i])->mem[n];
-        out[n] = (guint64) (sim->options->exact_client_memory ? client->mem[n] : domain * MIN(share, 1.0));
+    if (client->own_cell && sim->options->policy == SIM_POLICY_VNUMA) {
+        for (guint n = 0; n < sim->n; n++)
+            out[n] = (guint64) client->mem[n];
+        return;
     }
+    g_array_set_size(domain, sim->n);
+    for (guint i = 0; i < siblings->len; i++) {
+        const SimClient *sibling = siblings->pdata[i];
+
+        total += sibling->memory_kib;
+        for (guint n = 0; n < sim->n; n++)
+            g_array_index(domain, guint64, n) += (guint64) sibling->mem[n];
+    }
+    share = vnuma_client_memory(domain, client->memory_kib, total);
+    memcpy(out, share->data, sim->n * sizeof(guint64));
 }
 
-/* One pass of the rebalancer on what the agent would measure: CPU time
- * each client obtained since the last pass, and its memory per node. */
+/* The VM's vCPU counters as one virConnectGetAllDomainStats record
+ * gives them to the agent: vcpu.N.time, and vcpu.N.delay unless the
+ * policy is the agent before it read the delay. */
+static GArray *
+sample_vcpu_times(const Sim *sim, GPtrArray *clients)
+{
+    GArray *times = vnuma_vcpu_times_new();
+
+    for (guint i = 0; i < clients->len; i++) {
+        const SimClient *client = clients->pdata[i];
+
+        for (guint v = 0; v < client->vcpus; v++) {
+            char field[32];
+
+            g_snprintf(field, sizeof(field), "vcpu.%u.time", client->first_vcpu + v);
+            vnuma_vcpu_times_add_field(times, field, client->run_ns[v]);
+            g_snprintf(field, sizeof(field), "vcpu.%u.delay", client->first_vcpu + v);
+            if (sim->options->policy == SIM_POLICY_VNUMA)
+                vnuma_vcpu_times_add_field(times, field, client->delay_ns[v]);
+        }
+    }
+    return times;
+}
+
+/* One pass of the rebalancer on what vnumad measures, through its own
+ * code (agent/vnuma-agent-demand.c): each vCPU's demand from two counter
+ * samples, summed per client; a VM sampled for the first time has no
+ * demand yet and its clients are not candidates this pass. */
 static void
 rebalance_vnuma(Sim *sim)
 {
-    guint k = sim->clients->len;
-    double elapsed = MAX(sim->t - sim->last_pass, 1.0);
     g_autofree VnumaRebalanceNode *nodes = g_new0(VnumaRebalanceNode, sim->n);
-    g_autofree VnumaRebalanceClient *rc = g_new0(VnumaRebalanceClient, MAX(k, 1));
-    g_autofree guint64 *memory = g_new0(guint64, MAX(k, 1) * sim->n);
+    g_autoptr(GArray) rc = g_array_new(FALSE, TRUE, sizeof(VnumaRebalanceClient));
+    g_autoptr(GPtrArray) owners = g_ptr_array_new();
+    g_autoptr(GPtrArray) memory = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GArray) moves = NULL;
 
     for (guint n = 0; n < sim->n; n++)
         nodes[n] = (VnumaRebalanceNode) { ((VnumaHostNode *) sim->host->nodes->pdata[n])->id, sim->cap[n] };
-    for (guint c = 0; c < k; c++) {
-        SimClient *client = sim->clients->pdata[c];
+    for (guint vm = 0; vm < sim->vm_clients->len; vm++) {
+        GPtrArray *clients = sim->vm_clients->pdata[vm];
+        GArray *before = sim->vm_times->pdata[vm];
+        g_autoptr(GArray) demand = NULL;
 
-        agent_client_memory(sim, client, &memory[c * sim->n]);
-        rc[c] = (VnumaRebalanceClient) {
-            .id = client->id, .home = (guint) client->home, .demand = client->used_sum / elapsed,
-            .memory_kib = &memory[c * sim->n], .last_move = client->last_move,
-        };
-        client->used_sum = 0;
+        if (!clients)
+            continue;
+        sim->vm_times->pdata[vm] = sample_vcpu_times(sim, clients);
+        if (before) {
+            demand = vnuma_vcpu_demand(before, sim->vm_times->pdata[vm], sim->t - sim->vm_sampled[vm]);
+            g_array_unref(before);
+        }
+        sim->vm_sampled[vm] = sim->t;
+        for (guint i = 0; demand && i < clients->len; i++) {
+            SimClient *client = clients->pdata[i];
+            guint64 *mem = g_new0(guint64, sim->n);
+            VnumaRebalanceClient c = {
+                .id = client->id, .home = (guint) client->home,
+                .demand = vnuma_client_demand(demand, client->vcpu_ids),
+                .memory_kib = mem, .last_move = client->last_move,
+            };
+
+            agent_client_memory(sim, client, mem);
+            g_ptr_array_add(memory, mem);
+            g_ptr_array_add(owners, client);
+            g_array_append_val(rc, c);
+        }
     }
-    moves = vnuma_rebalancer_pass(sim->rebalancer, nodes, sim->n, rc, k, sim->t);
-    for (guint c = 0; c < k; c++)
-        set_home(sim, sim->clients->pdata[c], rc[c].home, TRUE);
+    moves = vnuma_rebalancer_pass(sim->rebalancer, nodes, sim->n, (VnumaRebalanceClient *) rc->data,
+                                  rc->len, sim->t);
+    for (guint c = 0; c < rc->len; c++)
+        set_home(sim, owners->pdata[c], g_array_index(rc, VnumaRebalanceClient, c).home, TRUE);
 }
 
 /* ---- numad-like ----------------------------------------------------- */
@@ -463,13 +517,24 @@ optimise(Sim *sim)
 
 /* ---- dispatch ------------------------------------------------------- */
 
+static void
+vcpu_times_free(gpointer times)
+{
+    if (times)
+        g_array_unref(times);
+}
+
 void
 sim_policy_init(Sim *sim)
 {
     guint vms = sim->trace->vms->len;
 
-    if (sim->options->policy == SIM_POLICY_VNUMA || sim->options->policy == SIM_POLICY_VNUMA_DELAY)
+    if (sim->options->policy == SIM_POLICY_VNUMA || sim->options->policy == SIM_POLICY_VNUMA_BEFORE) {
         sim->rebalancer = vnuma_rebalancer_new(&sim->options->params);
+        sim->vm_times = g_ptr_array_new_with_free_func(vcpu_times_free);
+        g_ptr_array_set_size(sim->vm_times, vms);
+        sim->vm_sampled = g_new0(double, vms);
+    }
     sim->vm_mask = g_new0(guint64, vms);
     sim->vm_bound = g_new0(double, vms);
 }
@@ -478,6 +543,9 @@ void
 sim_policy_clear(Sim *sim)
 {
     vnuma_rebalancer_free(sim->rebalancer);
+    if (sim->vm_times)
+        g_ptr_array_unref(sim->vm_times);
+    g_free(sim->vm_sampled);
     g_free(sim->vm_mask);
     g_free(sim->vm_bound);
 }
@@ -502,7 +570,7 @@ sim_policy_place(Sim *sim, guint vm, GPtrArray *clients, VnumaLayout *layout)
         place_static(sim, clients, TRUE);
         break;
     case SIM_POLICY_VNUMA:
-    case SIM_POLICY_VNUMA_DELAY:
+    case SIM_POLICY_VNUMA_BEFORE:
         if (layout->managed && layout->clients->len == clients->len)
             place_vnuma(sim, clients, layout);
         else
@@ -536,7 +604,7 @@ sim_policy_step(Sim *sim)
             sim->next_pass = sim->t + (numad_scan(sim) ? NUMAD_MIN_SCAN_S : NUMAD_MAX_SCAN_S);
         break;
     case SIM_POLICY_VNUMA:
-    case SIM_POLICY_VNUMA_DELAY:
+    case SIM_POLICY_VNUMA_BEFORE:
         if (due) {
             rebalance_vnuma(sim);
             sim->next_pass = sim->t + VNUMA_PERIOD_S;

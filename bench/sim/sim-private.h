@@ -16,6 +16,11 @@ typedef struct {
     guint vm;                 /* index into the trace */
     guint first_vcpu;         /* within the VM */
     guint vcpus;
+    VnumaCpuSet *vcpu_ids;    /* first_vcpu.., as the agent's client records them */
+    /* The guest has a NUMA cell per client (lib/ exposed them), each backed
+     * by its own QEMU memory backend: the agent attributes memory per cell
+     * (agent/vnuma-agent-memory.c) instead of pro rata. */
+    gboolean own_cell;
     guint64 memory_kib;       /* its share of the VM's memory */
     double touched;           /* KiB first-touched so far */
     double *mem;              /* KiB per node index */
@@ -23,7 +28,11 @@ typedef struct {
     guint64 allowed;          /* node mask its vCPUs may run on (floating) */
     guint *vcpu_node;         /* per vCPU: the node it runs on this second */
     double *vcpu_demand;      /* per vCPU: CPUs wanted this second */
-    double used_sum;          /* CPU-seconds obtained since the policy's last look */
+    double used_sum;          /* CPU-seconds obtained since the policy's last look (numad) */
+    /* libvirt's cumulative per-vCPU counters: vcpu.N.time (ns run) and
+     * vcpu.N.delay (ns runnable, waiting for a CPU). */
+    guint64 *run_ns;
+    guint64 *delay_ns;
     double last_move;         /* s; < 0: never */
 } SimClient;
 
@@ -51,6 +60,8 @@ typedef struct {
     VnumaRebalancer *rebalancer;
     guint64 *vm_mask;         /* numad: node mask each VM is bound to */
     double *vm_bound;         /* numad: when each VM was last bound, s */
+    GPtrArray *vm_times;      /* vnuma: per trace VM, its last vCPU counter sample (GArray) or NULL */
+    double *vm_sampled;       /* vnuma: when, s */
     double next_pass;         /* s */
     double last_pass;         /* s */
 } Sim;

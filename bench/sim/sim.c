@@ -12,7 +12,7 @@
 #define MIGRATE_GIB_PER_S 0.5     /* memory following a moved client */
 
 static const char *const policy_names[SIM_POLICY_COUNT] = {
-    "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma+delay", "optimum",
+    "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma-before", "optimum",
 };
 
 const char *
@@ -297,6 +297,9 @@ client_free(gpointer data)
     SimClient *client = data;
 
     g_free(client->mem);
+    vnuma_cpuset_free(client->vcpu_ids);
+    g_free(client->run_ns);
+    g_free(client->delay_ns);
     g_free(client->vcpu_node);
     g_free(client->vcpu_demand);
     g_free(client);
@@ -311,6 +314,10 @@ client_new(Sim *sim, guint vm, guint first_vcpu, guint vcpus, guint64 memory_kib
     client->vm = vm;
     client->first_vcpu = first_vcpu;
     client->vcpus = vcpus;
+    client->vcpu_ids = vnuma_cpuset_new();
+    vnuma_cpuset_add_range(client->vcpu_ids, first_vcpu, first_vcpu + vcpus - 1);
+    client->run_ns = g_new0(guint64, vcpus);
+    client->delay_ns = g_new0(guint64, vcpus);
     client->memory_kib = memory_kib;
     client->mem = g_new0(double, sim->n);
     client->home = -1;
@@ -338,6 +345,29 @@ size_vm(Sim *sim, guint index, const SimVm *vm)
     return layout;
 }
 
+/* Whether the agent can tell this VM's memory apart by client: its guest
+ * RAM is one mapping per guest cell (one QEMU memory backend each), every
+ * cell within one client; or one client has it all. Otherwise (several
+ * clients, no cells exposed to the guest) it splits the VM's pro rata. */
+static gboolean
+memory_per_cell(const VnumaLayout *layout)
+{
+    if (!layout->managed || layout->clients->len <= 1)
+        return TRUE;
+    if (!layout->exposed)
+        return FALSE;
+    for (guint i = 0; i < layout->cells->len; i++) {
+        const VnumaCell *cell = layout->cells->pdata[i];
+        gboolean owned = FALSE;
+
+        for (guint c = 0; c < layout->clients->len && !owned; c++)
+            owned = vnuma_cpuset_is_subset(cell->vcpus, ((const VnumaClient *) layout->clients->pdata[c])->vcpus);
+        if (!owned)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static void
 arrive(Sim *sim, guint index)
 {
@@ -355,8 +385,10 @@ arrive(Sim *sim, guint index)
     } else {
         g_ptr_array_add(clients, client_new(sim, index, 0, vm->vcpus, vm->memory_kib));
     }
-    for (guint i = 0; i < clients->len; i++)
+    for (guint i = 0; i < clients->len; i++) {
+        ((SimClient *) clients->pdata[i])->own_cell = memory_per_cell(layout);
         g_ptr_array_add(sim->clients, clients->pdata[i]);
+    }
     sim->vm_clients->pdata[index] = clients;
     sim_policy_place(sim, index, clients, layout);
 }
@@ -375,6 +407,8 @@ depart(Sim *sim, guint index)
     }
     g_ptr_array_unref(clients);
     sim->vm_clients->pdata[index] = NULL;
+    if (sim->vm_times)
+        g_clear_pointer(&sim->vm_times->pdata[index], g_array_unref);
 }
 
 static void
@@ -397,10 +431,10 @@ typedef struct {
     guint seconds;
 } Tally;
 
-/* What the policies measure: the CPU time obtained (libvirt's
- * vcpu.N.time: a vCPU on an overloaded node gets its share of the node),
- * or for vnuma+delay that plus the time it sat in the run queue waiting
- * for a CPU (vcpu.N.delay), i.e. its whole demand. */
+/* What the policies measure. A vCPU on an overloaded node runs its
+ * proportional share of the node and waits in the run queue the rest of
+ * what it wanted: libvirt's vcpu.N.time and vcpu.N.delay (vnuma), CPU
+ * time alone (numad reads the process's). */
 static void
 account_used(Sim *sim)
 {
@@ -409,10 +443,12 @@ account_used(Sim *sim)
 
         for (guint v = 0; v < client->vcpus; v++) {
             guint n = client->vcpu_node[v];
-            double share = sim->load[n] > sim->cap[n] && sim->options->policy != SIM_POLICY_VNUMA_DELAY
-                           ? sim->cap[n] / sim->load[n] : 1.0;
+            double share = sim->load[n] > sim->cap[n] ? sim->cap[n] / sim->load[n] : 1.0;
+            double run = client->vcpu_demand[v] * share;
 
-            client->used_sum += client->vcpu_demand[v] * share;
+            client->used_sum += run;
+            client->run_ns[v] += (guint64) llround(run * 1e9);
+            client->delay_ns[v] += (guint64) llround((client->vcpu_demand[v] - run) * 1e9);
         }
     }
 }

@@ -19,8 +19,8 @@ typedef enum {
     SIM_POLICY_STATIC_PACK,   /* placed at boot, lowest node with room, never moved */
     SIM_POLICY_STATIC_SPREAD, /* placed at boot, least committed node, never moved */
     SIM_POLICY_NUMAD,         /* numad-like: whole process, one move per 5–15 s scan */
-    SIM_POLICY_VNUMA,         /* lib/: sizing, placement, rebalancer, fed CPU time (as the agent) */
-    SIM_POLICY_VNUMA_DELAY,   /* the same, fed CPU time + run-queue delay (vcpu.N.delay) */
+    SIM_POLICY_VNUMA,         /* lib/: sizing, placement, rebalancer, fed what vnumad measures */
+    SIM_POLICY_VNUMA_BEFORE,  /* ablation: the agent before run-queue delay and per-cell memory */
     SIM_POLICY_OPTIMUM,       /* clairvoyant exhaustive search, instant memory moves */
     SIM_POLICY_COUNT,
 } SimPolicy;
@@ -48,9 +48,6 @@ typedef struct {
     guint bucket;             /* s per SimSample; 0: none */
     VnumaRebalanceParams params;   /* the vnuma policy's rebalancer settings */
     guint64 optimum_budget;   /* search nodes per optimum decision */
-    /* vnuma sees each client's own memory per node, instead of its share
-     * of the whole VM's as the agent reads it from numa_maps today. */
-    gboolean exact_client_memory;
 } SimOptions;
 
 const char *sim_policy_to_string(SimPolicy policy);

@@ -4,16 +4,19 @@
  * each placement policy and prints the figures as a markdown table.
  *
  *   vnuma-sim [--trace T]... [--policy P]... [--hours H] [--seed N]
- *             [--series FILE] [--exact-client-memory] [--check] HOST.xml...
+ *             [--series FILE] [--check] HOST.xml...
  *
  * --check (the CI short version) exits 1 when vnuma's locality falls
- * below a static policy's on any run.
+ * below a static policy's on any run by more than a tie (0.05 points).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bench/sim/sim.h"
 #include "xml/vnuma-caps.h"
+
+/* Locality is printed to 0.1 %: closer than this is a tie, not a lead. */
+#define LOCALITY_TIE 0.05
 
 typedef struct {
     SimResult results[SIM_POLICY_COUNT];
@@ -23,7 +26,12 @@ typedef struct {
 static const char *
 policy_label(SimPolicy policy, const SimResult *r)
 {
-    return policy == SIM_POLICY_OPTIMUM && !r->exact ? "optimum (search too large)" : sim_policy_to_string(policy);
+    if (policy == SIM_POLICY_OPTIMUM && !r->exact)
+        return "optimum (search too large)";
+    /* The ablation says what it is in the table itself. */
+    if (policy == SIM_POLICY_VNUMA_BEFORE)
+        return "vnuma-before (time only, pro rata)";
+    return sim_policy_to_string(policy);
 }
 
 static void
@@ -41,12 +49,11 @@ print_row(const char *trace, SimPolicy policy, const SimResult *r)
 static gboolean
 is_vnuma(guint policy)
 {
-    return policy == SIM_POLICY_VNUMA || policy == SIM_POLICY_VNUMA_DELAY;
+    return policy == SIM_POLICY_VNUMA || policy == SIM_POLICY_VNUMA_BEFORE;
 }
 
 /* The issue's targets for @policy (a vnuma variant) on one trace: one
- * line naming each miss. Locality is printed to 0.1, so closer than 0.05
- * is a tie, not a lead. */
+ * line naming each miss. */
 static void
 print_targets(const char *host, const char *trace, const TraceRun *run, SimPolicy policy)
 {
@@ -67,10 +74,10 @@ print_targets(const char *host, const char *trace, const TraceRun *run, SimPolic
 
         if (is_vnuma(p) || p == SIM_POLICY_OPTIMUM || !run->ran[p])
             continue;
-        if (other->locality > v->locality + 0.05)
+        if (other->locality > v->locality + LOCALITY_TIE)
             g_string_append_printf(misses, " locality behind %s (%.1f > %.1f);",
                                    sim_policy_to_string(p), other->locality, v->locality);
-        else if (other->locality > v->locality - 0.05)
+        else if (other->locality > v->locality - LOCALITY_TIE)
             g_string_append_printf(ties, "%s%s", ties->len ? ", " : "", sim_policy_to_string(p));
         if (other->contention < best_contention) {
             best_contention = other->contention;
@@ -92,8 +99,11 @@ print_targets(const char *host, const char *trace, const TraceRun *run, SimPolic
     printf("\n");
 }
 
-/* The CI short version: the product as it is (vnuma fed CPU time) must
- * not fall below static placement's locality. */
+/* The CI short version: the product as it is (vnuma) must not fall below
+ * static placement's locality by more than a tie. A static policy with
+ * memory to spare sits at 100 %, and every move vnuma makes to relieve
+ * contention reads a little remote memory while its pages follow: an
+ * exact comparison would forbid moving at all. */
 static gboolean
 check_locality(const char *host, const char *trace, const TraceRun *run)
 {
@@ -101,8 +111,8 @@ check_locality(const char *host, const char *trace, const TraceRun *run)
     gboolean ok = TRUE;
 
     for (guint p = SIM_POLICY_STATIC_PACK; p <= SIM_POLICY_STATIC_SPREAD; p++) {
-        if (v->locality < run->results[p].locality - 1e-6) {
-            fprintf(stderr, "vnuma-sim: %s / %s: vnuma's locality %.2f%% is below %s's %.2f%%\n",
+        if (v->locality < run->results[p].locality - LOCALITY_TIE) {
+            fprintf(stderr, "vnuma-sim: %s / %s: vnuma's locality %.3f%% is below %s's %.3f%%\n",
                     host, trace, v->locality, sim_policy_to_string(p), run->results[p].locality);
             ok = FALSE;
         }
@@ -146,18 +156,16 @@ main(int argc, char **argv)
     g_auto(GStrv) traces = NULL, policies = NULL;
     g_autofree char *series = NULL;
     gint hours = 4, seed = 1;
-    gboolean check = FALSE, check_failed = FALSE, exact_memory = FALSE;
+    gboolean check = FALSE, check_failed = FALSE;
     gboolean wanted[SIM_POLICY_COUNT];
     GOptionEntry entries[] = {
         { "trace", 't', 0, G_OPTION_ARG_STRING_ARRAY, &traces, "steady, bursty, phase or churn (default: all)", "T" },
         { "policy", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &policies,
-          "none, static-pack, static-spread, numad, vnuma, vnuma+delay or optimum (default: all)", "P" },
+          "none, static-pack, static-spread, numad, vnuma, vnuma-before or optimum (default: all)", "P" },
         { "hours", 'H', 0, G_OPTION_ARG_INT, &hours, "Simulated hours (default 4)", "H" },
         { "seed", 's', 0, G_OPTION_ARG_INT, &seed, "Trace seed (default 1)", "N" },
         { "series", 0, 0, G_OPTION_ARG_FILENAME, &series, "Write locality, migrations and contention over time (5 min buckets)", "FILE" },
-        { "exact-client-memory", 0, 0, G_OPTION_ARG_NONE, &exact_memory,
-          "vnuma sees each client's own memory per node (default: its share of the VM's, as the agent)", NULL },
-        { "check", 0, 0, G_OPTION_ARG_NONE, &check, "Exit 1 when vnuma's locality is below a static policy's", NULL },
+        { "check", 0, 0, G_OPTION_ARG_NONE, &check, "Exit 1 when vnuma's locality is below a static policy's (by 0.05 points or more)", NULL },
         { NULL },
     };
     g_autoptr(GOptionContext) options = g_option_context_new("HOST.xml...");
@@ -171,7 +179,7 @@ main(int argc, char **argv)
     }
     if (argc < 2 || hours < 1) {
         fprintf(stderr, "usage: vnuma-sim [--trace T]... [--policy P]... [--hours H] [--seed N] "
-                        "[--series FILE] [--exact-client-memory] [--check] HOST.xml...\n");
+                        "[--series FILE] [--check] HOST.xml...\n");
         return 2;
     }
     if (check && !(wanted[SIM_POLICY_VNUMA] && wanted[SIM_POLICY_STATIC_PACK] && wanted[SIM_POLICY_STATIC_SPREAD])) {
@@ -221,7 +229,6 @@ main(int argc, char **argv)
                     continue;
                 sim_options_init(&opts, (SimPolicy) p);
                 opts.bucket = series_out ? 300 : 0;
-                opts.exact_client_memory = exact_memory;
                 sim_run(host, trace, &opts, &run->results[p], samples);
                 run->ran[p] = TRUE;
                 print_row(kinds[k], (SimPolicy) p, &run->results[p]);
@@ -234,7 +241,7 @@ main(int argc, char **argv)
             const TraceRun *run = runs->pdata[k];
 
             print_targets(name, kinds[k], run, SIM_POLICY_VNUMA);
-            print_targets(name, kinds[k], run, SIM_POLICY_VNUMA_DELAY);
+            print_targets(name, kinds[k], run, SIM_POLICY_VNUMA_BEFORE);
             if (check && !check_locality(name, kinds[k], run))
                 check_failed = TRUE;
         }
