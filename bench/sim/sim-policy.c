@@ -164,9 +164,10 @@ sample_vcpu_times(const Sim *sim, GPtrArray *clients)
 
             g_snprintf(field, sizeof(field), "vcpu.%u.time", client->first_vcpu + v);
             vnuma_vcpu_times_add_field(times, field, client->run_ns[v]);
+            if (sim->options->policy != SIM_POLICY_VNUMA)
+                continue;
             g_snprintf(field, sizeof(field), "vcpu.%u.delay", client->first_vcpu + v);
-            if (sim->options->policy == SIM_POLICY_VNUMA)
-                vnuma_vcpu_times_add_field(times, field, client->delay_ns[v]);
+            vnuma_vcpu_times_add_field(times, field, client->delay_ns[v]);
         }
     }
     return times;

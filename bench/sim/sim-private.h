@@ -17,9 +17,9 @@ typedef struct {
     guint first_vcpu;         /* within the VM */
     guint vcpus;
     VnumaCpuSet *vcpu_ids;    /* first_vcpu.., as the agent's client records them */
-    /* The guest has a NUMA cell per client (lib/ exposed them), each backed
-     * by its own QEMU memory backend: the agent attributes memory per cell
-     * (agent/vnuma-agent-memory.c) instead of pro rata. */
+    /* The agent can tell this client's memory from its siblings': the VM
+     * has one client, or a guest cell per client (each its own QEMU memory
+     * backend, agent/vnuma-agent-memory.c). Otherwise it splits pro rata. */
     gboolean own_cell;
     guint64 memory_kib;       /* its share of the VM's memory */
     double touched;           /* KiB first-touched so far */
