@@ -3,10 +3,10 @@
 
 #include <string.h>
 
+#include "agent/vnuma-agent-config.h"
 #include "agent/vnuma-agent-demand.h"
 #include "lib/vnuma-placement.h"
 
-#define VNUMA_PERIOD_S 2.0        /* the agent's rebalance_period default */
 #define NUMAD_MIN_SCAN_S 5.0      /* numad -i 5:15 */
 #define NUMAD_MAX_SCAN_S 15.0
 #define NUMAD_TARGET_UTIL 0.85    /* numad -u 85 */
@@ -608,7 +608,7 @@ sim_policy_step(Sim *sim)
     case SIM_POLICY_VNUMA_BEFORE:
         if (due) {
             rebalance_vnuma(sim);
-            sim->next_pass = sim->t + VNUMA_PERIOD_S;
+            sim->next_pass = sim->t + VNUMA_AGENT_DEFAULT_PERIOD;
         }
         break;
     case SIM_POLICY_OPTIMUM:

@@ -4,12 +4,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "agent/vnuma-agent-config.h"
 #include "lib/vnuma-sizing.h"
 
 #define KIB_PER_GIB (1024.0 * 1024.0)
 #define WARMUP_S 300.0            /* a VM first-touches its memory over this long */
 #define PHASE_RETOUCH 0.25        /* share of memory a new phase drops and touches again */
-#define MIGRATE_GIB_PER_S 0.5     /* memory following a moved client */
 
 static const char *const policy_names[SIM_POLICY_COUNT] = {
     "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma-before", "optimum",
@@ -522,7 +522,8 @@ sim_run(const VnumaHost *host, const SimTrace *trace, const SimOptions *options,
     g_ptr_array_set_size(sim.vm_clients, trace->vms->len);
     sim.rand = g_rand_new_with_seed(42);
     sim.exact = TRUE;
-    sim.migrate_kib_per_s = options->policy == SIM_POLICY_OPTIMUM ? 0 : MIGRATE_GIB_PER_S * KIB_PER_GIB;
+    /* Memory follows a moved client at vnumad's default memory_migrate_rate. */
+    sim.migrate_kib_per_s = options->policy == SIM_POLICY_OPTIMUM ? 0 : VNUMA_AGENT_DEFAULT_MIGRATE_RATE * 1024.0;
     sim_policy_init(&sim);
     for (sim.t = 0; sim.t < trace->duration; sim.t++) {
         for (guint i = 0; i < trace->vms->len; i++) {
