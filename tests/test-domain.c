@@ -574,6 +574,16 @@ test_unreadable_stamp(void **state)
         "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
         "<vnuma:client vcpus='0-3' node='0' memory='1'/>"
         "<vnuma:topology sockets='many'/></vnuma:layout>",
+        /* Found by tests/fuzz/fuzz-metadata: overlapping record cells made
+         * the kept cells' memory underflow to ~2^64 KiB. */
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
+        "<vnuma:client vcpus='0-3' node='0' memory='1'/>"
+        "<vnuma:cell cpus='0-2' memory='1'/><vnuma:cell cpus='1-3' memory='1'/></vnuma:layout>",
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
+        "<vnuma:client vcpus='0-2' node='0' memory='1'/>"
+        "<vnuma:client vcpus='2-3' node='1' memory='1'/></vnuma:layout>",
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
+        "<vnuma:client vcpus='0-7' node='0' memory='1'/></vnuma:layout>",
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++) {
@@ -665,6 +675,13 @@ test_errors(void **state)
           "<cpu><numa><cell id='0' cpus='0-3' memory='1G'/></numa></cpu></domain>", { "cell", "memory" } },
         { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu>"
           "<cpu><topology sockets='x' cores='4' threads='1'/></cpu></domain>", { "topology", "sockets" } },
+        /* libvirt refuses these; vnuma counted the shared vCPUs twice. */
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0-2' memory='512'/><cell id='1' cpus='2-3' memory='512'/>"
+          "</numa></cpu></domain>", { "cell", "2-3", "overlap" } },
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0-1' memory='512'/><cell id='1' cpus='20-21' memory='512'/>"
+          "</numa></cpu></domain>", { "cell", "20-21", "4 vCPUs" } },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
