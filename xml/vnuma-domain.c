@@ -294,6 +294,29 @@ read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
     }
     return g_steal_pointer(&stamp);
 }
+/* Elements libvirt has once per domain and vnuma reads or rewrites: a
+ * second copy would make vnuma read one and libvirt another. */
+static gboolean
+check_single_elements(xmlXPathContext *xpath, GError **error)
+{
+    static const char *const singles[] = {
+        "vcpu", "memory", "memoryBacking", "cpu", "cpu/topology", "cpu/numa", "cputune",
+        "cputune/emulatorpin", "numatune", "numatune/memory",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(singles); i++) {
+        g_autofree char *expr = g_strconcat("/domain/", singles[i], NULL);
+        g_autoptr(GPtrArray) nodes = vnuma_xml_nodes(xpath, NULL, expr);
+
+        if (nodes->len > 1) {
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                        "domain XML has %u <%s> elements; libvirt allows one",
+                        nodes->len, singles[i]);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
 
 VnumaRequest *
 vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
@@ -309,6 +332,8 @@ vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
                     "not a domain XML: the root element is <%s>", (const char *) root->name);
         return NULL;
     }
+    if (!check_single_elements(xpath, error))
+        return NULL;
     request->type = vnuma_xml_prop(root, "type");
     request->name = vnuma_xml_string(xpath, NULL, "normalize-space(/domain/name)");
     if (!read_vcpus(request, xpath, error) || !read_memory(request, xpath, error) ||
