@@ -304,6 +304,7 @@ main(int argc, char **argv)
     }
     fail_open_on_crash();
     status = run(&hook, action);
+    g_free(hook.log_file);
     /* Only the explicit enforce refusal fails the operation. */
     return status == EXIT_REFUSE ? EXIT_FAILURE : EXIT_SUCCESS;
 }

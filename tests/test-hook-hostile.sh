@@ -97,6 +97,7 @@ run_logged() {  # the hook with log.conf, on the placed domain; $rc
 umask 022
 logconf "$tmp/new.log"
 run_logged
+check "log: exit 0 (sanitizer builds: no leak either)" [ $rc -eq 0 ]
 check "log: new file written" grep -q "log-test migrate begin" "$tmp/new.log"
 check "log: new file is mode 0640" [ "$(stat -c %a "$tmp/new.log")" = 640 ]
 umask 000
