@@ -13,7 +13,7 @@ targets=("$@")
 
 scripts/deps.sh
 if [ ! -f "$builddir/build.ninja" ]; then
-  CC=clang meson setup "$builddir" -Dfuzzing=true -Dtests=disabled \
+  CC=clang-14 meson setup "$builddir" -Dfuzzing=true -Dtests=disabled \
     -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
 ninja -C "$builddir" "${targets[@]/#/tests/fuzz/fuzz-}" >/dev/null
