@@ -35,20 +35,32 @@ done
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export G_SLICE=always-malloc VNUMA_SRCDIR=$PWD
 mkdir -p "$builddir/crashes"
-status=0
-for t in "${targets[@]}"; do
-  dict=()
+# run_one TARGET: one fuzzer for $seconds; its log in BUILDDIR/fuzz-TARGET.log
+run_one() {
+  local t=$1 dict=()
   [ "$t" = config ] || dict=(-dict=tests/fuzz/xml.dict)
+  "$builddir/tests/fuzz/fuzz-$t" "$builddir/corpus/$t" "${dict[@]}" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    -artifact_prefix="$builddir/crashes/$t-" -print_final_stats=1 >"$builddir/fuzz-$t.log" 2>&1
+}
+# One fuzzer per core at a time: CI's wall time is what counts.
+jobs=$(nproc)
+pids=()
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   echo "scripts/fuzz.sh: fuzz-$t for ${seconds}s"
-  if ! "$builddir/tests/fuzz/fuzz-$t" "$builddir/corpus/$t" "${dict[@]}" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-      -artifact_prefix="$builddir/crashes/$t-" -print_final_stats=1 \
-      >"$builddir/fuzz-$t.log" 2>&1; then
+  run_one "$t" &
+  pids+=($!)
+done
+status=0
+for i in "${!targets[@]}"; do
+  t=${targets[$i]}
+  if ! wait "${pids[$i]}"; then
     echo "scripts/fuzz.sh: fuzz-$t FAILED; see $builddir/fuzz-$t.log and $builddir/crashes/" >&2
-    grep -A30 -m1 -E '^==[0-9]+==ERROR|runtime error|deadly signal' "$builddir/fuzz-$t.log" >&2 || tail -30 "$builddir/fuzz-$t.log" >&2
+    grep -A30 -m1 -E '^==[0-9]+==ERROR|runtime error|deadly signal' "$builddir/fuzz-$t.log" >&2 \
+      || tail -30 "$builddir/fuzz-$t.log" >&2
     status=1
   fi
-  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$builddir/fuzz-$t.log" | tr '\n' ' '
-  echo
+  echo "fuzz-$t: $(grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$builddir/fuzz-$t.log" | tr -s ' \n' ' ')"
 done
 exit $status

@@ -14,7 +14,6 @@ if [ ! -f "$BUILDDIR/build.ninja" ]; then
     -Dc_args=-fno-sanitize-recover=all >/dev/null
 fi
 export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:fast_unwind_on_malloc=0
-export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # glib's slice allocator hides leaks and frees from ASan.
 export G_SLICE=always-malloc
