@@ -211,7 +211,6 @@ read_guest_cpu(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 {
     xmlNode *topology = vnuma_xml_node(xpath, NULL, "/domain/cpu/topology");
     g_autoptr(GPtrArray) cells = vnuma_xml_nodes(xpath, NULL, "/domain/cpu/numa/cell");
-
     g_autoptr(VnumaCpuSet) claimed = vnuma_cpuset_new();
 
     if (topology && !read_topology(topology, &request->topology, error))
@@ -294,6 +293,7 @@ read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
     }
     return g_steal_pointer(&stamp);
 }
+
 /* Elements libvirt has once per domain and vnuma reads or rewrites: a
  * second copy would make vnuma read one and libvirt another. */
 static gboolean
