@@ -88,14 +88,14 @@ pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, const 
             if (virDomainPinVcpuFlags(dom, (unsigned int) vcpu, map, agent->cpumap_len,
                                       agent->pin_flags) < 0 && !vcpu_offline(d, vcpu)) {
                 g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning vCPU %d: %s", vcpu,
-                            vnuma_agent_libvirt_message());
+                            vnuma_virt_error());
                 return FALSE;
             }
         }
     }
     g_autofree unsigned char *map = vnuma_agent_cpumap_new(agent, emulator);
     if (virDomainPinEmulator(dom, map, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning the emulator: %s", vnuma_agent_libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning the emulator: %s", vnuma_virt_error());
         return FALSE;
     }
     return TRUE;
@@ -120,7 +120,7 @@ vnuma_agent_set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean num
          virDomainSetNumaParameters(dom, params, n_params, VIR_DOMAIN_AFFECT_LIVE) == 0;
     if (!ok)
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "memory nodeset %s refused: %s", nodeset,
-                    vnuma_agent_libvirt_message());
+                    vnuma_virt_error());
     virTypedParamsFree(params, n_params);
     return ok;
 }
@@ -129,7 +129,8 @@ vnuma_agent_set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean num
 gboolean
 vnuma_agent_nodeset_applies(const VnumaAgent *agent, const VnumaAgentDomain *d)
 {
-    return d->nodeset_live && agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE;
+    return agent->nodeset_possible && d->nodeset_live &&
+           agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE;
 }
 
 static gboolean
@@ -144,7 +145,7 @@ write_record(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentState *state, 
     }
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, record_xml, VNUMA_AGENT_PREFIX,
                              VNUMA_AGENT_NAMESPACE, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "saving the record: %s", vnuma_agent_libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "saving the record: %s", vnuma_virt_error());
         return FALSE;
     }
     return TRUE;
@@ -158,7 +159,7 @@ vnuma_agent_save_record(VnumaAgent *agent, virDomainPtr dom, VnumaAgentState *st
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
 
     if (!xml) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "reading the pins back: %s", vnuma_agent_libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "reading the pins back: %s", vnuma_virt_error());
         return FALSE;
     }
     g_free(state->pins_digest);
@@ -244,13 +245,14 @@ restore_snapshot(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d,
         if (virDomainPinVcpuFlags(dom, v, (unsigned char *) map, agent->cpumap_len, agent->pin_flags) < 0 &&
             !vcpu_offline(d, (int) v)) {
             g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring vCPU %u's pins: %s", v,
-                        vnuma_agent_libvirt_message());
+                        vnuma_virt_error());
             return FALSE;
         }
     }
     if (virDomainPinEmulator(dom, snap->emulator ? snap->emulator : all, agent->cpumap_len,
                              VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring the emulator's pins: %s", vnuma_agent_libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring the emulator's pins: %s",
+                    vnuma_virt_error());
         return FALSE;
     }
     if (nodeset_changed && snap->nodeset) {
@@ -277,7 +279,8 @@ roll_back(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, const 
         return;   /* nothing left to undo: the caller forgets it */
     if (restore_snapshot(agent, dom, d, snap, max_vcpus, nodeset_changed, &again) &&
         (!back || vnuma_agent_save_record(agent, dom, back, &again))) {
-        g_prefix_error(error, "rolled back (pins%s restored%s) after: ", nodeset_changed ? " and nodeset" : "",
+        g_prefix_error(error, "rolled back (pins%s restored%s) after: ",
+                       nodeset_changed ? " and nodeset" : "",
                        back ? ", previous record kept" : ", record left pending");
         return;
     }
@@ -292,9 +295,9 @@ roll_back(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, const 
  * vCPUs hot-added) or NULL (a first placement); @widen adds nodes to
  * the nodeset while memory follows a move. */
 gboolean
-vnuma_agent_apply_state(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, VnumaAgentState *next,
-            const VnumaAgentState *previous, gboolean numatune_absent, const VnumaCpuSet *widen,
-            GError **error)
+vnuma_agent_apply_state(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d,
+                        VnumaAgentState *next, const VnumaAgentState *previous, gboolean numatune_absent,
+                        const VnumaCpuSet *widen, GError **error)
 {
     g_auto(PinSnapshot) snap = { 0 };
     guint max_vcpus = state_max_vcpus(next);
@@ -313,10 +316,11 @@ vnuma_agent_apply_state(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDom
         vnuma_cpuset_union(nodes, widen);
     if (pin_vcpus(agent, dom, d, next, error)) {
         fault_stop(agent, VNUMA_AGENT_FAULT_STOP_AFTER_PINS, "after the pins");
-        if (!vnuma_agent_nodeset_applies(agent, d) || (nodeset_changed = vnuma_agent_set_nodeset(dom, nodes, numatune_absent, error))) {
-            if (vnuma_agent_save_record(agent, dom, next, error))
-                return TRUE;
-        }
+        if (vnuma_agent_nodeset_applies(agent, d))
+            nodeset_changed = vnuma_agent_set_nodeset(dom, nodes, numatune_absent, error);
+        if ((nodeset_changed || !vnuma_agent_nodeset_applies(agent, d)) &&
+            vnuma_agent_save_record(agent, dom, next, error))
+            return TRUE;
     }
     roll_back(agent, dom, d, &snap, max_vcpus, nodeset_changed, previous, error);
     return FALSE;

@@ -48,7 +48,8 @@ vnuma_agent_follow_new(const VnumaAgent *agent)
 gboolean
 vnuma_agent_follows_memory(const VnumaAgent *agent, const VnumaAgentDomain *d)
 {
-    return agent->config->memory_migrate_rate > 0 && agent->read_numa_maps && vnuma_agent_nodeset_applies(agent, d);
+    return agent->config->memory_migrate_rate > 0 && agent->read_numa_maps &&
+           vnuma_agent_nodeset_applies(agent, d);
 }
 
 void
@@ -145,7 +146,8 @@ vnuma_agent_client_memory(const VnumaAgent *agent, const VnumaAgentDomain *d, gu
     if (cells_identified(d)) {
         share = g_array_new(FALSE, TRUE, sizeof(guint64));
         for (guint i = 0; i < d->ram->len; i++) {
-            const GArray *kib = ((const VnumaMemRegion *) d->regions->pdata[g_array_index(d->ram, gint, i)])->kib;
+            gint r = g_array_index(d->ram, gint, i);
+            const GArray *kib = ((const VnumaMemRegion *) d->regions->pdata[r])->kib;
 
             if (cell_owner(d, i) != (gint) c)
                 continue;
@@ -246,7 +248,8 @@ follow_finish(VnumaAgent *agent, VnumaAgentDomain *d, virDomainPtr dom, const ch
     g_autoptr(GError) error = NULL;
     VnumaFollow *follow = d->follow;
 
-    if (!vnuma_agent_set_nodeset(dom, nodes, FALSE, &error) || !vnuma_agent_save_record(agent, dom, d->state, &error)) {
+    if (!vnuma_agent_set_nodeset(dom, nodes, FALSE, &error) ||
+        !vnuma_agent_save_record(agent, dom, d->state, &error)) {
         vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
                "narrowing the nodeset to %s: %s; trying again next pass", list, error->message);
         return;

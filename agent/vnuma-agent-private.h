@@ -92,6 +92,7 @@ struct _VnumaAgent {
     VnumaAgentPlanFlags plan_flags;
     unsigned int pin_flags;      /* for virDomainPinVcpuFlags */
     gboolean read_numa_maps;     /* local qemu driver: /proc/PID/numa_maps is ours to read */
+    gboolean nodeset_possible;   /* the driver can change a running domain's nodeset */
     gboolean sweep_definitions;  /* next pass sizes every persistent definition */
     GHashTable *only;            /* domain names the agent may touch; NULL: all */
 
@@ -113,7 +114,7 @@ struct _VnumaAgent {
 };
 
 static inline const char *
-vnuma_agent_libvirt_message(void)
+vnuma_virt_error(void)
 {
     const char *message = virGetLastErrorMessage();
 

@@ -228,7 +228,7 @@ read_caps(VnumaAgent *agent, GError **error)
         return caps;
     }
     if (!(caps = virConnectGetCapabilities(agent->conn)))
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", vnuma_agent_libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", vnuma_virt_error());
     return caps;
 }
 
@@ -279,10 +279,15 @@ read_driver(VnumaAgent *agent)
     }
     /* numa_maps of the QEMU process: only for a local system qemu
      * driver, whose pid files sit in /run/libvirt/qemu. */
+    agent->nodeset_possible = TRUE;
     if (g_strcmp0(type, "QEMU") == 0) {
         g_autofree char *hostname = virConnectGetHostname(agent->conn);
+        g_autofree char *uri = virConnectGetURI(agent->conn);
 
         agent->read_numa_maps = hostname && g_str_equal(hostname, g_get_host_name());
+        /* An unprivileged (session) qemu driver has no cgroups: it cannot
+         * change a running domain's nodeset at all. Pins only. */
+        agent->nodeset_possible = !uri || !strstr(uri, "/session");
     }
     if (agent->config->memory_mode_auto && virConnectGetLibVersion(agent->conn, &version) == 0)
         agent->config->settings.memory_mode = version >= LIBVIRT_RESTRICTIVE_VERSION
@@ -313,7 +318,7 @@ vnuma_agent_connect(VnumaAgent *agent, GError **error)
     disconnect(agent);
     if (!(agent->conn = virConnectOpen(agent->uri))) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot connect to %s: %s", agent->uri,
-                    vnuma_agent_libvirt_message());
+                    vnuma_virt_error());
         return FALSE;
     }
     return setup_connection(agent, error);
@@ -429,7 +434,8 @@ add_spread(GArray *loads, const VnumaAgentDomain *d)
         double share = g_array_index(d->spread, double, i);
 
         g_array_index(loads, VnumaNodeLoad, i).vcpus += share;
-        g_array_index(loads, VnumaNodeLoad, i).memory_kib += (guint64) ((double) d->memory_kib * share / vcpus);
+        g_array_index(loads, VnumaNodeLoad, i).memory_kib +=
+            (guint64) ((double) d->memory_kib * share / vcpus);
     }
 }
 
@@ -582,7 +588,7 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
         return;
     forget(agent, uuid);
     if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        step_failed(agent, dom, name, uuid, "place", vnuma_agent_libvirt_message());
+        step_failed(agent, dom, name, uuid, "place", vnuma_virt_error());
         return;
     }
     previous = read_state(agent, dom, name, uuid);
@@ -652,7 +658,7 @@ sync_running(VnumaAgent *agent, GError **error)
     gpointer key;
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_agent_libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_virt_error());
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
@@ -707,7 +713,7 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
         return;
     if (!(xml = read_definition(dom))) {
         vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_WARNING, "cannot read the definition: %s",
-               vnuma_agent_libvirt_message());
+               vnuma_virt_error());
         return;
     }
     /* The DEFINED event of the agent's own define: the definition is
@@ -731,7 +737,7 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
     }
     if (!(defined = virDomainDefineXML(agent->conn, output))) {
         vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "defining the sized XML: %s",
-               vnuma_agent_libvirt_message());
+               vnuma_virt_error());
         return;
     }
     after = read_definition(defined);
@@ -749,7 +755,7 @@ sweep_definitions(VnumaAgent *agent, GError **error)
     int n = virConnectListAllDomains(agent->conn, &doms, VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_agent_libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_virt_error());
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
@@ -831,7 +837,7 @@ measure_cpu(VnumaAgent *agent)
 
     if (n < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "MESSAGE", "no vCPU stats: %s",
-                         vnuma_agent_libvirt_message());
+                         vnuma_virt_error());
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -1039,11 +1045,18 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
     gint64 now = now_s();
 
     g_array_set_clear_func(refs, client_ref_clear);
-    for (guint i = 0; i < n_nodes; i++)
+    for (guint i = 0; i < n_nodes; i++) {
+        guint id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id;
+        guint memory_id = vnuma_agent_memory_node(agent->host, id);
+
         nodes[i] = (VnumaRebalanceNode) {
-            .id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id,
+            .id = id,
             .capacity = vnuma_cpuset_count(agent->usable->pdata[i]),
+            /* A CPU-only node's clients keep their memory on its memory node. */
+            .cpu_only = memory_id != id,
+            .memory_node = (guint) MAX(vnuma_agent_node_index(agent->host, memory_id), 0),
         };
+    }
     /* What domains the agent does not place use of a node is not there
      * for the clients it does. */
     for (guint i = 0; i < domains->len; i++) {
@@ -1088,8 +1101,9 @@ node_loads(const VnumaAgent *agent, GPtrArray *domains, double *load, double *co
 {
     for (guint i = 0; i < domains->len; i++) {
         const VnumaAgentDomain *d = domains->pdata[i];
+        guint spread = !vnuma_agent_placed(d) && d->spread ? MIN(d->spread->len, agent->host->nodes->len) : 0;
 
-        for (guint n = 0; !vnuma_agent_placed(d) && d->spread && n < MIN(d->spread->len, agent->host->nodes->len); n++) {
+        for (guint n = 0; n < spread; n++) {
             committed[n] += g_array_index(d->spread, double, n);
             load[n] += unplaced_load(d, n);
         }
@@ -1333,7 +1347,7 @@ register_callbacks(VnumaAgent *agent)
                                                            agent, NULL);
     if (agent->lifecycle_id < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
-                         "cannot register for domain events: %s", vnuma_agent_libvirt_message());
+                         "cannot register for domain events: %s", vnuma_virt_error());
         return FALSE;
     }
     agent->close_registered = virConnectRegisterCloseCallback(agent->conn, on_close, agent, NULL) == 0;

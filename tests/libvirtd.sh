@@ -132,6 +132,14 @@ start() {
   if [ -n "$hook" ]; then
     install_hook
   fi
+  # A virtlogd without its socket is on its way out (the stop of the run
+  # that held the lock before): let it go rather than count on it.
+  if pgrep -x virtlogd >/dev/null && [ ! -S /run/libvirt/virtlogd-sock ]; then
+    for _ in $(seq 1 100); do
+      pgrep -x virtlogd >/dev/null || break
+      sleep 0.1
+    done
+  fi
   if ! pgrep -x virtlogd >/dev/null; then
     virtlogd -d
     record started virtlogd

@@ -48,6 +48,7 @@ on_check_failed() {
 python3 -c '
 import sys
 b = bytearray(512); b[0:2] = b"\xeb\xfe"; b[510:512] = b"\x55\xaa"
+b += bytes(1 << 20)   # SeaBIOS boots no disk of one sector
 open(sys.argv[1], "wb").write(b)' "$tmp/spin.img"
 chmod 644 "$tmp/spin.img"
 
