@@ -1045,11 +1045,18 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
     gint64 now = now_s();
 
     g_array_set_clear_func(refs, client_ref_clear);
-    for (guint i = 0; i < n_nodes; i++)
+    for (guint i = 0; i < n_nodes; i++) {
+        guint id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id;
+        guint memory_id = vnuma_agent_memory_node(agent->host, id);
+
         nodes[i] = (VnumaRebalanceNode) {
-            .id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id,
+            .id = id,
             .capacity = vnuma_cpuset_count(agent->usable->pdata[i]),
+            /* A CPU-only node's clients keep their memory on its memory node. */
+            .cpu_only = memory_id != id,
+            .memory_node = (guint) MAX(vnuma_agent_node_index(agent->host, memory_id), 0),
         };
+    }
     /* What domains the agent does not place use of a node is not there
      * for the clients it does. */
     for (guint i = 0; i < domains->len; i++) {

@@ -3,6 +3,7 @@
  * home nodes through libvirt, sizes persistent definitions when they are
  * defined, and rebalances every rebalance_period (SPEC.md §7). */
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -202,6 +203,9 @@ main(int argc, char **argv)
     log_config_warnings(config);
 
     virSetErrorFunc(NULL, quiet_libvirt);
+    /* A libvirtd that dies under an RPC call must fail that call, not
+     * kill the agent: libvirt leaves SIGPIPE to the application. */
+    signal(SIGPIPE, SIG_IGN);
     if (opt_dry_run)
         flags |= VNUMA_AGENT_DRY_RUN;
     if (opt_report)

@@ -13,10 +13,12 @@
  * it (libvirt holds locks while hooks run).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +46,31 @@ typedef struct {
     char *log_file;
 } Hook;
 
+/* The hook runs as root: the log file is appended to only as a regular
+ * file reached without a symlink at its last component (O_NOFOLLOW), and
+ * a FIFO cannot hold up a domain start (O_NONBLOCK, then S_ISREG). Each
+ * line is one write() to an O_APPEND file, so lines of hooks running at
+ * once never interleave. */
+static void
+append_log_line(const char *path, const char *line)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                  0640);
+    struct stat st;
+    const char *why = NULL;
+
+    if (fd < 0)
+        why = g_strerror(errno);   /* ELOOP: a symlink */
+    else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (write(fd, line, strlen(line)) < 0)
+        why = g_strerror(errno);
+    if (why)
+        fprintf(stderr, "vnuma-hook: log_file %s not written: %s\n", path, why);
+    if (fd >= 0)
+        close(fd);
+}
+
 static void G_GNUC_PRINTF(3, 4)
 hook_log(const Hook *hook, int priority, const char *format, ...)
 {
@@ -57,14 +84,12 @@ hook_log(const Hook *hook, int priority, const char *format, ...)
     syslog(priority, "%s %s %s: %s", hook->domain, hook->op, hook->subop, message);
     fprintf(stderr, "vnuma-hook: %s %s %s: %s\n", hook->domain, hook->op, hook->subop, message);
     if (hook->log_file) {
-        FILE *log = fopen(hook->log_file, "a");
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         g_autofree char *stamp = g_date_time_format_iso8601(now);
+        g_autofree char *line = g_strdup_printf("%s %s %s %s: %s\n", stamp, hook->domain,
+                                                hook->op, hook->subop, message);
 
-        if (log) {
-            fprintf(log, "%s %s %s %s: %s\n", stamp, hook->domain, hook->op, hook->subop, message);
-            fclose(log);
-        }
+        append_log_line(hook->log_file, line);
     }
 }
 
@@ -248,6 +273,7 @@ main(int argc, char **argv)
     }
     fail_open_on_crash();
     status = run(&hook, action);
+    g_free(hook.log_file);
     /* Only the explicit enforce refusal fails the operation. */
     return status == EXIT_REFUSE ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -16,6 +16,7 @@ struct _VnumaRebalancer {
     GHashTable *smoothed;     /* client id -> Smoothed */
     guint64 pass;
     double last_pass;
+    const VnumaRebalanceNode *nodes;   /* during a pass */
 };
 
 void
@@ -88,13 +89,20 @@ vnuma_client_locality(const VnumaRebalanceClient *client, guint n_nodes)
     return total ? (double) client->memory_kib[client->home] / (double) total : 1.0;
 }
 
+/* The node index whose memory is local to a client homed on @node. */
+static guint
+memory_of(const VnumaRebalancer *rb, guint node)
+{
+    return rb->nodes && rb->nodes[node].cpu_only ? rb->nodes[node].memory_node : node;
+}
+
 /* Locality if the client lived on @node. */
 static double
-locality_on(const VnumaRebalanceClient *client, guint node, guint n_nodes)
+locality_on(const VnumaRebalancer *rb, const VnumaRebalanceClient *client, guint node, guint n_nodes)
 {
     guint64 total = total_memory(client, n_nodes);
 
-    return total ? (double) client->memory_kib[node] / (double) total : 1.0;
+    return total ? (double) client->memory_kib[memory_of(rb, node)] / (double) total : 1.0;
 }
 
 static double
@@ -110,7 +118,7 @@ memory_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint node
 {
     double gib = (double) total_memory(c, n_nodes) / KIB_PER_GIB;
 
-    return (1.0 - locality_on(c, node, n_nodes)) * gib * rb->params.cost_per_gib;
+    return (1.0 - locality_on(rb, c, node, n_nodes)) * gib * rb->params.cost_per_gib;
 }
 
 /* Until it is copied — on average half the horizon — those accesses are
@@ -118,7 +126,7 @@ memory_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint node
 static double
 access_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint node, guint n_nodes)
 {
-    return (1.0 - locality_on(c, node, n_nodes)) * c->demand * rb->params.remote_penalty *
+    return (1.0 - locality_on(rb, c, node, n_nodes)) * c->demand * rb->params.remote_penalty *
            rb->params.horizon / 2.0;
 }
 
@@ -202,7 +210,8 @@ consider_swap(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, const 
     double before, after, gain, cost;
 
     /* Each must have memory where the other lives, or a swap is two moves. */
-    if (!a->memory_kib || !b->memory_kib || !a->memory_kib[nb] || !b->memory_kib[na])
+    if (!a->memory_kib || !b->memory_kib || !a->memory_kib[memory_of(rb, nb)] ||
+        !b->memory_kib[memory_of(rb, na)])
         return;
     before = contention(load[na], nodes[na].capacity) + contention(load[nb], nodes[nb].capacity);
     after = contention(load[na] - a->demand + b->demand, nodes[na].capacity) +
@@ -293,6 +302,7 @@ vnuma_rebalancer_pass(VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
     GArray *moves = g_array_new(FALSE, FALSE, sizeof(VnumaMove));
     g_autofree double *load = g_new0(double, n_nodes);
 
+    rb->nodes = nodes;
     smooth_demand(rb, clients, n_clients, now);
     for (guint i = 0; i < n_clients; i++) {
         if (clients[i].home < n_nodes)
@@ -318,5 +328,6 @@ vnuma_rebalancer_pass(VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
         apply(rb, &best, load, clients, now);
         g_array_append_val(moves, best);
     }
+    rb->nodes = NULL;
     return moves;
 }

@@ -25,6 +25,10 @@ typedef enum {
 typedef struct {
     guint id;
     double capacity;          /* usable CPUs */
+    /* A node without memory of its own (CPU-only): its clients' memory
+     * lives on node index @memory_node, so that is where "local" is. */
+    gboolean cpu_only;
+    guint memory_node;
 } VnumaRebalanceNode;
 
 typedef struct {

@@ -11,6 +11,7 @@ packages=(
   gnuplot-nox
   libnuma-dev
   groff-base man-db
+  clang-14 libclang-rt-14-dev systemd
 )
 
 missing=()

@@ -96,6 +96,20 @@ stopped() {  # stopped PID: waits (10 s at most) until PID stopped itself
 
 logged() { grep -q -- "$1" "$tmp/err"; }
 
+stop_agent() {  # stop_agent: SIGTERM the daemon; its exit status (99: had to be killed after 30 s)
+  local pid=$agent_pid
+  agent_pid=
+  kill -CONT "$pid" 2>/dev/null
+  kill -TERM "$pid"
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid"; return; }
+    sleep 0.1
+  done
+  kill -KILL "$pid"
+  wait "$pid"
+  return 99
+}
+
 # This host: one NUMA node, CPUs 0-1. host_cpuset=1 makes the agent's
 # pins visible (CPU 1, not the unpinned 0-1).
 printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\n' >"$tmp/vnuma.conf"
@@ -178,9 +192,10 @@ agent_pid=$!
 check "5: daemon stopped before applying" stopped "$agent_pid"
 check "5: libvirtd killed and restarted" "$src/tests/libvirtd.sh" restart "$state" KILL
 kill -CONT "$agent_pid"
-# It reconnects, decides again, and stops at the fault point again:
-# let it go on each time until the domain is placed.
-for _ in $(seq 1 100); do
+# It reconnects (with backoff: 1, 2, 4 … s while the new libvirtd
+# comes up), decides again, and stops at the fault point again: let it
+# go on each time until the domain is placed.
+for _ in $(seq 1 300); do
   [ "$(affinity "$e" 2>/dev/null)" = "$placed" ] && break
   is_stopped "$agent_pid" && kill -CONT "$agent_pid"
   sleep 0.2
@@ -191,9 +206,8 @@ check "5: log says the connection was lost" \
   bash -c "grep -qE 'lost the connection|connection to .* closed; reconnecting|stopped during place' '$tmp/err'"
 check "5: log says it connected again" bash -c "[ \$(grep -c 'connected to $uri' '$tmp/err') -ge 2 ]"
 check "5: daemon alive" kill -0 "$agent_pid"
-kill -CONT "$agent_pid"; kill -TERM "$agent_pid"; wait "$agent_pid"
+stop_agent
 check "5: daemon exits 0 on SIGTERM" [ "$?" -eq 0 ]
-agent_pid=
 
 # 6. libvirtd restarted under the running daemon: it resumes.
 "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$e" --report json \
@@ -202,15 +216,14 @@ agent_pid=$!
 for _ in $(seq 1 50); do grep -q '"action":"resume"' "$tmp/daemon.out" && break; sleep 0.1; done
 before=$(virsh -c "$uri" dumpxml "$e")
 check "6: libvirtd restarted" "$src/tests/libvirtd.sh" restart "$state" TERM
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   [ "$(grep -c '"action":"resume"' "$tmp/daemon.out")" -ge 2 ] && break
-  sleep 0.1
+  sleep 0.2
 done
 check "6: resumed again after reconnecting" [ "$(grep -c '"action":"resume"' "$tmp/daemon.out")" -ge 2 ]
 check "6: VM and its pins untouched" [ "$before" = "$(virsh -c "$uri" dumpxml "$e")" ]
 check "6: no failed action" bash -c "! grep -q '\"failed\":true' '$tmp/daemon.out'"
-kill -TERM "$agent_pid"; wait "$agent_pid"
+stop_agent
 check "6: daemon exits 0" [ "$?" -eq 0 ]
-agent_pid=
 
 finish test-agent-faults

@@ -451,11 +451,20 @@ test_policy_overrides(void **state)
             assert_str_equal(o->value, expected[i][1]);
         }
     }
-    {
-        g_autofree char *xml = domain_with(
-            "  <metadata><other:policy xmlns:other='urn:x-other' managed='no'/></metadata>\n"
-            "  <memory>4194304</memory>\n  <vcpu>8</vcpu>\n");
-        g_autoptr(VnumaRequest) request = request_ok(xml);
+    /* Only vnuma's namespace is vnuma's policy: the same local name in
+     * another namespace, a later version's or none is someone else's. */
+    static const char *const foreign[] = {
+        "<other:policy xmlns:other='urn:x-other' managed='no'/>",
+        "<vnuma:policy xmlns:vnuma='urn:x-vnuma:domain:2' managed='no'/>",
+        "<vnuma:policy xmlns:vnuma='urn:x-vnuma:layout:1' managed='no'/>",
+        "<policy managed='no'/>",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(foreign); i++) {
+        g_autofree char *xml = g_strdup_printf("  <metadata>%s</metadata>\n"
+                                               "  <memory>4194304</memory>\n  <vcpu>8</vcpu>\n",
+                                               foreign[i]);
+        g_autofree char *domain = domain_with(xml);
+        g_autoptr(VnumaRequest) request = request_ok(domain);
 
         assert_false(request->policy_present);
         assert_int_equal(request->overrides->len, 0);
@@ -574,6 +583,16 @@ test_unreadable_stamp(void **state)
         "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
         "<vnuma:client vcpus='0-3' node='0' memory='1'/>"
         "<vnuma:topology sockets='many'/></vnuma:layout>",
+        /* Found by tests/fuzz/fuzz-metadata: overlapping record cells made
+         * the kept cells' memory underflow to ~2^64 KiB. */
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
+        "<vnuma:client vcpus='0-3' node='0' memory='1'/>"
+        "<vnuma:cell cpus='0-2' memory='1'/><vnuma:cell cpus='1-3' memory='1'/></vnuma:layout>",
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
+        "<vnuma:client vcpus='0-2' node='0' memory='1'/>"
+        "<vnuma:client vcpus='2-3' node='1' memory='1'/></vnuma:layout>",
+        "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1' vcpus='4'>"
+        "<vnuma:client vcpus='0-7' node='0' memory='1'/></vnuma:layout>",
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++) {
@@ -665,6 +684,29 @@ test_errors(void **state)
           "<cpu><numa><cell id='0' cpus='0-3' memory='1G'/></numa></cpu></domain>", { "cell", "memory" } },
         { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu>"
           "<cpu><topology sockets='x' cores='4' threads='1'/></cpu></domain>", { "topology", "sockets" } },
+        /* libvirt refuses these; vnuma counted the shared vCPUs twice. */
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0-2' memory='512'/><cell id='1' cpus='2-3' memory='512'/>"
+          "</numa></cpu></domain>", { "cell", "2-3", "overlap" } },
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0-1' memory='512'/><cell id='1' cpus='20-21' memory='512'/>"
+          "</numa></cpu></domain>", { "cell", "20-21", "4 vCPUs" } },
+        /* Duplicated elements: vnuma would read one copy and libvirt another. */
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><vcpu>64</vcpu></domain>",
+          { "2 <vcpu>" } },
+        { "<domain type='kvm'><memory>1048576</memory><memory>2</memory><vcpu>4</vcpu></domain>",
+          { "2 <memory>" } },
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><cpu/><cpu><numa>"
+          "<cell id='0' cpus='0-3' memory='512'/></numa></cpu></domain>", { "2 <cpu>" } },
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0-1' memory='512'/></numa><numa><cell id='1' cpus='2-3' memory='512'/>"
+          "</numa></cpu></domain>", { "2 <cpu/numa>" } },
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu>"
+          "<numatune><memory mode='strict' nodeset='0'/></numatune>"
+          "<numatune><memory mode='strict' nodeset='1'/></numatune></domain>", { "2 <numatune>" } },
+        { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu><cputune>"
+          "<emulatorpin cpuset='0'/><emulatorpin cpuset='1'/></cputune></domain>",
+          { "2 <cputune/emulatorpin>" } },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {

@@ -252,10 +252,55 @@ test_no_ping_pong_under_oscillating_load(void **state)
     assert_true(total < 40);
 }
 
+/* A CPU-only node (no memory of its own; its clients' memory is on node
+ * 0): moving a client there relieves contention and costs no memory
+ * copy, and its memory on node 0 is local there, so nothing pulls it
+ * back. */
+static void
+test_cpu_only_node(void **state)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+    guint a, b;
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 1);
+    scene.nodes[1].cpu_only = TRUE;
+    scene.nodes[1].memory_node = 0;
+    a = scene_client(&scene, 0, 1, 0, 8);
+    b = scene_client(&scene, 0, 1, 0, 8);
+
+    g_autoptr(GArray) moves = pass(rb, &scene, 0);
+    assert_int_equal(moves->len, 1);
+    VnumaMove *move = &g_array_index(moves, VnumaMove, 0);
+    assert_int_equal(move->kind, VNUMA_MOVE_BALANCE);
+    assert_int_equal(move->to, 1);
+    /* 8 GiB stay where they are: only the warm-up is paid. */
+    assert_true(move->cost == params.cost_fixed);
+    for (guint t = 1; t <= 1000; t++) {
+        g_autoptr(GArray) later = pass(rb, &scene, 100.0 * t);
+
+        assert_int_equal(later->len, 0);
+    }
+    assert_int_not_equal(scene.clients[a].home, scene.clients[b].home);
+
+    /* The same host read as if node 1 had the memory elsewhere: the
+     * move would have to copy 8 GiB, and a locality move back would
+     * tempt it; the flag is what tells the two apart. */
+    g_autoptr(VnumaRebalancer) naive = vnuma_rebalancer_new(&params);
+    scene.nodes[1].cpu_only = FALSE;
+    scene.clients[a].home = scene.clients[b].home = 0;
+    g_autoptr(GArray) costly = pass(naive, &scene, 0);
+    assert_int_equal(costly->len, 1);
+    assert_true(g_array_index(costly, VnumaMove, 0).cost > params.cost_fixed);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_only_node),
         cmocka_unit_test(test_imbalance_relieved_in_one_move),
         cmocka_unit_test(test_no_move_when_gain_below_cost),
         cmocka_unit_test(test_no_move_below_hysteresis),

@@ -309,6 +309,29 @@ test_refuses_billion_laughs(void **state)
     g_string_free(doc, TRUE);
 }
 
+/* libxml2's depth limit holds (XML_PARSE_HUGE is never set): a deep
+ * document is refused at once, not walked recursively later. */
+static void
+test_refuses_deep_nesting(void **state)
+{
+    static const guint depths[] = { 300, 200000 };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(depths); i++) {
+        GString *doc = g_string_new("<domain type='kvm'><metadata>");
+        g_autofree char *message = NULL;
+
+        for (guint d = 0; d < depths[i]; d++)
+            g_string_append(doc, "<a>");
+        for (guint d = 0; d < depths[i]; d++)
+            g_string_append(doc, "</a>");
+        g_string_append(doc, "</metadata></domain>");
+        message = parse_error(doc->str, doc->len, "deep");
+        assert_contains(message, "deep");
+        assert_contains(message, "depth");
+        g_string_free(doc, TRUE);
+    }
+}
+
 static void
 test_size_limit(void **state)
 {
@@ -351,6 +374,9 @@ test_malformed_inputs_name_the_input(void **state)
         { "<a><b></a></b>", "not well-formed" },
         { "<a/><b/>", "not well-formed" },
         { "<!-- only a comment -->", "" },
+        /* Not UTF-8, yet declared as (by default) UTF-8. */
+        { "<domain type='kvm'><name>caf\xe9</name></domain>", "not proper UTF-8" },
+        { "<domain type='kvm'><name>\xc0\xaf\xff\xfe</name></domain>", "not proper UTF-8" },
         { "<?xml version='1.0'?>", "" },
     };
 
@@ -634,6 +660,7 @@ main(void)
         cmocka_unit_test(test_refuses_doctype),
         cmocka_unit_test(test_refuses_external_entity),
         cmocka_unit_test(test_refuses_billion_laughs),
+        cmocka_unit_test(test_refuses_deep_nesting),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_malformed_inputs_name_the_input),
         cmocka_unit_test(test_scale_kib),

@@ -180,11 +180,38 @@ read_cell(const xmlNode *node, const char *memory_attr, GError **error)
     return vnuma_cell_new(g_steal_pointer(&vcpus), kib);
 }
 
+/* libvirt's rule for guest cells, applied to vnuma's record too: a vCPU
+ * sits in at most one set, and below V. An overlap would count a vCPU's
+ * memory twice and pin it twice. Adds @vcpus to @claimed. */
+static gboolean
+claim_vcpus(VnumaCpuSet *claimed, const VnumaCpuSet *vcpus, guint v, const xmlNode *node,
+            GError **error)
+{
+    g_autofree char *text = vnuma_cpuset_format(vcpus);
+    gint last = vnuma_cpuset_last(vcpus);
+
+    if (vnuma_cpuset_intersects(claimed, vcpus)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "domain XML: <%s> vCPUs %s overlap an earlier <%s>",
+                    (const char *) node->name, text, (const char *) node->name);
+        return FALSE;
+    }
+    if (last >= 0 && (guint) last >= v) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "domain XML: <%s> vCPUs %s go beyond the %u vCPUs",
+                    (const char *) node->name, text, v);
+        return FALSE;
+    }
+    vnuma_cpuset_union(claimed, vcpus);
+    return TRUE;
+}
+
 static gboolean
 read_guest_cpu(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 {
     xmlNode *topology = vnuma_xml_node(xpath, NULL, "/domain/cpu/topology");
     g_autoptr(GPtrArray) cells = vnuma_xml_nodes(xpath, NULL, "/domain/cpu/numa/cell");
+    g_autoptr(VnumaCpuSet) claimed = vnuma_cpuset_new();
 
     if (topology && !read_topology(topology, &request->topology, error))
         return FALSE;
@@ -194,6 +221,8 @@ read_guest_cpu(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
         if (!cell)
             return FALSE;
         g_ptr_array_add(request->cells, cell);
+        if (!claim_vcpus(claimed, cell->vcpus, request->vcpus, cells->pdata[i], error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -222,6 +251,8 @@ read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
     g_autoptr(GPtrArray) clients = vnuma_xml_nodes(xpath, record, "vnumal:client");
     g_autoptr(GPtrArray) cells = vnuma_xml_nodes(xpath, record, "vnumal:cell");
     xmlNode *topology = vnuma_xml_node(xpath, record, "vnumal:topology");
+    g_autoptr(VnumaCpuSet) claimed_by_clients = vnuma_cpuset_new();
+    g_autoptr(VnumaCpuSet) claimed_by_cells = vnuma_cpuset_new();
     gboolean present;
 
     if (!parse_uint_prop(record, "version", &stamp->version, NULL, error) ||
@@ -234,6 +265,7 @@ read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
         VnumaStampClient client = { 0 };
 
         if (!vcpus ||
+            !claim_vcpus(claimed_by_clients, vcpus, stamp->vcpus, clients->pdata[i], error) ||
             !parse_uint_prop(clients->pdata[i], "node", &client.home_node, NULL, error) ||
             !vnuma_xml_prop_uint(clients->pdata[i], "memory", &client.memory_kib, &present, error))
             return NULL;
@@ -246,6 +278,8 @@ read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
         if (!cell)
             return NULL;
         g_ptr_array_add(stamp->cells, cell);
+        if (!claim_vcpus(claimed_by_cells, cell->vcpus, stamp->vcpus, cells->pdata[i], error))
+            return NULL;
     }
     if (topology) {
         stamp->wrote_topology = TRUE;
@@ -258,6 +292,30 @@ read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
         return NULL;
     }
     return g_steal_pointer(&stamp);
+}
+
+/* Elements libvirt has once per domain and vnuma reads or rewrites: a
+ * second copy would make vnuma read one and libvirt another. */
+static gboolean
+check_single_elements(xmlXPathContext *xpath, GError **error)
+{
+    static const char *const singles[] = {
+        "vcpu", "memory", "memoryBacking", "cpu", "cpu/topology", "cpu/numa", "cputune",
+        "cputune/emulatorpin", "numatune", "numatune/memory",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(singles); i++) {
+        g_autofree char *expr = g_strconcat("/domain/", singles[i], NULL);
+        g_autoptr(GPtrArray) nodes = vnuma_xml_nodes(xpath, NULL, expr);
+
+        if (nodes->len > 1) {
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                        "domain XML has %u <%s> elements; libvirt allows one",
+                        nodes->len, singles[i]);
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 VnumaRequest *
@@ -274,6 +332,8 @@ vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
                     "not a domain XML: the root element is <%s>", (const char *) root->name);
         return NULL;
     }
+    if (!check_single_elements(xpath, error))
+        return NULL;
     request->type = vnuma_xml_prop(root, "type");
     request->name = vnuma_xml_string(xpath, NULL, "normalize-space(/domain/name)");
     if (!read_vcpus(request, xpath, error) || !read_memory(request, xpath, error) ||

@@ -76,7 +76,8 @@ set_parse_error(GError **error, xmlParserCtxt *ctxt, const char *what)
     const xmlError *err = xmlCtxtGetLastError(ctxt);
     g_autofree char *message = g_strdup(err && err->message ? err->message : "unknown error");
 
-    g_strchomp(message);
+    /* Some libxml2 messages span lines ("... indicate encoding !\nBytes: ..."). */
+    g_strdelimit(g_strchomp(message), "\n", ' ');
     if (err && err->line > 0)
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
                     "%s is not well-formed XML (line %d: %s)", what, err->line, message);
