@@ -11,8 +11,11 @@ G_BEGIN_DECLS
  * while an event loop registered with it runs. vnumad uses libvirt's own
  * implementation (virEventRegisterDefaultImpl) in a dedicated thread
  * that calls virEventRunDefaultImpl, and its callbacks hand each event
- * to the agent's main loop with g_main_context_invoke: every libvirt
- * call the agent makes, and all of its state, stay in the main thread.
+ * to the agent's main loop as idle sources attached to its context
+ * (never run in place: libvirt may call the close callback from the
+ * main thread itself, holding a lock that disconnecting takes): every
+ * libvirt call the agent makes, and all of its state, stay in the main
+ * thread.
  *
  * Why not a virEventRegisterImpl on top of GMainContext: libvirt's
  * handle/timeout contract (removal from inside a dispatch, deferred free
@@ -26,8 +29,7 @@ G_BEGIN_DECLS
  * iterates the *global default* GMainContext (seen on 9.0:
  * virEventRunDefaultImpl → g_main_context_iteration(NULL)). So the
  * agent's loop must run a GMainContext of its own: on the default one,
- * both threads would dispatch the same sources, and g_main_context_invoke
- * from the event thread would run the handler right there. */
+ * both threads would dispatch the same sources. */
 
 /* Registers libvirt's default event implementation (once per process;
  * must precede the first virConnectOpen that should see events). */

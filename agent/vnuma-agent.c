@@ -1302,12 +1302,22 @@ dispatch(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* Always queued, never run in place: libvirt also calls the close
+ * callback from the main thread itself (an RPC there finds the socket
+ * dead), holding a lock that disconnecting takes; g_main_context_invoke
+ * would then run dispatch() right there, on a thread that owns the
+ * context, and deadlock (found by test-agent-faults). */
 static void
 hand_off(VnumaAgent *agent, Handoff *h)
 {
+    GSource *source = g_idle_source_new();
+
     h->agent = agent;
     h->generation = g_atomic_int_get(&agent->generation);
-    g_main_context_invoke_full(agent->context, G_PRIORITY_DEFAULT, dispatch, h, g_free);
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(source, dispatch, h, g_free);
+    g_source_attach(source, agent->context);
+    g_source_unref(source);
 }
 
 /* In libvirt's event thread. */
