@@ -32,16 +32,6 @@ vnuma_report_action_free(VnumaReportAction *a)
 }
 
 static void
-member_ratio(VnumaJson *json, const char *key, double value)
-{
-    vnuma_json_key(json, key);
-    if (value >= 0)
-        vnuma_json_double(json, value);
-    else
-        vnuma_json_null(json);
-}
-
-static void
 report_client(VnumaJson *json, const VnumaReportDomain *d, guint c)
 {
     const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
@@ -76,7 +66,7 @@ report_domain(VnumaJson *json, const VnumaReportDomain *d)
     for (guint c = 0; d->state && c < d->state->clients->len; c++)
         report_client(json, d, c);
     vnuma_json_end_array(json);
-    member_ratio(json, "locality", d->locality);
+    vnuma_json_member_double_or_null(json, "locality", d->locality);
     vnuma_json_member_string(json, "memory_source", d->memory_source);
     vnuma_json_member_bool(json, "memory_following", d->memory_following);
     vnuma_json_member_uint(json, "memory_moved_kib", d->memory_moved_kib);
