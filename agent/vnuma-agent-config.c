@@ -14,6 +14,7 @@ vnuma_agent_config_new(void)
     vnuma_settings_init(&config->settings);
     config->rebalance_period = VNUMA_AGENT_DEFAULT_PERIOD;
     config->define_sizing = TRUE;
+    config->memory_migrate_rate = VNUMA_AGENT_DEFAULT_MIGRATE_RATE;
     config->warnings = g_ptr_array_new_with_free_func(g_free);
     return config;
 }
@@ -25,6 +26,7 @@ vnuma_agent_config_free(VnumaAgentConfig *config)
         return;
     vnuma_settings_clear(&config->settings);
     g_free(config->metrics_path);
+    g_free(config->capabilities);
     g_ptr_array_unref(config->warnings);
     g_free(config);
 }
@@ -53,6 +55,26 @@ parse_bool(const char *text, gboolean *value)
     return TRUE;
 }
 
+/* A number >= 0 (and >= @min when not 0), or a warning. */
+static void
+load_number(VnumaAgentConfig *config, const char *origin, const char *key, char *text, double min,
+            double *value)
+{
+    char *end = NULL;
+    double parsed;
+
+    if (!text)
+        return;
+    parsed = g_ascii_strtod(g_strstrip(text), &end);
+    if (!*text || *end || !isfinite(parsed) || parsed < 0 || (parsed > 0 && parsed < min)) {
+        g_autofree char *why = g_strdup_printf("not 0 or a number >= %g", min);
+
+        warn_key(config, origin, key, text, why);
+        return;
+    }
+    *value = parsed;
+}
+
 static void
 load_agent_keys(VnumaAgentConfig *config, GKeyFile *file, const char *origin)
 {
@@ -60,17 +82,12 @@ load_agent_keys(VnumaAgentConfig *config, GKeyFile *file, const char *origin)
     g_autofree char *sizing = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "define_sizing", NULL);
     g_autofree char *metrics = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "metrics_path", NULL);
     g_autofree char *mode = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "memory_mode", NULL);
+    g_autofree char *rate = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "memory_migrate_rate", NULL);
+    g_autofree char *caps = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "capabilities", NULL);
 
-    if (period) {
-        char *end = NULL;
-        double value = g_ascii_strtod(g_strstrip(period), &end);
-
-        /* Faster than 10 passes a second only burns CPU on libvirtd. */
-        if (!*period || *end || !isfinite(value) || value < 0 || (value > 0 && value < 0.1))
-            warn_key(config, origin, "rebalance_period", period, "not 0 or a number of seconds >= 0.1");
-        else
-            config->rebalance_period = value;
-    }
+    /* Faster than 10 passes a second only burns CPU on libvirtd. */
+    load_number(config, origin, "rebalance_period", period, 0.1, &config->rebalance_period);
+    load_number(config, origin, "memory_migrate_rate", rate, 0, &config->memory_migrate_rate);
     if (sizing && !parse_bool(g_strstrip(sizing), &config->define_sizing))
         warn_key(config, origin, "define_sizing", sizing, "not true or false");
     if (metrics) {
@@ -81,6 +98,10 @@ load_agent_keys(VnumaAgentConfig *config, GKeyFile *file, const char *origin)
             g_free(config->metrics_path);
             config->metrics_path = *metrics ? g_steal_pointer(&metrics) : NULL;
         }
+    }
+    if (caps) {
+        g_free(config->capabilities);
+        config->capabilities = *g_strstrip(caps) ? g_steal_pointer(&caps) : NULL;
     }
     config->memory_mode_auto = mode && g_str_equal(g_strstrip(mode), "auto");
 }

@@ -8,19 +8,26 @@
 G_BEGIN_DECLS
 
 #define VNUMA_AGENT_DEFAULT_PERIOD 2.0
+#define VNUMA_AGENT_DEFAULT_MIGRATE_RATE 256.0   /* MiB/s */
 
 /* vnumad's settings: the [vnuma] group of vnuma.conf that every front
  * end shares (sizing defaults, host_cpuset, memory_mode) plus the
  * agent's own keys:
  *   rebalance_period  seconds between passes (default 2, as ESXi); 0: placement only
  *   define_sizing     rewrite persistent definitions on DEFINED (default true)
- *   metrics_path      node_exporter textfile to write each pass (default: none) */
+ *   metrics_path      node_exporter textfile to write each pass (default: none)
+ *   memory_migrate_rate  MiB/s at which a moved client's pages follow it
+ *                     (default 256); 0: all at once, by the nodeset change
+ *   capabilities      a capabilities XML file used instead of the connection's
+ *                     (as for the hook); default: the connection's */
 typedef struct {
     VnumaSettings settings;
     gboolean memory_mode_auto;   /* memory_mode=auto: decided from the libvirt version */
     double rebalance_period;
     gboolean define_sizing;
     char *metrics_path;
+    double memory_migrate_rate;  /* MiB/s */
+    char *capabilities;          /* path, or NULL */
     GPtrArray *warnings;         /* char *: bad values, ignored */
 } VnumaAgentConfig;
 

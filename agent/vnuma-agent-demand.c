@@ -21,7 +21,7 @@ vnuma_vcpu_times_add_field(GArray *times, const char *field, guint64 value)
         return FALSE;
     rest = field + strlen("vcpu.");
     dot = strchr(rest, '.');
-    if (!dot || !g_str_equal(dot, ".time"))
+    if (!dot || (!g_str_equal(dot, ".time") && !g_str_equal(dot, ".delay")))
         return FALSE;
     id_text = g_strndup(rest, (gsize) (dot - rest));
     if (!g_ascii_string_to_unsigned(id_text, 10, 0, VNUMA_CPUSET_MAX_ID, &id, NULL))
@@ -31,7 +31,11 @@ vnuma_vcpu_times_add_field(GArray *times, const char *field, guint64 value)
 
         g_array_append_val(times, unknown);
     }
-    g_array_index(times, guint64, id) = value;
+    /* Both are cumulative: their sum is the time the vCPU wanted. */
+    if (g_array_index(times, guint64, id) == VNUMA_VCPU_TIME_UNKNOWN)
+        g_array_index(times, guint64, id) = value;
+    else
+        g_array_index(times, guint64, id) += value;
     return TRUE;
 }
 
@@ -78,4 +82,27 @@ vnuma_client_memory(const GArray *domain_kib, guint64 client_kib, guint64 domain
         g_array_index(share, guint64, n) = (guint64) ((double) g_array_index(domain_kib, guint64, n) *
                                                       MIN(fraction, 1.0));
     return share;
+}
+
+GArray *
+vnuma_vcpu_spread(const GPtrArray *vcpu_cpus, const GPtrArray *node_cpus)
+{
+    GArray *spread = g_array_new(FALSE, TRUE, sizeof(double));
+    g_autofree guint *here = g_new0(guint, node_cpus->len);
+
+    g_array_set_size(spread, node_cpus->len);
+    for (guint v = 0; v < vcpu_cpus->len; v++) {
+        guint total = 0;
+
+        for (guint n = 0; n < node_cpus->len; n++) {
+            g_autoptr(VnumaCpuSet) both = vnuma_cpuset_copy(vcpu_cpus->pdata[v]);
+
+            vnuma_cpuset_intersect(both, node_cpus->pdata[n]);
+            here[n] = vnuma_cpuset_count(both);
+            total += here[n];
+        }
+        for (guint n = 0; total && n < node_cpus->len; n++)
+            g_array_index(spread, double, n) += (double) here[n] / (double) total;
+    }
+    return spread;
 }

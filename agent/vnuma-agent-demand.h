@@ -8,14 +8,18 @@
 G_BEGIN_DECLS
 
 /* Measurements → the rebalancer's inputs. CPU demand comes from the
- * cumulative vCPU times of one virConnectGetAllDomainStats call per pass
- * (fields "vcpu.<n>.time", ns); memory per node from numa_maps. */
+ * cumulative vCPU times of one virConnectGetAllDomainStats call per pass:
+ * "vcpu.<n>.time" (ns run) plus "vcpu.<n>.delay" (ns runnable but
+ * waiting in the host's run queue, libvirt >= 7.9; ESXi's ready time).
+ * Time run alone can never exceed a node's CPUs, so it would hide the
+ * very contention a balance migration relieves. Memory per node comes
+ * from numa_maps. */
 
 #define VNUMA_VCPU_TIME_UNKNOWN G_MAXUINT64
 
-/* Records field @field = @value into @times (guint64 ns indexed by vCPU,
- * VNUMA_VCPU_TIME_UNKNOWN where absent) when it is a "vcpu.<n>.time"
- * field; returns whether it was one. */
+/* Adds field @field = @value into @times (guint64 ns indexed by vCPU,
+ * VNUMA_VCPU_TIME_UNKNOWN where absent) when it is a "vcpu.<n>.time" or
+ * "vcpu.<n>.delay" field; returns whether it was one. */
 gboolean vnuma_vcpu_times_add_field(GArray *times, const char *field, guint64 value);
 GArray *vnuma_vcpu_times_new(void);
 
@@ -32,5 +36,13 @@ double vnuma_client_demand(const GArray *demand, const VnumaCpuSet *vcpus);
  * per-cell backing regions the process's memory cannot be told apart by
  * client, so each client is assumed to be spread like the whole. */
 GArray *vnuma_client_memory(const GArray *domain_kib, guint64 client_kib, guint64 domain_total_kib);
+
+/* Where a domain the agent does not place can run, as vCPUs per node:
+ * each vCPU (@vcpu_cpus: VnumaCpuSet * of the host CPUs it may run on,
+ * its pinning or all CPUs) counts as one vCPU spread over the nodes
+ * (@node_cpus: VnumaCpuSet * per node) in proportion to its CPUs there.
+ * A vCPU allowed on no listed node counts nowhere. Returns double per
+ * node, in @node_cpus' order. */
+GArray *vnuma_vcpu_spread(const GPtrArray *vcpu_cpus, const GPtrArray *node_cpus);
 
 G_END_DECLS

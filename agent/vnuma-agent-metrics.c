@@ -2,7 +2,9 @@
 #include "agent/vnuma-agent-metrics.h"
 
 #include <math.h>
+#include <string.h>
 
+#include "agent/vnuma-agent-file.h"
 #include "lib/vnuma-error.h"
 
 static const char *const kind_names[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
@@ -205,12 +207,9 @@ gboolean
 vnuma_metrics_write(const VnumaMetrics *metrics, const char *path, GError **error)
 {
     g_autofree char *text = vnuma_metrics_format(metrics);
-    g_autoptr(GError) local = NULL;
 
-    /* CONSISTENT: glib writes PATH.XXXXXX and renames it over PATH; the
-     * textfile collector only reads *.prom, so it never sees the temp. */
-    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &local)) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot write metrics: %s", local->message);
+    if (!vnuma_file_replace(path, text, strlen(text), 0644, error)) {
+        g_prefix_error(error, "cannot write metrics: ");
         return FALSE;
     }
     return TRUE;

@@ -43,8 +43,8 @@ void vnuma_metrics_add_node(VnumaMetrics *metrics, const VnumaMetricsNode *node)
 /* The exposition text, families in a fixed order, HELP and TYPE first. */
 char *vnuma_metrics_format(const VnumaMetrics *metrics);
 
-/* Writes @metrics to @path atomically (a temporary file in the same
- * directory, then rename), so node_exporter never reads half a file. */
+/* Writes @metrics to @path with vnuma_file_replace() (mode 0644), so
+ * node_exporter never reads half a file. */
 gboolean vnuma_metrics_write(const VnumaMetrics *metrics, const char *path, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaMetrics, vnuma_metrics_free)

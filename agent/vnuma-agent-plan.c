@@ -65,7 +65,8 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
     p->numatune_absent = !pins->has_numatune;
     p->nodeset_live = !pins->has_numatune || g_strcmp0(pins->memory_mode, "restrictive") == 0;
     p->resumed = state_matches(state, p->request, p->fingerprint);
-    if (p->resumed) {
+    p->recovered = !p->resumed && state && state->pending;
+    if (p->resumed || p->recovered) {
         /* The pins are the agent's own: sizing must not take them for an
          * admin's. What is left to check is the rest of rule 9. */
         vnuma_pinset_free(p->request->pins);
@@ -76,6 +77,7 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
     if (!layout->managed) {
         p->reason = g_strdup(layout->reason);
         p->resumed = FALSE;
+        p->recovered = FALSE;
         return g_steal_pointer(&p);
     }
     if (!p->resumed) {
@@ -141,6 +143,38 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
         return NULL;
     }
     return g_steal_pointer(&output);
+}
+
+guint
+vnuma_agent_memory_node(const VnumaHost *host, guint node_id)
+{
+    const VnumaHostNode *home = vnuma_host_find_node(host, node_id);
+    guint best = node_id, best_distance = G_MAXUINT;
+
+    if (!home || home->memory_kib > 0)
+        return node_id;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+        guint distance = vnuma_host_distance(host, node_id, node->id);
+
+        /* Ascending ids: the first at the shortest distance wins. */
+        if (node->memory_kib > 0 && distance < best_distance) {
+            best = node->id;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+VnumaCpuSet *
+vnuma_agent_memory_nodes(const VnumaHost *host, const VnumaAgentState *state)
+{
+    VnumaCpuSet *nodes = vnuma_cpuset_new();
+
+    for (guint c = 0; c < state->clients->len; c++)
+        vnuma_cpuset_add(nodes, vnuma_agent_memory_node(host,
+                         g_array_index(state->clients, VnumaAgentClient, c).home_node));
+    return nodes;
 }
 
 char *

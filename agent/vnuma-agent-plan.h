@@ -28,6 +28,9 @@ typedef struct {
     /* The live pins are still the ones the agent set (its state's digest
      * matches): keep the state's home nodes, apply nothing. */
     gboolean resumed;
+    /* The record says an apply was under way (pending): the live pins
+     * are taken for the agent's own and the domain is placed afresh. */
+    gboolean recovered;
     VnumaRequest *request;
     VnumaLayout *layout;          /* sized, and placed unless resumed; NULL when unmanaged */
     /* libvirt changes a running domain's nodeset only without a
@@ -60,6 +63,14 @@ VnumaAgentState *vnuma_agent_state_from_layout(const VnumaLayout *layout, const 
 char *vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings,
                                   const char *xml, gsize len, VnumaAgentPlanFlags flags,
                                   char **skip, GError **error);
+
+/* The host node that holds the memory of a client homed on @node_id:
+ * the node itself, or for a node without memory (CPU-only), the
+ * nearest one with memory (SLIT distance, then lowest id). */
+guint vnuma_agent_memory_node(const VnumaHost *host, guint node_id);
+
+/* The memory nodeset for @state: every client's memory node. */
+VnumaCpuSet *vnuma_agent_memory_nodes(const VnumaHost *host, const VnumaAgentState *state);
 
 /* Digest of the pins and numatune in a domain's XML, as the agent
  * records it after applying (vnuma_pinset_digest). */

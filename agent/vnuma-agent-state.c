@@ -59,6 +59,7 @@ vnuma_agent_state_copy(const VnumaAgentState *state)
     copy->host = g_strdup(state->host);
     copy->pins_digest = g_strdup(state->pins_digest);
     copy->placed = state->placed;
+    copy->pending = state->pending;
     memcpy(copy->migrations, state->migrations, sizeof(copy->migrations));
     for (guint i = 0; i < state->clients->len; i++) {
         const VnumaAgentClient *c = &g_array_index(state->clients, VnumaAgentClient, i);
@@ -146,6 +147,7 @@ vnuma_agent_state_parse(const char *xml, GError **error)
     g_autoptr(VnumaAgentState) state = vnuma_agent_state_new();
     xmlNode *root;
     guint64 version, placed = 0;
+    g_autofree char *pending = NULL;
     gboolean present;
 
     if (!src)
@@ -166,6 +168,8 @@ vnuma_agent_state_parse(const char *xml, GError **error)
     state->placed = (gint64) MIN(placed, (guint64) G_MAXINT64);
     state->host = vnuma_xml_prop(root, "host");
     state->pins_digest = vnuma_xml_prop(root, "pins");
+    pending = vnuma_xml_prop(root, "pending");
+    state->pending = g_strcmp0(pending, "yes") == 0;
     for (xmlNode *child = root->children; child; child = child->next) {
         if (is_ours(child, "client") && !parse_client(state, child, error))
             return NULL;
@@ -197,7 +201,10 @@ vnuma_agent_state_format(const VnumaAgentState *state)
     g_string_append_printf(out, " version=\"%u\"", STATE_VERSION);
     append_attr(out, "host", state->host);
     append_attr(out, "pins", state->pins_digest);
-    g_string_append_printf(out, " placed=\"%" G_GINT64_FORMAT "\">", MAX(state->placed, 0));
+    g_string_append_printf(out, " placed=\"%" G_GINT64_FORMAT "\"", MAX(state->placed, 0));
+    if (state->pending)
+        g_string_append(out, " pending=\"yes\"");
+    g_string_append_c(out, '>');
     for (guint i = 0; i < state->clients->len; i++) {
         const VnumaAgentClient *c = &g_array_index(state->clients, VnumaAgentClient, i);
         g_autofree char *vcpus = vnuma_cpuset_format(c->vcpus);

@@ -21,7 +21,11 @@ G_BEGIN_DECLS
  * namespace URI (at define time and in virDomainSetMetadata), so writing
  * it under urn:x-vnuma:domain:1 would replace the admin's <vnuma:policy>.
  * `pins` is the digest of the live pins as read back after the agent set
- * them: equal digest, the pins are still the agent's. */
+ * them: equal digest, the pins are still the agent's. `pending="yes"`
+ * (only while the agent applies a placement or a move, or after one it
+ * rolled back) says the live pins may be partly the agent's whatever
+ * their digest: a restarted agent places such a domain afresh instead of
+ * taking its pins for an admin's. */
 
 #define VNUMA_AGENT_NAMESPACE "urn:x-vnuma:agent:1"
 #define VNUMA_AGENT_PREFIX "vnumad"
@@ -38,6 +42,7 @@ typedef struct {
     char *host;                    /* host fingerprint the home nodes refer to */
     char *pins_digest;
     gint64 placed;                 /* s since the epoch */
+    gboolean pending;              /* an apply was under way (see above) */
     GArray *clients;               /* VnumaAgentClient, ascending vCPUs */
     guint64 migrations[VNUMA_AGENT_MOVE_KINDS];
 } VnumaAgentState;

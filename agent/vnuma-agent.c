@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent.h"
+#include "agent/vnuma-agent-private.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,91 +8,27 @@
 
 #include "agent/vnuma-agent-demand.h"
 #include "agent/vnuma-agent-events.h"
-#include "lib/vnuma-json.h"
 #include "agent/vnuma-agent-metrics.h"
-#include "agent/vnuma-agent-numamaps.h"
 #include "agent/vnuma-agent-plan.h"
+#include "agent/vnuma-agent-report.h"
 #include "agent/vnuma-agent-state.h"
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-rebalance.h"
 #include "lib/vnuma-sizing.h"
 #include "xml/vnuma-caps.h"
 
-#define QEMU_RUN_DIR "/run/libvirt/qemu"
 #define BACKOFF_MAX_S 30
 #define KEEPALIVE_INTERVAL_S 5
 #define KEEPALIVE_COUNT 3
 /* libvirt 7.3.0: the first with <numatune> mode restrictive. */
 #define LIBVIRT_RESTRICTIVE_VERSION 7003000
 
-/* One running domain as the agent knows it. */
-typedef struct {
-    char *uuid;
-    char *name;
-    gboolean managed;
-    char *reason;                /* why not managed, or why placement failed */
-    VnumaAgentState *state;      /* managed and placed: clients on home nodes */
-    gboolean planned_only;       /* --dry-run: decided, not applied */
-    gboolean nodeset_live;       /* libvirt lets its nodeset change while it runs */
-    GStrv warnings;              /* the sizing engine's, from placement */
-    GPtrArray *usable;           /* VnumaCpuSet * per host node index, this domain's view */
-    guint client_base;           /* rebalancer ids: client_base + client index */
-    GArray *vcpu_times;          /* last "vcpu.N.time" sample, ns */
-    gint64 sampled;              /* monotonic µs of that sample */
-    GArray *demand;              /* double per vCPU, CPUs used over the last period */
-    GArray *memory;              /* KiB per host node id from numa_maps; NULL: unknown */
-} AgentDomain;
-
-typedef struct {
-    char *domain;
-    char *uuid;
-    char *action;                /* place, resume, unmanaged, define, move, forget, error */
-    gboolean applied;
-    gboolean failed;
-    char *detail;
-} AgentAction;
-
-struct _VnumaAgent {
-    char *uri;
-    VnumaAgentConfig *config;
-    VnumaAgentFlags flags;
-
-    virConnectPtr conn;
-    gint generation;             /* bumped on every (dis)connection; atomic */
-    int lifecycle_id;            /* -1: not registered */
-    gboolean close_registered;
-    VnumaHost *host;
-    char *fingerprint;
-    GPtrArray *usable;           /* VnumaCpuSet * per host node index: CPUs ∩ host_cpuset */
-    int cpumap_len;
-    VnumaAgentPlanFlags plan_flags;
-    unsigned int pin_flags;      /* for virDomainPinVcpuFlags */
-    gboolean read_numa_maps;     /* local qemu driver: /proc/PID/numa_maps is ours to read */
-    gboolean sweep_definitions;  /* next pass sizes every persistent definition */
-    GHashTable *only;            /* domain names the agent may touch; NULL: all */
-
-    GHashTable *domains;         /* uuid -> AgentDomain */
-    GHashTable *own_defines;     /* uuid -> checksum of the definition the agent wrote */
-    guint next_client_id;
-    VnumaRebalancer *rebalancer;
-
-    GPtrArray *actions;          /* AgentAction *, since the last report */
-    guint errors;
-    guint64 passes;
-    char *report;
-
-    GMainContext *context;
-    GSource *pass_source;
-    GSource *reconnect_source;
-    guint backoff;
-};
-
 /* ---- bookkeeping ---------------------------------------------------- */
 
 static void
 agent_domain_free(gpointer data)
 {
-    AgentDomain *d = data;
+    VnumaAgentDomain *d = data;
 
     g_free(d->uuid);
     g_free(d->name);
@@ -107,41 +43,36 @@ agent_domain_free(gpointer data)
         g_array_unref(d->demand);
     if (d->memory)
         g_array_unref(d->memory);
+    if (d->cell_vcpus)
+        g_ptr_array_unref(d->cell_vcpus);
+    if (d->cell_kib)
+        g_array_unref(d->cell_kib);
+    if (d->spread)
+        g_array_unref(d->spread);
+    if (d->regions)
+        g_ptr_array_unref(d->regions);
+    if (d->ram)
+        g_array_unref(d->ram);
+    vnuma_agent_follow_free(d->follow);
     g_free(d);
 }
 
-static void
-action_free(gpointer data)
+void
+vnuma_agent_record(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
+                   GLogLevelFlags level, const char *format, ...)
 {
-    AgentAction *a = data;
-
-    g_free(a->domain);
-    g_free(a->uuid);
-    g_free(a->action);
-    g_free(a->detail);
-    g_free(a);
-}
-
-/* Logs through glib's structured logging (journald fields VNUMA_DOMAIN,
- * VNUMA_ACTION) and keeps the action for the pass report. */
-static void G_GNUC_PRINTF(6, 7)
-record(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
-       GLogLevelFlags level, const char *format, ...)
-{
-    AgentAction *a = g_new0(AgentAction, 1);
-    gboolean changes = g_str_equal(action, "place") || g_str_equal(action, "define") ||
-                       g_str_equal(action, "move");
+    static const char *const changing[] = { "place", "define", "move", "vcpus", "memory", NULL };
+    gboolean changes = g_strv_contains(changing, action);
     gboolean dry = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0;
+    gboolean failed = level == G_LOG_LEVEL_CRITICAL;
+    g_autofree char *detail = NULL;
+    VnumaReportAction *a;
     va_list args;
 
     va_start(args, format);
-    a->detail = g_strdup_vprintf(format, args);
+    detail = g_strdup_vprintf(format, args);
     va_end(args);
-    a->domain = g_strdup(domain);
-    a->uuid = g_strdup(uuid);
-    a->action = g_strdup(action);
-    a->failed = level == G_LOG_LEVEL_CRITICAL;
-    a->applied = changes && !a->failed && !dry;
+    a = vnuma_report_action_new(domain, uuid, action, changes && !failed && !dry, failed, detail);
     if (a->failed)
         agent->errors++;
     /* CRITICAL marks a failed action for the report; glib's CRITICAL
@@ -154,22 +85,14 @@ record(VnumaAgent *agent, const char *domain, const char *uuid, const char *acti
     g_ptr_array_add(agent->actions, a);
 }
 
-static const char *
-libvirt_message(void)
-{
-    const char *message = virGetLastErrorMessage();
-
-    return message ? message : "unknown libvirt error";
-}
-
 static gint64
 now_s(void)
 {
     return g_get_real_time() / G_USEC_PER_SEC;
 }
 
-static gint
-node_index(const VnumaHost *host, guint id)
+gint
+vnuma_agent_node_index(const VnumaHost *host, guint id)
 {
     for (guint i = 0; i < host->nodes->len; i++) {
         if (((const VnumaHostNode *) host->nodes->pdata[i])->id == id)
@@ -200,8 +123,9 @@ vnuma_agent_new(const char *uri, VnumaAgentConfig *config, VnumaAgentFlags flags
     agent->lifecycle_id = -1;
     agent->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, agent_domain_free);
     agent->own_defines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    agent->actions = g_ptr_array_new_with_free_func(action_free);
+    agent->actions = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_report_action_free);
     agent->backoff = 1;
+    agent->fault = vnuma_agent_read_fault();
     vnuma_rebalance_params_init(&params);
     agent->rebalancer = vnuma_rebalancer_new(&params);
     return agent;
@@ -250,6 +174,7 @@ vnuma_agent_free(VnumaAgent *agent)
     g_free(agent->fingerprint);
     if (agent->usable)
         g_ptr_array_unref(agent->usable);
+    vnuma_cpuset_free(agent->host_cpus);
     vnuma_agent_config_free(agent->config);
     g_free(agent->report);
     g_free(agent->uri);
@@ -287,34 +212,52 @@ vnuma_agent_errors(const VnumaAgent *agent)
 
 /* ---- connection ----------------------------------------------------- */
 
+/* The host's capabilities: the connection's, or the file named by the
+ * `capabilities` key (as for the hook: a host whose libvirt misreports
+ * its topology, or a test that describes this machine another way). */
+static char *
+read_caps(VnumaAgent *agent, GError **error)
+{
+    const char *file = agent->config->capabilities;
+    g_autoptr(GError) local = NULL;
+    char *caps = NULL;
+
+    if (file) {
+        if (!g_file_get_contents(file, &caps, NULL, &local))
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", local->message);
+        return caps;
+    }
+    if (!(caps = virConnectGetCapabilities(agent->conn)))
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", vnuma_virt_error());
+    return caps;
+}
+
 static gboolean
 read_host(VnumaAgent *agent, GError **error)
 {
-    g_autofree char *caps = virConnectGetCapabilities(agent->conn);
+    g_autofree char *caps = read_caps(agent, error);
     g_autoptr(VnumaHost) host = NULL;
-    gint max_cpu = 0;
 
-    if (!caps) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", libvirt_message());
-        return FALSE;
-    }
-    if (!(host = vnuma_host_from_caps_xml(caps, strlen(caps), error)))
+    if (!caps || !(host = vnuma_host_from_caps_xml(caps, strlen(caps), error)))
         return FALSE;
     g_clear_pointer(&agent->usable, g_ptr_array_unref);
+    g_clear_pointer(&agent->host_cpus, vnuma_cpuset_free);
     agent->usable = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    agent->host_cpus = vnuma_cpuset_new();
     for (guint i = 0; i < host->nodes->len; i++) {
         VnumaCpuSet *cpus = vnuma_host_node_cpus(host->nodes->pdata[i]);
 
+        vnuma_cpuset_union(agent->host_cpus, cpus);
         if (agent->config->settings.host_cpuset)
             vnuma_cpuset_intersect(cpus, agent->config->settings.host_cpuset);
-        max_cpu = MAX(max_cpu, vnuma_cpuset_last(cpus));
         g_ptr_array_add(agent->usable, cpus);
     }
     vnuma_host_free(agent->host);
     agent->host = g_steal_pointer(&host);
     g_free(agent->fingerprint);
     agent->fingerprint = vnuma_host_fingerprint(agent->host);
-    agent->cpumap_len = VIR_CPU_MAPLEN(max_cpu + 1);
+    /* Maps cover every host CPU: pin info read back for a rollback. */
+    agent->cpumap_len = VIR_CPU_MAPLEN(MAX(vnuma_cpuset_last(agent->host_cpus), 0) + 1);
     return TRUE;
 }
 
@@ -335,11 +278,16 @@ read_driver(VnumaAgent *agent)
         agent->pin_flags = VIR_DOMAIN_AFFECT_CURRENT;
     }
     /* numa_maps of the QEMU process: only for a local system qemu
-     * driver, whose pid files sit in QEMU_RUN_DIR. */
+     * driver, whose pid files sit in /run/libvirt/qemu. */
+    agent->nodeset_possible = TRUE;
     if (g_strcmp0(type, "QEMU") == 0) {
         g_autofree char *hostname = virConnectGetHostname(agent->conn);
+        g_autofree char *uri = virConnectGetURI(agent->conn);
 
         agent->read_numa_maps = hostname && g_str_equal(hostname, g_get_host_name());
+        /* An unprivileged (session) qemu driver has no cgroups: it cannot
+         * change a running domain's nodeset at all. Pins only. */
+        agent->nodeset_possible = !uri || !strstr(uri, "/session");
     }
     if (agent->config->memory_mode_auto && virConnectGetLibVersion(agent->conn, &version) == 0)
         agent->config->settings.memory_mode = version >= LIBVIRT_RESTRICTIVE_VERSION
@@ -370,7 +318,7 @@ vnuma_agent_connect(VnumaAgent *agent, GError **error)
     disconnect(agent);
     if (!(agent->conn = virConnectOpen(agent->uri))) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot connect to %s: %s", agent->uri,
-                    libvirt_message());
+                    vnuma_virt_error());
         return FALSE;
     }
     return setup_connection(agent, error);
@@ -413,19 +361,22 @@ connection_alive(VnumaAgent *agent)
 }
 
 /* After a failed call on @dom: did it stop or vanish meanwhile? Then
- * the failure is the domain's doing, not ours. */
-static gboolean
-domain_gone(virDomainPtr dom)
+ * the failure is the domain's doing, not ours. (With the connection
+ * gone, nothing can be told: not gone.) */
+gboolean
+vnuma_agent_domain_gone(VnumaAgent *agent, virDomainPtr dom)
 {
-    return virDomainIsActive(dom) != 1;
+    int active = virDomainIsActive(dom);
+
+    return active == 0 || (active < 0 && connection_alive(agent));
 }
 
 /* ---- the domain table ----------------------------------------------- */
 
-static AgentDomain *
+static VnumaAgentDomain *
 domain_add(VnumaAgent *agent, const char *uuid, const char *name)
 {
-    AgentDomain *d = g_new0(AgentDomain, 1);
+    VnumaAgentDomain *d = g_new0(VnumaAgentDomain, 1);
 
     d->uuid = g_strdup(uuid);
     d->name = g_strdup(name);
@@ -443,7 +394,7 @@ forget(VnumaAgent *agent, const char *uuid)
 static gint
 compare_uuid(gconstpointer a, gconstpointer b)
 {
-    return g_strcmp0((*(AgentDomain *const *) a)->uuid, (*(AgentDomain *const *) b)->uuid);
+    return g_strcmp0((*(VnumaAgentDomain *const *) a)->uuid, (*(VnumaAgentDomain *const *) b)->uuid);
 }
 
 static GPtrArray *
@@ -460,14 +411,34 @@ sorted_domains(VnumaAgent *agent)
     return list;
 }
 
-static gboolean
-placed(const AgentDomain *d)
+/* What the other running domains commit to each node: placement's
+ * tie-breaker after SLIT distance. Placed domains count their clients
+ * on their home nodes; the others (unmanaged, or whose placement
+ * failed) their vCPUs where they may run, and their memory likewise. */
+static double
+sum_doubles(const GArray *values)
 {
-    return d->managed && d->state != NULL;
+    double total = 0;
+
+    for (guint i = 0; values && i < values->len; i++)
+        total += g_array_index(values, double, i);
+    return total;
 }
 
-/* What the other placed domains commit to each node: placement's
- * tie-breaker after SLIT distance. */
+static void
+add_spread(GArray *loads, const VnumaAgentDomain *d)
+{
+    double vcpus = sum_doubles(d->spread);
+
+    for (guint i = 0; d->spread && vcpus > 0 && i < MIN(d->spread->len, loads->len); i++) {
+        double share = g_array_index(d->spread, double, i);
+
+        g_array_index(loads, VnumaNodeLoad, i).vcpus += share;
+        g_array_index(loads, VnumaNodeLoad, i).memory_kib +=
+            (guint64) ((double) d->memory_kib * share / vcpus);
+    }
+}
+
 static GArray *
 committed_loads(VnumaAgent *agent, const char *except)
 {
@@ -482,13 +453,17 @@ committed_loads(VnumaAgent *agent, const char *except)
     }
     g_hash_table_iter_init(&iter, agent->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        const AgentDomain *d = value;
+        const VnumaAgentDomain *d = value;
 
-        if (!placed(d) || g_str_equal(d->uuid, except))
+        if (g_str_equal(d->uuid, except))
             continue;
+        if (!vnuma_agent_placed(d)) {
+            add_spread(loads, d);
+            continue;
+        }
         for (guint c = 0; c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint index = node_index(agent->host, client->home_node);
+            gint index = vnuma_agent_node_index(agent->host, client->home_node);
 
             if (index < 0)
                 continue;
@@ -497,119 +472,6 @@ committed_loads(VnumaAgent *agent, const char *except)
         }
     }
     return loads;
-}
-
-/* ---- applying pins -------------------------------------------------- */
-
-static unsigned char *
-cpumap_new(const VnumaAgent *agent, const VnumaCpuSet *cpus)
-{
-    unsigned char *map = g_new0(unsigned char, agent->cpumap_len);
-
-    VNUMA_CPUSET_FOREACH(cpus, id) {
-        if (id < agent->cpumap_len * 8)
-            VIR_USE_CPU(map, id);
-    }
-    return map;
-}
-
-/* The CPUs of a client's home node as this domain may use them. */
-static const VnumaCpuSet *
-home_cpus(const VnumaAgent *agent, const AgentDomain *d, guint home_node)
-{
-    gint index = node_index(agent->host, home_node);
-
-    return index < 0 ? NULL : d->usable->pdata[index];
-}
-
-static gboolean
-pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, const VnumaAgentState *state,
-          GError **error)
-{
-    g_autoptr(VnumaCpuSet) emulator = vnuma_cpuset_new();
-
-    for (guint c = 0; c < state->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(state->clients, VnumaAgentClient, c);
-        const VnumaCpuSet *cpus = home_cpus(agent, d, client->home_node);
-        g_autofree unsigned char *map = NULL;
-
-        if (!cpus || vnuma_cpuset_is_empty(cpus)) {
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "node %u has no usable CPU",
-                        client->home_node);
-            return FALSE;
-        }
-        map = cpumap_new(agent, cpus);
-        vnuma_cpuset_union(emulator, cpus);
-        VNUMA_CPUSET_FOREACH(client->vcpus, vcpu) {
-            if (virDomainPinVcpuFlags(dom, (unsigned int) vcpu, map, agent->cpumap_len,
-                                      agent->pin_flags) < 0) {
-                g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning vCPU %d: %s", vcpu,
-                            libvirt_message());
-                return FALSE;
-            }
-        }
-    }
-    g_autofree unsigned char *map = cpumap_new(agent, emulator);
-    if (virDomainPinEmulator(dom, map, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning the emulator: %s", libvirt_message());
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* The memory nodeset of a running domain. libvirt allows the change only
- * without a <numatune> yet or in mode restrictive; setting it without
- * one makes the mode strict and locks it, so the first change also asks
- * for restrictive. A refusal is a warning: the CPUs still moved. */
-static void
-set_nodeset(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d,
-            const VnumaAgentState *state, gboolean numatune_absent)
-{
-    g_autoptr(VnumaCpuSet) nodes = vnuma_cpuset_new();
-    g_autofree char *nodeset = NULL;
-    virTypedParameterPtr params = NULL;
-    int n_params = 0, max_params = 0;
-
-    for (guint c = 0; c < state->clients->len; c++)
-        vnuma_cpuset_add(nodes, g_array_index(state->clients, VnumaAgentClient, c).home_node);
-    nodeset = vnuma_cpuset_format(nodes);
-    if (virTypedParamsAddString(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_NODESET, nodeset) < 0 ||
-        (numatune_absent &&
-         virTypedParamsAddInt(&params, &n_params, &max_params, VIR_DOMAIN_NUMA_MODE,
-                              VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE) < 0) ||
-        virDomainSetNumaParameters(dom, params, n_params, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        record(agent, d->name, d->uuid, "nodeset", G_LOG_LEVEL_WARNING,
-               "memory nodeset %s not set (memory stays where it is): %s", nodeset, libvirt_message());
-    virTypedParamsFree(params, n_params);
-}
-
-/* Pins, nodeset, then the record (with the digest of the pins as libvirt
- * now reports them, which is how a later pass knows they are ours). */
-static gboolean
-apply_state(VnumaAgent *agent, virDomainPtr dom, const AgentDomain *d, VnumaAgentState *state,
-            gboolean nodeset_live, gboolean numatune_absent, GError **error)
-{
-    g_autofree char *xml = NULL;
-    g_autofree char *record_xml = NULL;
-
-    if (!pin_vcpus(agent, dom, d, state, error))
-        return FALSE;
-    if (nodeset_live && agent->config->settings.memory_mode == VNUMA_MEMORY_MODE_RESTRICTIVE)
-        set_nodeset(agent, dom, d, state, numatune_absent);
-    if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "reading the pins back: %s", libvirt_message());
-        return FALSE;
-    }
-    g_free(state->pins_digest);
-    if (!(state->pins_digest = vnuma_agent_pins_digest(xml, strlen(xml), error)))
-        return FALSE;
-    record_xml = vnuma_agent_state_format(state);
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, record_xml, VNUMA_AGENT_PREFIX,
-                             VNUMA_AGENT_NAMESPACE, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "saving the record: %s", libvirt_message());
-        return FALSE;
-    }
-    return TRUE;
 }
 
 /* ---- initial placement ---------------------------------------------- */
@@ -625,7 +487,7 @@ read_state(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *uu
     if (!xml)
         return NULL;   /* VIR_ERR_NO_DOMAIN_METADATA: never placed */
     if (!(state = vnuma_agent_state_parse(xml, &error)))
-        record(agent, name, uuid, "resume", G_LOG_LEVEL_WARNING, "%s; placing afresh", error->message);
+        vnuma_agent_record(agent, name, uuid, "resume", G_LOG_LEVEL_WARNING, "%s; placing afresh", error->message);
     return state;
 }
 
@@ -653,12 +515,59 @@ step_failed(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *u
     /* @message may be libvirt's last error, which the next call frees. */
     g_autofree char *copy = g_strdup(message);
 
-    if (domain_gone(dom)) {
+    if (vnuma_agent_domain_gone(agent, dom)) {
         forget(agent, uuid);
-        record(agent, name, uuid, "forget", G_LOG_LEVEL_INFO, "stopped during %s", action);
+        vnuma_agent_record(agent, name, uuid, "forget", G_LOG_LEVEL_INFO, "stopped during %s", action);
         return;
     }
-    record(agent, name, uuid, action, G_LOG_LEVEL_CRITICAL, "%s", copy);
+    vnuma_agent_record(agent, name, uuid, action, G_LOG_LEVEL_CRITICAL, "%s", copy);
+}
+
+/* Where an unplaced domain's vCPUs may run, from the pins libvirt
+ * reports (an unpinned vCPU: every CPU). */
+static void
+read_spread(VnumaAgent *agent, virDomainPtr dom, VnumaAgentDomain *d, guint vcpus)
+{
+    g_autofree unsigned char *maps = g_new0(unsigned char, (gsize) MAX(vcpus, 1) * agent->cpumap_len);
+    g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    int n = virDomainGetVcpuPinInfo(dom, (int) vcpus, maps, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE);
+
+    for (int v = 0; v < (int) vcpus; v++) {
+        VnumaCpuSet *set = vnuma_cpuset_new();
+
+        for (int cpu = 0; cpu < agent->cpumap_len * 8; cpu++) {
+            if (v >= n || VIR_CPU_USED(maps + (gsize) v * agent->cpumap_len, cpu))
+                vnuma_cpuset_add(set, (guint) cpu);
+        }
+        if (v >= n)
+            vnuma_cpuset_intersect(set, agent->host_cpus);
+        g_ptr_array_add(sets, set);
+    }
+    for (guint i = 0; i < agent->host->nodes->len; i++)
+        g_ptr_array_add(nodes, vnuma_host_node_cpus(agent->host->nodes->pdata[i]));
+    d->spread = vnuma_vcpu_spread(sets, nodes);
+}
+
+/* What the live XML says of the guest's cells, for telling their
+ * memory apart in numa_maps. */
+static void
+keep_cells(VnumaAgentDomain *d, const VnumaRequest *request)
+{
+    d->cell_vcpus = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    d->cell_kib = g_array_new(FALSE, FALSE, sizeof(guint64));
+    for (guint i = 0; i < request->cells->len; i++) {
+        const VnumaCell *cell = request->cells->pdata[i];
+
+        g_ptr_array_add(d->cell_vcpus, vnuma_cpuset_copy(cell->vcpus));
+        g_array_append_val(d->cell_kib, cell->memory_kib);
+    }
+    if (!request->cells->len) {
+        g_ptr_array_add(d->cell_vcpus, vnuma_cpuset_new_range(0, MAX(request->vcpus, 1) - 1));
+        g_array_append_val(d->cell_kib, request->memory_kib);
+    }
+    d->memory_kib = request->memory_kib;
+    d->vcpus_current = request->current_vcpus;
 }
 
 static void
@@ -673,13 +582,13 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     g_autoptr(GArray) loads = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *what = NULL;
-    AgentDomain *d;
+    VnumaAgentDomain *d;
 
     if (virDomainGetUUIDString(dom, uuid) < 0)
         return;
     forget(agent, uuid);
     if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        step_failed(agent, dom, name, uuid, "place", libvirt_message());
+        step_failed(agent, dom, name, uuid, "place", vnuma_virt_error());
         return;
     }
     previous = read_state(agent, dom, name, uuid);
@@ -687,14 +596,16 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     p = vnuma_agent_place(agent->host, &agent->config->settings, xml, strlen(xml), previous,
                           (const VnumaNodeLoad *) loads->data, loads->len, agent->plan_flags, &error);
     if (!p) {
-        record(agent, name, uuid, "place", G_LOG_LEVEL_CRITICAL, "%s", error->message);
+        vnuma_agent_record(agent, name, uuid, "place", G_LOG_LEVEL_CRITICAL, "%s", error->message);
         return;
     }
     d = domain_add(agent, uuid, name);
     d->managed = p->managed;
+    keep_cells(d, p->request);
     if (!p->managed) {
         d->reason = g_strdup(p->reason);
-        record(agent, name, uuid, "unmanaged", G_LOG_LEVEL_INFO, "left alone: %s", p->reason);
+        read_spread(agent, dom, d, p->request->vcpus);
+        vnuma_agent_record(agent, name, uuid, "unmanaged", G_LOG_LEVEL_INFO, "left alone: %s", p->reason);
         return;
     }
     d->usable = copy_sets(p->layout->usable);
@@ -703,23 +614,36 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     d->client_base = agent->next_client_id;
     agent->next_client_id += p->layout->clients->len;
     if (p->resumed) {
+        g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, previous);
+        const VnumaCpuSet *live = p->request->pins->memory_nodeset;
+
         d->state = g_steal_pointer(&previous);
         what = describe_state(d->state);
-        record(agent, name, uuid, "resume", G_LOG_LEVEL_INFO, "resumed from metadata: %s", what);
+        vnuma_agent_record(agent, name, uuid, "resume", G_LOG_LEVEL_INFO, "resumed from metadata: %s", what);
+        /* Killed while memory followed a move: the nodeset is still the
+         * widened one. Finish the job. */
+        if (live && vnuma_agent_nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
+            d->follow = vnuma_agent_follow_new(agent);
         return;
     }
+    if (p->recovered)
+        vnuma_agent_record(agent, name, uuid, "recover", G_LOG_LEVEL_MESSAGE,
+               "the record says an apply was interrupted: the pins are the agent's; placing afresh");
     state = vnuma_agent_state_from_layout(p->layout, p->fingerprint, previous, now_s());
     what = describe_state(state);
     if (!(agent->flags & VNUMA_AGENT_DRY_RUN) &&
-        !apply_state(agent, dom, d, state, p->nodeset_live, p->numatune_absent, &error)) {
+        !vnuma_agent_apply_state(agent, dom, d, state, NULL, p->numatune_absent, NULL, &error)) {
         d->managed = FALSE;
         d->reason = g_strdup_printf("placement failed: %s", error->message);
         step_failed(agent, dom, name, uuid, "place", error->message);
+        /* Still running (and not forgotten): it counts where it may run. */
+        if ((d = g_hash_table_lookup(agent->domains, uuid)))
+            read_spread(agent, dom, d, p->request->vcpus);
         return;
     }
     d->planned_only = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0;
     d->state = g_steal_pointer(&state);
-    record(agent, name, uuid, "place", G_LOG_LEVEL_MESSAGE, "%s", what);
+    vnuma_agent_record(agent, name, uuid, "place", G_LOG_LEVEL_MESSAGE, "%s", what);
 }
 
 /* Places every running domain the table does not know yet and forgets
@@ -734,7 +658,7 @@ sync_running(VnumaAgent *agent, GError **error)
     gpointer key;
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_virt_error());
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
@@ -788,8 +712,8 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
     if (virDomainGetUUIDString(dom, uuid) < 0)
         return;
     if (!(xml = read_definition(dom))) {
-        record(agent, name, uuid, "define", G_LOG_LEVEL_WARNING, "cannot read the definition: %s",
-               libvirt_message());
+        vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_WARNING, "cannot read the definition: %s",
+               vnuma_virt_error());
         return;
     }
     /* The DEFINED event of the agent's own define: the definition is
@@ -802,25 +726,25 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
                                          agent->plan_flags, &skip, &error);
     if (!output) {
         if (error)
-            record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "%s", error->message);
+            vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "%s", error->message);
         else
-            record(agent, name, uuid, "define-skip", G_LOG_LEVEL_DEBUG, "%s", skip);
+            vnuma_agent_record(agent, name, uuid, "define-skip", G_LOG_LEVEL_DEBUG, "%s", skip);
         return;
     }
     if (agent->flags & VNUMA_AGENT_DRY_RUN) {
-        record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE, "would size the persistent definition");
+        vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE, "would size the persistent definition");
         return;
     }
     if (!(defined = virDomainDefineXML(agent->conn, output))) {
-        record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "defining the sized XML: %s",
-               libvirt_message());
+        vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_CRITICAL, "defining the sized XML: %s",
+               vnuma_virt_error());
         return;
     }
     after = read_definition(defined);
     virDomainFree(defined);
     if (after)
         g_hash_table_replace(agent->own_defines, g_strdup(uuid), checksum(after));
-    record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE,
+    vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_MESSAGE,
            "persistent definition sized (takes effect at the next cold boot)");
 }
 
@@ -831,7 +755,7 @@ sweep_definitions(VnumaAgent *agent, GError **error)
     int n = virConnectListAllDomains(agent->conn, &doms, VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", libvirt_message());
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_virt_error());
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
@@ -878,6 +802,31 @@ vnuma_agent_handle_event(VnumaAgent *agent, const char *uuid, int event, int det
 
 /* ---- measuring ------------------------------------------------------ */
 
+/* vCPUs hot-added since the last pass (current count grew): pinned to
+ * their clients' home nodes, by applying the state again. */
+static void
+pin_hot_added(VnumaAgent *agent, VnumaAgentDomain *d, virDomainStatsRecordPtr stats, guint current)
+{
+    g_autoptr(VnumaAgentState) again = vnuma_agent_state_copy(d->state);
+    g_autoptr(GError) error = NULL;
+    guint before = d->vcpus_current;
+
+    d->vcpus_current = current;
+    if (agent->flags & VNUMA_AGENT_DRY_RUN) {
+        vnuma_agent_record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
+               "vCPUs %u-%u hot-added: would pin them to their clients' home nodes", before, current - 1);
+        return;
+    }
+    if (!vnuma_agent_apply_state(agent, stats->dom, d, again, d->state, FALSE, NULL, &error)) {
+        step_failed(agent, stats->dom, d->name, d->uuid, "vcpus", error->message);
+        return;
+    }
+    vnuma_agent_state_free(d->state);
+    d->state = g_steal_pointer(&again);
+    vnuma_agent_record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
+           "vCPUs %u-%u hot-added: pinned to their clients' home nodes", before, current - 1);
+}
+
 static void
 measure_cpu(VnumaAgent *agent)
 {
@@ -888,16 +837,17 @@ measure_cpu(VnumaAgent *agent)
 
     if (n < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "MESSAGE", "no vCPU stats: %s",
-                         libvirt_message());
+                         vnuma_virt_error());
         return;
     }
     for (int i = 0; i < n; i++) {
         char uuid[VIR_UUID_STRING_BUFLEN];
-        AgentDomain *d;
+        VnumaAgentDomain *d;
         GArray *times;
+        guint current = 0;
 
         if (virDomainGetUUIDString(records[i]->dom, uuid) < 0 ||
-            !(d = g_hash_table_lookup(agent->domains, uuid)) || !placed(d))
+            !(d = g_hash_table_lookup(agent->domains, uuid)) || (!vnuma_agent_placed(d) && !d->spread))
             continue;
         times = vnuma_vcpu_times_new();
         for (int p = 0; p < records[i]->nparams; p++) {
@@ -905,88 +855,24 @@ measure_cpu(VnumaAgent *agent)
 
             if (param->type == VIR_TYPED_PARAM_ULLONG)
                 vnuma_vcpu_times_add_field(times, param->field, param->value.ul);
+            else if (param->type == VIR_TYPED_PARAM_UINT && g_str_equal(param->field, "vcpu.current"))
+                current = param->value.ui;
         }
-        if (d->demand)
-            g_array_unref(d->demand);
-        d->demand = vnuma_vcpu_demand(d->vcpu_times ? d->vcpu_times : times, times,
-                                      d->vcpu_times ? (double) (now - d->sampled) / G_USEC_PER_SEC : 0);
-        if (d->vcpu_times)
+        g_clear_pointer(&d->demand, g_array_unref);
+        /* The first sample has nothing to compare with: no demand yet
+         * (a zero would drag the rebalancer's average down). */
+        if (d->vcpu_times) {
+            d->demand = vnuma_vcpu_demand(d->vcpu_times, times, (double) (now - d->sampled) / G_USEC_PER_SEC);
             g_array_unref(d->vcpu_times);
+        }
         d->vcpu_times = times;
         d->sampled = now;
+        if (vnuma_agent_placed(d) && !d->planned_only && current > d->vcpus_current && d->vcpus_current > 0)
+            pin_hot_added(agent, d, records[i], current);
+        else if (current)
+            d->vcpus_current = current;
     }
     virDomainStatsRecordListFree(records);
-}
-
-static void
-measure_memory(VnumaAgent *agent, AgentDomain *d)
-{
-    g_autoptr(GError) error = NULL;
-    pid_t pid;
-
-    g_clear_pointer(&d->memory, g_array_unref);
-    if (!agent->read_numa_maps)
-        return;
-    if (!vnuma_qemu_pid_read(QEMU_RUN_DIR, d->name, &pid, &error) ||
-        !(d->memory = vnuma_numa_maps_read(pid, &error)))
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "VNUMA_DOMAIN", d->name,
-                         "MESSAGE", "%s: memory per node unknown: %s", d->name, error->message);
-}
-
-static guint64
-state_memory(const VnumaAgentState *state)
-{
-    guint64 total = 0;
-
-    for (guint c = 0; c < state->clients->len; c++)
-        total += g_array_index(state->clients, VnumaAgentClient, c).memory_kib;
-    return total;
-}
-
-/* The client's memory per node index, as the rebalancer wants it; NULL
- * when numa_maps was not readable. */
-static guint64 *
-client_memory_by_index(const VnumaAgent *agent, const AgentDomain *d, guint c)
-{
-    const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-    g_autoptr(GArray) share = NULL;
-    guint64 *by_index;
-
-    if (!d->memory)
-        return NULL;
-    share = vnuma_client_memory(d->memory, client->memory_kib, state_memory(d->state));
-    by_index = g_new0(guint64, agent->host->nodes->len);
-    for (guint i = 0; i < agent->host->nodes->len; i++) {
-        guint id = ((const VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-
-        if (id < share->len)
-            by_index[i] = g_array_index(share, guint64, id);
-    }
-    return by_index;
-}
-
-/* Fraction of the domain's measured memory on its clients' home nodes;
- * -1 when unknown. */
-static double
-domain_locality(const VnumaAgent *agent, const AgentDomain *d)
-{
-    guint64 total = 0, local = 0;
-
-    if (!d->memory || !placed(d))
-        return -1;
-    for (guint n = 0; n < d->memory->len; n++)
-        total += g_array_index(d->memory, guint64, n);
-    if (!total)
-        return -1;
-    for (guint c = 0; c < d->state->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-        double weight = state_memory(d->state) ? (double) client->memory_kib / (double) state_memory(d->state)
-                                               : 1.0 / d->state->clients->len;
-
-        if (client->home_node < d->memory->len)
-            local += (guint64) (weight * (double) g_array_index(d->memory, guint64, client->home_node));
-    }
-    return MIN(1.0, (double) local / (double) total);
 }
 
 /* ---- rebalancing ---------------------------------------------------- */
@@ -1011,13 +897,14 @@ static gboolean
 move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const ClientRef *refs,
             const VnumaRebalanceNode *nodes, gint64 now)
 {
-    AgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
+    VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
     g_autoptr(VnumaAgentState) next = NULL;
+    g_autoptr(VnumaCpuSet) widen = NULL;
     g_autoptr(GError) error = NULL;
     virDomainPtr dom;
     gboolean ok;
 
-    if (!d || !placed(d))
+    if (!d || !vnuma_agent_placed(d))
         return FALSE;
     next = vnuma_agent_state_copy(d->state);
     /* Both clients of a swap may belong to this domain, or only one. */
@@ -1033,15 +920,24 @@ move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const Cl
         next->migrations[move->kind]++;
     }
     if (!(dom = virDomainLookupByUUIDString(agent->conn, uuid))) {
-        record(agent, d->name, uuid, "forget", G_LOG_LEVEL_INFO, "gone before its move");
+        vnuma_agent_record(agent, d->name, uuid, "forget", G_LOG_LEVEL_INFO, "gone before its move");
         forget(agent, uuid);
         return FALSE;
     }
-    /* A nodeset the agent set at placement is restrictive by now. */
-    ok = apply_state(agent, dom, d, next, d->nodeset_live, FALSE, &error);
+    /* Memory that follows at a bounded rate: the nodeset is widened
+     * to old and new nodes, so the kernel moves nothing at once, and
+     * narrowed when the pages have followed (follow_memory). A nodeset
+     * the agent set at placement is restrictive by now. */
+    if (vnuma_agent_follows_memory(agent, d))
+        widen = vnuma_agent_memory_nodes(agent->host, d->state);
+    ok = vnuma_agent_apply_state(agent, dom, d, next, d->state, FALSE, widen, &error);
     if (ok) {
         vnuma_agent_state_free(d->state);
         d->state = g_steal_pointer(&next);
+        if (widen) {
+            vnuma_agent_follow_free(d->follow);
+            d->follow = vnuma_agent_follow_new(agent);
+        }
     } else {
         step_failed(agent, dom, d->name, uuid, "move", error->message);
     }
@@ -1059,7 +955,7 @@ describe_move(const VnumaAgent *agent, const VnumaMove *move, const ClientRef *r
                            vnuma_move_kind_to_string(move->kind), refs[move->client].client,
                            nodes[move->from].id, nodes[move->to].id);
     if (move->kind == VNUMA_MOVE_SWAP) {
-        const AgentDomain *other = g_hash_table_lookup(agent->domains, refs[move->other].uuid);
+        const VnumaAgentDomain *other = g_hash_table_lookup(agent->domains, refs[move->other].uuid);
 
         g_string_append_printf(out, ", swapped with client %u of %s", refs[move->other].client,
                                other ? other->name : refs[move->other].uuid);
@@ -1074,17 +970,17 @@ apply_move(VnumaAgent *agent, const VnumaMove *move, const ClientRef *refs,
 {
     const char *a = refs[move->client].uuid;
     const char *b = refs[move->other].uuid;
-    AgentDomain *d = g_hash_table_lookup(agent->domains, a);
+    VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, a);
     g_autofree char *name = g_strdup(d ? d->name : a);
     g_autofree char *what = describe_move(agent, move, refs, nodes);
 
     if (agent->flags & VNUMA_AGENT_DRY_RUN) {
-        record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
+        vnuma_agent_record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
         return;
     }
     if (!move_domain(agent, a, move, refs, nodes, now))
         return;
-    record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
+    vnuma_agent_record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
     if (!g_str_equal(a, b))
         move_domain(agent, b, move, refs, nodes, now);
 }
@@ -1093,14 +989,14 @@ gboolean
 vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_id,
                  VnumaMoveKind kind, GError **error)
 {
-    AgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
-    gint to = agent->host ? node_index(agent->host, node_id) : -1;
+    VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
+    gint to = agent->host ? vnuma_agent_node_index(agent->host, node_id) : -1;
     g_autofree VnumaRebalanceNode *nodes = NULL;
     ClientRef ref = { (char *) uuid, client };
     VnumaMove move = { .kind = kind, .client = 0, .other = 0 };
     guint n_nodes;
 
-    if (!agent->conn || !d || !placed(d) || client >= d->state->clients->len || to < 0 ||
+    if (!agent->conn || !d || !vnuma_agent_placed(d) || client >= d->state->clients->len || to < 0 ||
         kind == VNUMA_MOVE_SWAP) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
                     "no placed domain %s with client %u, or no node %u", uuid, client, node_id);
@@ -1110,7 +1006,7 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
     nodes = g_new0(VnumaRebalanceNode, n_nodes);
     for (guint i = 0; i < n_nodes; i++)
         nodes[i].id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-    move.from = (guint) MAX(node_index(agent->host,
+    move.from = (guint) MAX(vnuma_agent_node_index(agent->host,
                                        g_array_index(d->state->clients, VnumaAgentClient, client).home_node), 0);
     move.to = (guint) to;
     if (agent->flags & VNUMA_AGENT_DRY_RUN)
@@ -1120,9 +1016,21 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
         return FALSE;
     }
     /* move_domain() may not forget @d on success. */
-    record(agent, d->name, uuid, "move", G_LOG_LEVEL_MESSAGE, "requested %s migration of client %u to node %u",
+    vnuma_agent_record(agent, d->name, uuid, "move", G_LOG_LEVEL_MESSAGE, "requested %s migration of client %u to node %u",
            vnuma_move_kind_to_string(kind), client, node_id);
     return TRUE;
+}
+
+/* CPUs an unplaced domain used on node index @n over the last period:
+ * its measured demand, spread where its vCPUs may run. */
+static double
+unplaced_load(const VnumaAgentDomain *d, guint n)
+{
+    double vcpus = sum_doubles(d->spread);
+
+    if (vnuma_agent_placed(d) || !d->demand || vcpus <= 0 || n >= d->spread->len)
+        return 0;
+    return sum_doubles(d->demand) * g_array_index(d->spread, double, n) / vcpus;
 }
 
 static void
@@ -1142,13 +1050,21 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
             .id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id,
             .capacity = vnuma_cpuset_count(agent->usable->pdata[i]),
         };
+    /* What domains the agent does not place use of a node is not there
+     * for the clients it does. */
     for (guint i = 0; i < domains->len; i++) {
-        AgentDomain *d = domains->pdata[i];
+        for (guint n = 0; n < n_nodes; n++)
+            nodes[n].capacity = MAX(0.0, nodes[n].capacity - unplaced_load(domains->pdata[i], n));
+    }
+    for (guint i = 0; i < domains->len; i++) {
+        VnumaAgentDomain *d = domains->pdata[i];
 
-        for (guint c = 0; placed(d) && c < d->state->clients->len; c++) {
+        /* Not measured yet (first pass since it was placed or resumed):
+         * not a candidate this pass. */
+        for (guint c = 0; vnuma_agent_placed(d) && d->demand && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint home = node_index(agent->host, client->home_node);
-            guint64 *mem = client_memory_by_index(agent, d, c);
+            gint home = vnuma_agent_node_index(agent->host, client->home_node);
+            guint64 *mem = vnuma_agent_client_memory(agent, d, c);
             VnumaRebalanceClient rc = {
                 .id = d->client_base + c,
                 .home = home < 0 ? n_nodes : (guint) home,
@@ -1171,16 +1087,22 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
 
 /* ---- report and metrics --------------------------------------------- */
 
-/* Per host node index: CPUs used and vCPUs homed by placed clients. */
+/* Per host node index: CPUs used and vCPUs committed, by the placed
+ * clients homed there and by unplaced domains where they may run. */
 static void
 node_loads(const VnumaAgent *agent, GPtrArray *domains, double *load, double *committed)
 {
     for (guint i = 0; i < domains->len; i++) {
-        const AgentDomain *d = domains->pdata[i];
+        const VnumaAgentDomain *d = domains->pdata[i];
+        guint spread = !vnuma_agent_placed(d) && d->spread ? MIN(d->spread->len, agent->host->nodes->len) : 0;
 
-        for (guint c = 0; placed(d) && c < d->state->clients->len; c++) {
+        for (guint n = 0; n < spread; n++) {
+            committed[n] += g_array_index(d->spread, double, n);
+            load[n] += unplaced_load(d, n);
+        }
+        for (guint c = 0; vnuma_agent_placed(d) && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint index = node_index(agent->host, client->home_node);
+            gint index = vnuma_agent_node_index(agent->host, client->home_node);
 
             if (index < 0)
                 continue;
@@ -1231,10 +1153,10 @@ write_metrics(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes)
     g_autoptr(GError) error = NULL;
 
     for (guint i = 0; i < domains->len; i++) {
-        const AgentDomain *d = domains->pdata[i];
+        const VnumaAgentDomain *d = domains->pdata[i];
 
-        if (placed(d))
-            vnuma_metrics_add_domain(metrics, d->name, d->uuid, d->state, domain_locality(agent, d));
+        if (vnuma_agent_placed(d))
+            vnuma_metrics_add_domain(metrics, d->name, d->uuid, d->state, vnuma_agent_locality(agent, d));
     }
     for (guint i = 0; i < nodes->len; i++)
         vnuma_metrics_add_node(metrics, &g_array_index(nodes, VnumaMetricsNode, i));
@@ -1246,129 +1168,53 @@ write_metrics(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes)
 }
 
 static void
-report_client(VnumaJson *json, const AgentDomain *d, guint c)
-{
-    const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-    g_autofree char *vcpus = vnuma_cpuset_format(client->vcpus);
-
-    vnuma_json_begin_object(json);
-    vnuma_json_member_string(json, "vcpus", vcpus);
-    vnuma_json_member_uint(json, "home_node", client->home_node);
-    vnuma_json_member_uint(json, "memory_kib", client->memory_kib);
-    vnuma_json_member_double(json, "demand", d->demand ? vnuma_client_demand(d->demand, client->vcpus) : 0);
-    vnuma_json_key(json, "moved");
-    if (client->moved >= 0)
-        vnuma_json_int(json, client->moved);
-    else
-        vnuma_json_null(json);
-    vnuma_json_end_object(json);
-}
-
-static void
-report_domain(VnumaJson *json, const VnumaAgent *agent, const AgentDomain *d)
-{
-    static const char *const kinds[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
-    double locality = domain_locality(agent, d);
-
-    vnuma_json_begin_object(json);
-    vnuma_json_member_string(json, "name", d->name);
-    vnuma_json_member_string(json, "uuid", d->uuid);
-    vnuma_json_member_bool(json, "managed", d->managed);
-    vnuma_json_member_string(json, "reason", d->reason);
-    vnuma_json_member_bool(json, "applied", placed(d) && !d->planned_only);
-    vnuma_json_key(json, "clients");
-    vnuma_json_begin_array(json);
-    for (guint c = 0; placed(d) && c < d->state->clients->len; c++)
-        report_client(json, d, c);
-    vnuma_json_end_array(json);
-    vnuma_json_key(json, "locality");
-    if (locality >= 0)
-        vnuma_json_double(json, locality);
-    else
-        vnuma_json_null(json);
-    vnuma_json_key(json, "migrations");
-    vnuma_json_begin_object(json);
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
-        vnuma_json_member_uint(json, kinds[k], placed(d) ? d->state->migrations[k] : 0);
-    vnuma_json_end_object(json);
-    vnuma_json_key(json, "warnings");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; d->warnings && d->warnings[i]; i++)
-        vnuma_json_string(json, d->warnings[i]);
-    vnuma_json_end_array(json);
-    vnuma_json_end_object(json);
-}
-
-static void
-report_nodes(VnumaJson *json, const VnumaAgent *agent, const GArray *nodes)
-{
-    vnuma_json_key(json, "nodes");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; i < nodes->len; i++) {
-        const VnumaMetricsNode *node = &g_array_index(nodes, VnumaMetricsNode, i);
-        g_autofree char *cpus = vnuma_cpuset_format(agent->usable->pdata[i]);
-
-        vnuma_json_begin_object(json);
-        vnuma_json_member_uint(json, "id", node->id);
-        vnuma_json_member_string(json, "cpus", cpus);
-        vnuma_json_member_double(json, "capacity", node->capacity);
-        vnuma_json_member_double(json, "load", node->load);
-        vnuma_json_member_double(json, "committed_vcpus", node->committed_vcpus);
-        vnuma_json_key(json, "free_bytes");
-        if (node->free_bytes >= 0)
-            vnuma_json_int(json, node->free_bytes);
-        else
-            vnuma_json_null(json);
-        vnuma_json_end_object(json);
-    }
-    vnuma_json_end_array(json);
-}
-
-static void
-report_actions(VnumaJson *json, const VnumaAgent *agent)
-{
-    vnuma_json_key(json, "actions");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; i < agent->actions->len; i++) {
-        const AgentAction *a = agent->actions->pdata[i];
-
-        vnuma_json_begin_object(json);
-        vnuma_json_member_string(json, "domain", a->domain);
-        vnuma_json_member_string(json, "uuid", a->uuid);
-        vnuma_json_member_string(json, "action", a->action);
-        vnuma_json_member_bool(json, "applied", a->applied);
-        vnuma_json_member_bool(json, "failed", a->failed);
-        vnuma_json_member_string(json, "detail", a->detail);
-        vnuma_json_end_object(json);
-    }
-    vnuma_json_end_array(json);
-}
-
-static void
 build_report(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes)
 {
-    g_autoptr(VnumaJson) json = vnuma_json_new();
+    g_autofree VnumaReportNode *report_nodes = g_new0(VnumaReportNode, nodes->len);
+    g_autofree VnumaReportDomain *report_domains = g_new0(VnumaReportDomain, MAX(domains->len, 1));
+    g_autoptr(GPtrArray) cpus = g_ptr_array_new_with_free_func(g_free);
+    VnumaReport report = {
+        .pass = agent->passes,
+        .time = (double) g_get_real_time() / G_USEC_PER_SEC,
+        .uri = agent->uri,
+        .dry_run = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0,
+        .connected = agent->conn != NULL,
+        .host = agent->fingerprint,
+        .memory_mode = vnuma_memory_mode_to_string(agent->config->settings.memory_mode),
+        .memory_migrate_rate = agent->config->memory_migrate_rate,
+        .nodes = report_nodes,
+        .n_nodes = nodes->len,
+        .domains = report_domains,
+        .n_domains = domains->len,
+        .actions = agent->actions,
+        .errors = agent->errors,
+    };
 
-    vnuma_json_begin_object(json);
-    vnuma_json_member_uint(json, "pass", agent->passes);
-    vnuma_json_member_double(json, "time", (double) g_get_real_time() / G_USEC_PER_SEC);
-    vnuma_json_member_string(json, "uri", agent->uri);
-    vnuma_json_member_bool(json, "dry_run", (agent->flags & VNUMA_AGENT_DRY_RUN) != 0);
-    vnuma_json_member_bool(json, "connected", agent->conn != NULL);
-    vnuma_json_member_string(json, "host", agent->fingerprint);
-    vnuma_json_member_string(json, "memory_mode",
-                             vnuma_memory_mode_to_string(agent->config->settings.memory_mode));
-    report_nodes(json, agent, nodes);
-    vnuma_json_key(json, "domains");
-    vnuma_json_begin_array(json);
-    for (guint i = 0; i < domains->len; i++)
-        report_domain(json, agent, domains->pdata[i]);
-    vnuma_json_end_array(json);
-    report_actions(json, agent);
-    vnuma_json_member_uint(json, "errors", agent->errors);
-    vnuma_json_end_object(json);
+    for (guint i = 0; i < nodes->len; i++) {
+        report_nodes[i].metrics = g_array_index(nodes, VnumaMetricsNode, i);
+        g_ptr_array_add(cpus, vnuma_cpuset_format(agent->usable->pdata[i]));
+        report_nodes[i].cpus = cpus->pdata[i];
+    }
+    for (guint i = 0; i < domains->len; i++) {
+        const VnumaAgentDomain *d = domains->pdata[i];
+
+        report_domains[i] = (VnumaReportDomain) {
+            .name = d->name,
+            .uuid = d->uuid,
+            .managed = d->managed,
+            .reason = d->reason,
+            .applied = vnuma_agent_placed(d) && !d->planned_only,
+            .state = vnuma_agent_placed(d) ? d->state : NULL,
+            .demand = vnuma_agent_placed(d) ? d->demand : NULL,
+            .locality = vnuma_agent_locality(agent, d),
+            .memory_source = vnuma_agent_memory_source(d),
+            .memory_following = d->follow != NULL,
+            .memory_moved_kib = d->memory_moved_kib + (d->follow ? d->follow->moved / 1024 : 0),
+            .warnings = (const char *const *) d->warnings,
+        };
+    }
     g_free(agent->report);
-    agent->report = vnuma_json_steal(json);
+    agent->report = vnuma_report_format(&report);
 }
 
 /* ---- the pass ------------------------------------------------------- */
@@ -1392,8 +1238,13 @@ vnuma_agent_pass(VnumaAgent *agent, GError **error)
     measure_cpu(agent);
     domains = sorted_domains(agent);
     for (guint i = 0; i < domains->len; i++) {
-        if (placed(domains->pdata[i]))
-            measure_memory(agent, domains->pdata[i]);
+        VnumaAgentDomain *d = domains->pdata[i];
+
+        if (!vnuma_agent_placed(d))
+            continue;
+        vnuma_agent_measure_memory(agent, d);
+        if (d->follow && !(agent->flags & VNUMA_AGENT_DRY_RUN))
+            vnuma_agent_follow_memory(agent, d);
     }
     rebalance(agent, domains);
     /* Moves may have forgotten vanished domains: list again. */
@@ -1489,7 +1340,7 @@ register_callbacks(VnumaAgent *agent)
                                                            agent, NULL);
     if (agent->lifecycle_id < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
-                         "cannot register for domain events: %s", libvirt_message());
+                         "cannot register for domain events: %s", vnuma_virt_error());
         return FALSE;
     }
     agent->close_registered = virConnectRegisterCloseCallback(agent->conn, on_close, agent, NULL) == 0;
@@ -1561,11 +1412,44 @@ schedule_reconnect(VnumaAgent *agent)
     agent->backoff = MIN(agent->backoff * 2, BACKOFF_MAX_S);
 }
 
-gboolean
-vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error)
+static void
+schedule_passes(VnumaAgent *agent)
 {
     double period = agent->config->rebalance_period;
 
+    drop_source(&agent->pass_source);
+    if (period > 0)
+        agent->pass_source = add_timeout(agent, (guint) (period * 1000), pass_tick);
+}
+
+void
+vnuma_agent_reload(VnumaAgent *agent, VnumaAgentConfig *config)
+{
+    g_autoptr(GError) error = NULL;
+
+    vnuma_agent_config_free(agent->config);
+    agent->config = config;
+    if (agent->conn) {
+        if (!read_host(agent, &error))
+            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
+                             "reload: keeping the host model: %s", error->message);
+        read_driver(agent);
+        /* Looked at afresh with the new settings: the placed ones resume
+         * from their records. */
+        g_hash_table_remove_all(agent->domains);
+    }
+    if (agent->context)
+        schedule_passes(agent);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE",
+                     "configuration reloaded: rebalance_period %g s, memory_migrate_rate %g MiB/s%s%s",
+                     config->rebalance_period, config->memory_migrate_rate,
+                     config->metrics_path ? ", metrics to " : "",
+                     config->metrics_path ? config->metrics_path : "");
+}
+
+gboolean
+vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error)
+{
     agent->context = g_main_loop_get_context(loop);
     if (agent->context == g_main_context_default()) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
@@ -1580,8 +1464,7 @@ vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error)
         disconnect(agent);
         agent->reconnect_source = add_timeout(agent, 0, reconnect_tick);
     }
-    if (period > 0)
-        agent->pass_source = add_timeout(agent, (guint) (period * 1000), pass_tick);
+    schedule_passes(agent);
     g_main_loop_run(loop);
     drop_source(&agent->pass_source);
     drop_source(&agent->reconnect_source);

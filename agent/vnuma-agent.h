@@ -67,6 +67,13 @@ gboolean vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, gui
  * vnuma-agent-events.h); its sources are all attached there. */
 gboolean vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error);
 
+/* SIGHUP: takes ownership of @config and uses it from now on: the host
+ * model is read again (host_cpuset, capabilities), the running domains
+ * are looked at afresh (the placed ones resume from their records; new
+ * settings apply to new placements and moves), and the pass timer
+ * follows rebalance_period. */
+void vnuma_agent_reload(VnumaAgent *agent, VnumaAgentConfig *config);
+
 /* The last pass's report, one line of JSON (NULL without
  * VNUMA_AGENT_REPORT or before the first pass). */
 const char *vnuma_agent_report(const VnumaAgent *agent);

@@ -67,6 +67,23 @@ quiet_libvirt(void *data, virErrorPtr error)
 {
 }
 
+/* glib's default writer prints info and debug messages to stdout, where
+ * --report json writes; every log line goes to stderr (or the journal). */
+static GLogWriterOutput
+log_to_stderr(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+    g_autofree char *line = NULL;
+
+    if (g_log_writer_is_journald(fileno(stderr)))
+        return g_log_writer_journald(level, fields, n_fields, data);
+    if (g_log_writer_default_would_drop(level, G_LOG_DOMAIN))
+        return G_LOG_WRITER_HANDLED;
+    line = g_log_writer_format_fields(level, fields, n_fields, g_log_writer_supports_color(fileno(stderr)));
+    fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+    return G_LOG_WRITER_HANDLED;
+}
+
 static gboolean
 on_signal(gpointer data)
 {
@@ -89,13 +106,46 @@ run_once(VnumaAgent *agent)
 }
 
 static void
-watch_signal(GMainContext *context, int signum, GMainLoop *loop)
+watch_signal(GMainContext *context, int signum, GSourceFunc func, gpointer data)
 {
     GSource *source = g_unix_signal_source_new(signum);
 
-    g_source_set_callback(source, on_signal, loop, NULL);
+    g_source_set_callback(source, func, data, NULL);
     g_source_attach(source, context);
     g_source_unref(source);
+}
+
+static const char *
+config_path(void)
+{
+    return opt_config ? opt_config : DEFAULT_CONFIG;
+}
+
+static void
+log_config_warnings(const VnumaAgentConfig *config)
+{
+    for (guint i = 0; i < config->warnings->len; i++)
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s",
+                         (const char *) config->warnings->pdata[i]);
+}
+
+/* SIGHUP: vnuma.conf read again; a file that no longer loads keeps the
+ * configuration in use (bad values inside it are warned about and
+ * ignored, as at start). */
+static gboolean
+on_reload(gpointer data)
+{
+    g_autoptr(VnumaAgentConfig) config = vnuma_agent_config_new();
+    g_autoptr(GError) error = NULL;
+
+    if (!vnuma_agent_config_load_file(config, config_path(), opt_config != NULL, &error)) {
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
+                         "reload failed, keeping the configuration in use: %s", error->message);
+        return G_SOURCE_CONTINUE;
+    }
+    log_config_warnings(config);
+    vnuma_agent_reload(data, g_steal_pointer(&config));
+    return G_SOURCE_CONTINUE;
 }
 
 static int
@@ -114,8 +164,9 @@ run_daemon(VnumaAgent *agent)
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
         g_clear_error(&error);
     }
-    watch_signal(context, SIGTERM, loop);
-    watch_signal(context, SIGINT, loop);
+    watch_signal(context, SIGTERM, on_signal, loop);
+    watch_signal(context, SIGINT, on_signal, loop);
+    watch_signal(context, SIGHUP, on_reload, agent);
     g_main_context_push_thread_default(context);
     ok = vnuma_agent_run(agent, loop, &error);
     g_main_context_pop_thread_default(context);
@@ -142,15 +193,13 @@ main(int argc, char **argv)
         return fail(EXIT_USAGE, "unexpected argument '%s'; see --help", argv[1]);
     if (opt_report && !g_str_equal(opt_report, "json"))
         return fail(EXIT_USAGE, "--report '%s' is not json", opt_report);
+    g_log_set_writer_func(log_to_stderr, NULL, NULL);
     if (opt_verbose)
         g_log_set_debug_enabled(TRUE);
 
-    if (!vnuma_agent_config_load_file(config, opt_config ? opt_config : DEFAULT_CONFIG,
-                                      opt_config != NULL, &error))
+    if (!vnuma_agent_config_load_file(config, config_path(), opt_config != NULL, &error))
         return fail(EXIT_FAILED, "%s", error->message);
-    for (guint i = 0; i < config->warnings->len; i++)
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s",
-                         (const char *) config->warnings->pdata[i]);
+    log_config_warnings(config);
 
     virSetErrorFunc(NULL, quiet_libvirt);
     if (opt_dry_run)

@@ -40,6 +40,7 @@ vnuma_host_free(VnumaHost *host)
     if (!host)
         return;
     g_ptr_array_unref(host->nodes);
+    g_free(host->fingerprint);
     g_free(host);
 }
 
@@ -151,6 +152,8 @@ vnuma_host_finish(VnumaHost *host, GError **error)
             vnuma_cpuset_add(seen_cpus, id);
         }
     }
+    g_clear_pointer(&host->fingerprint, g_free);
+    host->fingerprint = vnuma_host_fingerprint(host);
     return TRUE;
 }
 
@@ -322,8 +325,12 @@ vnuma_host_fingerprint(const VnumaHost *host)
 {
     /* Memory and huge page reservations change with configuration; the
      * fingerprint names the shape: nodes, CPUs and distances. */
-    g_autofree char *text = host_describe(host, FALSE);
-    g_autofree char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
+    g_autofree char *text = NULL;
+    g_autofree char *digest = NULL;
 
+    if (host->fingerprint)
+        return g_strdup(host->fingerprint);
+    text = host_describe(host, FALSE);
+    digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
     return g_strndup(digest, 16);
 }

@@ -41,6 +41,7 @@ typedef struct {
 
 typedef struct {
     GPtrArray *nodes;  /* VnumaHostNode *, ascending id after vnuma_host_finish() */
+    char *fingerprint; /* cached by vnuma_host_finish(): every plan records it */
 } VnumaHost;
 
 VnumaHost *vnuma_host_new(void);
@@ -55,7 +56,8 @@ void vnuma_host_node_add_pages(VnumaHostNode *node, guint64 size_kib, guint64 to
 void vnuma_host_node_add_distance(VnumaHostNode *node, guint node_id, guint value);
 
 /* Sorts everything and checks the model is usable: at least one node,
- * unique node and CPU ids. */
+ * unique node and CPU ids. The fingerprint is computed here once (every
+ * plan records it): a model changed afterwards must be finished again. */
 gboolean vnuma_host_finish(VnumaHost *host, GError **error);
 
 const VnumaHostNode *vnuma_host_find_node(const VnumaHost *host, guint id);

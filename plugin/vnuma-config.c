@@ -5,7 +5,8 @@
 
 /* Keys other parts of vnuma read from the same file. */
 static const char *const other_keys[] = {
-    "enforce", "capabilities", "log_file", "rebalance_period", "define_sizing", "metrics_path", NULL,
+    "enforce", "capabilities", "log_file", "rebalance_period", "define_sizing", "metrics_path",
+    "memory_migrate_rate", NULL,
 };
 
 static void

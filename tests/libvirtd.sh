@@ -3,7 +3,12 @@
 # exactly what it did:
 #   tests/libvirtd.sh start STATEDIR [HOOK]
 #   tests/libvirtd.sh stop STATEDIR
-# STATEDIR remembers what was created or started here.
+#   tests/libvirtd.sh restart STATEDIR [SIGNAL]
+# STATEDIR remembers what was created or started here. restart ends the
+# libvirtd started with STATEDIR with SIGNAL (default TERM; KILL for a
+# crash) and starts it again, as start did (the hook stays installed):
+# for tests of what survives a libvirtd restart, inside a
+# scripts/test.sh run (which holds the lock).
 #
 # With HOOK (the vnuma-hook binary; or $VNUMA_TEST_HOOK), start installs
 # it BEFORE libvirtd starts (libvirtd looks for hooks only when it
@@ -127,6 +132,14 @@ start() {
   if [ -n "$hook" ]; then
     install_hook
   fi
+  # A virtlogd without its socket is on its way out (the stop of the run
+  # that held the lock before): let it go rather than count on it.
+  if pgrep -x virtlogd >/dev/null && [ ! -S /run/libvirt/virtlogd-sock ]; then
+    for _ in $(seq 1 100); do
+      pgrep -x virtlogd >/dev/null || break
+      sleep 0.1
+    done
+  fi
   if ! pgrep -x virtlogd >/dev/null; then
     virtlogd -d
     record started virtlogd
@@ -178,8 +191,30 @@ stop() {
   rm -rf "$state"
 }
 
+restart() {
+  local signal=${3:-TERM} pid
+  [ -n "$state" ] || die "usage: $0 restart STATEDIR [SIGNAL]"
+  pid=$(our_libvirtd) || die "no libvirtd started by '$0 start $state' is running"
+  kill -s "$signal" "$pid"
+  for _ in $(seq 1 100); do
+    [ -d "/proc/$pid" ] || break
+    sleep 0.1
+  done
+  [ ! -d "/proc/$pid" ] || die "libvirtd (pid $pid) did not end on SIG$signal"
+  libvirtd -d
+  for _ in $(seq 1 100); do
+    if [ -S "$sock" ] && virsh -c qemu:///system version >/dev/null 2>&1; then
+      pgrep -x libvirtd | head -n 1 >"$state/libvirtd.pid"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "libvirtd did not answer on $sock after the restart"
+}
+
 case "$action" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start STATEDIR [HOOK] | stop STATEDIR" >&2; exit 2 ;;
+  restart) restart "$@" ;;
+  *) echo "usage: $0 start STATEDIR [HOOK] | stop STATEDIR | restart STATEDIR [SIGNAL]" >&2; exit 2 ;;
 esac

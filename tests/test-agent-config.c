@@ -37,6 +37,7 @@ test_defaults(void **state)
     assert_true(config->define_sizing);
     assert_null(config->metrics_path);
     assert_false(config->memory_mode_auto);
+    assert_true(config->memory_migrate_rate == 256);
     assert_int_equal(config->warnings->len, 0);
 }
 
@@ -45,7 +46,8 @@ test_agent_keys(void **state)
 {
     g_autoptr(VnumaAgentConfig) config = load("[vnuma]\nrebalance_period = 0.5\ndefine_sizing = false\n"
                                               "metrics_path = /var/lib/node_exporter/vnuma.prom\n"
-                                              "host_cpuset = 2-5\nmemory_mode = auto\npreferHT = yes\n");
+                                              "host_cpuset = 2-5\nmemory_mode = auto\npreferHT = yes\n"
+                                              "memory_migrate_rate = 64.5\ncapabilities = /etc/vnuma/caps.xml\n");
     g_autofree char *cpus = vnuma_cpuset_format(config->settings.host_cpuset);
 
     assert_true(config->rebalance_period == 0.5);
@@ -54,6 +56,8 @@ test_agent_keys(void **state)
     assert_str_equal(cpus, "2-5");
     assert_true(config->memory_mode_auto);
     assert_true(config->settings.defaults.prefer_ht);
+    assert_true(config->memory_migrate_rate == 64.5);
+    assert_str_equal(config->capabilities, "/etc/vnuma/caps.xml");
     assert_int_equal(config->warnings->len, 0);
 }
 
@@ -61,7 +65,7 @@ static void
 test_bad_values_warn(void **state)
 {
     g_autoptr(VnumaAgentConfig) config = load("[vnuma]\nrebalance_period = often\ndefine_sizing = maybe\n"
-                                              "metrics_path = relative.prom\n");
+                                              "metrics_path = relative.prom\nmemory_migrate_rate = -1\n");
 
     assert_true(config->rebalance_period == 2.0);
     assert_true(config->define_sizing);
@@ -69,6 +73,8 @@ test_bad_values_warn(void **state)
     assert_true(warned_about(config, "rebalance_period=often"));
     assert_true(warned_about(config, "define_sizing=maybe"));
     assert_true(warned_about(config, "metrics_path=relative.prom"));
+    assert_true(warned_about(config, "memory_migrate_rate=-1"));
+    assert_true(config->memory_migrate_rate == 256);
     g_autoptr(VnumaAgentConfig) fast = load("[vnuma]\nrebalance_period = 0.01\n");
     assert_true(fast->rebalance_period == 2.0);
     g_autoptr(VnumaAgentConfig) off = load("[vnuma]\nrebalance_period = 0\n");

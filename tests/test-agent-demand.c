@@ -27,13 +27,14 @@ test_fields(void **state)
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.maximum", 4));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.state", 1));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.wait", 7));
-    assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.delay", 9));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.x.time", 9));
     assert_false(vnuma_vcpu_times_add_field(times, "vcpu.0.timex", 9));
     assert_true(vnuma_vcpu_times_add_field(times, "vcpu.0.time", 270000000));
     assert_true(vnuma_vcpu_times_add_field(times, "vcpu.2.time", 5));
+    /* Run-queue delay: wanted but not run; counted with the time. */
+    assert_true(vnuma_vcpu_times_add_field(times, "vcpu.0.delay", 9));
     assert_int_equal(times->len, 3);
-    assert_int_equal(g_array_index(times, guint64, 0), 270000000);
+    assert_int_equal(g_array_index(times, guint64, 0), 270000009);
     assert_true(g_array_index(times, guint64, 1) == VNUMA_VCPU_TIME_UNKNOWN);
     assert_int_equal(g_array_index(times, guint64, 2), 5);
 }
@@ -91,6 +92,27 @@ test_client_memory(void **state)
     assert_int_equal(g_array_index(none, guint64, 0), 0);
 }
 
+static void
+test_spread(void **state)
+{
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    g_autoptr(GPtrArray) vcpus = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    g_autoptr(GArray) spread = NULL;
+
+    g_ptr_array_add(nodes, vnuma_cpuset_new_range(0, 3));
+    g_ptr_array_add(nodes, vnuma_cpuset_new_range(4, 7));
+    /* Pinned to node 1; unpinned (all CPUs); three CPUs on node 0 and
+     * one on node 1; CPUs the nodes do not list. */
+    g_ptr_array_add(vcpus, vnuma_cpuset_new_range(4, 7));
+    g_ptr_array_add(vcpus, vnuma_cpuset_new_range(0, 7));
+    g_ptr_array_add(vcpus, vnuma_cpuset_new_range(1, 4));
+    g_ptr_array_add(vcpus, vnuma_cpuset_new_range(20, 21));
+    spread = vnuma_vcpu_spread(vcpus, nodes);
+    assert_int_equal(spread->len, 2);
+    assert_float_equal(g_array_index(spread, double, 0), 0.5 + 0.75, 1e-9);
+    assert_float_equal(g_array_index(spread, double, 1), 1 + 0.5 + 0.25, 1e-9);
+}
+
 int
 main(void)
 {
@@ -99,6 +121,7 @@ main(void)
         cmocka_unit_test(test_demand),
         cmocka_unit_test(test_first_sample),
         cmocka_unit_test(test_client_memory),
+        cmocka_unit_test(test_spread),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -323,11 +323,69 @@ test_unmanaged_and_dry_run(void **unused)
     virConnectClose(conn);
 }
 
+/* Every running domain counts in the load placement sees: a domain the
+ * agent leaves alone (admin pins) by its vCPUs where they may run. */
+static void
+test_unmanaged_load_counts(void **unused)
+{
+    virConnectPtr conn = open_test();
+    virDomainPtr hog = define_guest(conn, "hog",
+                                    "  <cputune>\n    <vcpupin vcpu='0' cpuset='0-7'/>\n"
+                                    "    <vcpupin vcpu='1' cpuset='0-7'/>\n    <vcpupin vcpu='2' cpuset='0-7'/>\n"
+                                    "    <vcpupin vcpu='3' cpuset='0-7'/>\n  </cputune>\n");
+    virDomainPtr test = virDomainLookupByName(conn, "test");
+    g_autoptr(VnumaAgent) agent = agent_on(conn, 0, "[vnuma]\ndefine_sizing=false\n");
+    const char *const only_hog[] = { "hog", NULL };
+
+    assert_int_equal(virDomainCreate(hog), 0);
+    vnuma_agent_set_domains(agent, only_hog);
+    pass(agent);
+    assert_true(reported(agent, "hog", "unmanaged"));
+    assert_non_null(strstr(vnuma_agent_report(agent), "\"id\":0,\"cpus\":\"0-7\",\"capacity\":8,\"load\":0,\"committed_vcpus\":4"));
+    /* Without the hog, node 0 would win the tie (lowest id). */
+    vnuma_agent_set_domains(agent, NULL);
+    pass(agent);
+    assert_true(reported(agent, "test", "place"));
+    assert_pins(test, 2, "8-15");
+    virDomainDestroy(hog);
+    virDomainUndefine(hog);
+    virDomainFree(hog);
+    virDomainFree(test);
+    virConnectClose(conn);
+}
+
+/* A reload reads the host again with the new settings; placed domains
+ * resume from their records, nothing is re-pinned. */
+static void
+test_reload(void **unused)
+{
+    virConnectPtr conn = open_test();
+    virDomainPtr test = virDomainLookupByName(conn, "test");
+    g_autoptr(VnumaAgent) agent = agent_on(conn, 0, "[vnuma]\ndefine_sizing=false\n");
+    VnumaAgentConfig *config = vnuma_agent_config_new();
+    g_autoptr(GError) error = NULL;
+    const char *text = "[vnuma]\ndefine_sizing=false\nhost_cpuset=8-15\n";
+
+    pass(agent);
+    assert_pins(test, 2, "0-7");
+    assert_true(vnuma_agent_config_load_data(config, text, strlen(text), "test", &error));
+    vnuma_agent_reload(agent, config);
+    pass(agent);
+    assert_true(reported(agent, "test", "resume"));
+    assert_non_null(strstr(vnuma_agent_report(agent), "\"id\":1,\"cpus\":\"8-15\""));
+    assert_non_null(strstr(vnuma_agent_report(agent), "\"id\":0,\"cpus\":\"\""));
+    assert_pins(test, 2, "0-7");
+    virDomainFree(test);
+    virConnectClose(conn);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_place_and_resume),
+        cmocka_unit_test(test_unmanaged_load_counts),
+        cmocka_unit_test(test_reload),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_vanished),
         cmocka_unit_test(test_unmanaged_and_dry_run),

@@ -114,6 +114,60 @@ test_resume_from_record(void **unused)
     assert_false(moved->managed);
 }
 
+/* A record left pending (the agent was killed, or rolled back, half way
+ * through applying): the pins, whatever their digest, are the agent's;
+ * the domain is placed afresh, not left alone as admin-pinned. */
+static void
+test_recover_pending(void **unused)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *xml = vnuma_test_read("examples/domains/narrow-8vcpu.xml", NULL);
+    g_autofree char *half = replace(xml, "</vcpu>",
+                                    "</vcpu>\n  <cputune>\n    <vcpupin vcpu='0' cpuset='10-19,30-39'/>\n"
+                                    "  </cputune>");
+    g_autoptr(VnumaAgentPlacement) first = place(host, xml, NULL, NULL, 0, 0);
+    g_autoptr(VnumaAgentState) record = vnuma_agent_state_from_layout(first->layout, first->fingerprint,
+                                                                      NULL, 1700000000);
+    g_autoptr(VnumaAgentPlacement) recovered = NULL;
+    g_autoptr(VnumaAgentPlacement) other_host = NULL;
+
+    record->pins_digest = g_strdup("not-these-pins");
+    record->pending = TRUE;
+    recovered = place(host, half, record, NULL, 0, 0);
+    assert_true(recovered->managed);
+    assert_true(recovered->recovered);
+    assert_false(recovered->resumed);
+    assert_int_equal(home_of(recovered, 0), 0);
+    /* Pending whatever host it names: the pins are still suspect as the
+     * agent's own (it was killed, or rolled back, mid-apply). */
+    g_free(record->host);
+    record->host = g_strdup("another-host");
+    other_host = place(host, half, record, NULL, 0, 0);
+    assert_true(other_host->recovered);
+    assert_true(other_host->managed);
+}
+
+/* A CPU-only node's clients keep their memory on the nearest node that
+ * has memory. */
+static void
+test_memory_node(void **unused)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
+    g_autoptr(VnumaAgentState) state = vnuma_agent_state_new();
+    g_autoptr(VnumaCpuSet) nodes = NULL;
+    g_autofree char *list = NULL;
+
+    ((VnumaHostNode *) host->nodes->pdata[2])->memory_kib = 0;
+    assert_int_equal(vnuma_agent_memory_node(host, 0), 0);
+    /* Equidistant (21) from the other three: the lowest id. */
+    assert_int_equal(vnuma_agent_memory_node(host, 2), 0);
+    vnuma_agent_state_add_client(state, vnuma_cpuset_new_range(0, 3), 2, 1024, -1);
+    vnuma_agent_state_add_client(state, vnuma_cpuset_new_range(4, 7), 3, 1024, -1);
+    nodes = vnuma_agent_memory_nodes(host, state);
+    list = vnuma_cpuset_format(nodes);
+    assert_string_equal(list, "0,3");
+}
+
 static void
 test_unmanaged_left_alone(void **unused)
 {
@@ -209,6 +263,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_load_decides),
         cmocka_unit_test(test_resume_from_record),
+        cmocka_unit_test(test_recover_pending),
+        cmocka_unit_test(test_memory_node),
         cmocka_unit_test(test_unmanaged_left_alone),
         cmocka_unit_test(test_nodeset_modes),
         cmocka_unit_test(test_test_driver_stands_in),

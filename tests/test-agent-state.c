@@ -59,6 +59,29 @@ test_round_trip(void **unused)
     assert_non_null(back);
     assert_sample(back);
     assert_sample(copy);
+    /* Not pending: the attribute is left out (older readers never see it). */
+    assert_null(strstr(xml, "pending"));
+    assert_false(back->pending);
+}
+
+static void
+test_pending(void **unused)
+{
+    g_autoptr(VnumaAgentState) state = sample();
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaAgentState) back = NULL;
+    g_autoptr(VnumaAgentState) copy = NULL;
+
+    state->pending = TRUE;
+    xml = vnuma_agent_state_format(state);
+    assert_non_null(strstr(xml, " pending=\"yes\">"));
+    back = vnuma_agent_state_parse(xml, &error);
+    assert_non_null(back);
+    assert_true(back->pending);
+    assert_sample(back);
+    copy = vnuma_agent_state_copy(back);
+    assert_true(copy->pending);
 }
 
 /* What virDomainGetMetadata returns (namespace stripped, re-indented),
@@ -124,6 +147,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_pending),
         cmocka_unit_test(test_parse_libvirt_forms),
         cmocka_unit_test(test_refused),
     };

@@ -281,6 +281,8 @@ test_fingerprint(void **state)
 
     node = other_distance->nodes->pdata[0];
     g_array_index(node->distances, VnumaDistance, 1).value = 32;
+    /* A changed model is finished again, which renews the cached fingerprint. */
+    finish_ok(other_distance);
     fd = vnuma_host_fingerprint(other_distance);
     assert_string_not_equal(fa, fd);
 

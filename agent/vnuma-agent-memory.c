@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Memory per client from the QEMU process's mappings (numa_maps), and
+ * memory following a moved client at memory_migrate_rate (docs/agent.md). */
+#include "agent/vnuma-agent-private.h"
+
+#include "agent/vnuma-agent-demand.h"
+#include "agent/vnuma-agent-numamaps.h"
+#include "agent/vnuma-agent-pages.h"
+#include "lib/vnuma-error.h"
+
+#define QEMU_RUN_DIR "/run/libvirt/qemu"
+#define MIB_BYTES (1024.0 * 1024.0)
+/* Page migration looks at no more than this many times the bytes it
+ * may move in a pass (most pages of a region may already be in place),
+ * and at least this much, so a slow rate still finishes the walk. */
+#define FOLLOW_SCAN_FACTOR 8
+#define FOLLOW_SCAN_MIN (64ull << 20)
+
+static void
+follow_span_clear(gpointer data)
+{
+    vnuma_cpuset_free(((VnumaFollowSpan *) data)->allowed);
+}
+
+void
+vnuma_agent_follow_free(VnumaFollow *follow)
+{
+    if (!follow)
+        return;
+    if (follow->spans)
+        g_array_unref(follow->spans);
+    g_free(follow);
+}
+
+VnumaFollow *
+vnuma_agent_follow_new(const VnumaAgent *agent)
+{
+    VnumaFollow *follow = g_new0(VnumaFollow, 1);
+
+    /* Two periods' worth at most: a late pass keeps its share. */
+    vnuma_rate_limit_init(&follow->limit, agent->config->memory_migrate_rate * MIB_BYTES,
+                          2 * MAX(agent->config->rebalance_period, 1.0));
+    return follow;
+}
+
+/* Pages follow moves at a bounded rate when the agent can reach them
+ * (local qemu: numa_maps and move_pages) and the nodeset is its to set. */
+gboolean
+vnuma_agent_follows_memory(const VnumaAgent *agent, const VnumaAgentDomain *d)
+{
+    return agent->config->memory_migrate_rate > 0 && agent->read_numa_maps &&
+           vnuma_agent_nodeset_applies(agent, d);
+}
+
+void
+vnuma_agent_measure_memory(VnumaAgent *agent, VnumaAgentDomain *d)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) regions = NULL;
+
+    g_clear_pointer(&d->memory, g_array_unref);
+    g_clear_pointer(&d->regions, g_ptr_array_unref);
+    g_clear_pointer(&d->ram, g_array_unref);
+    if (!agent->read_numa_maps)
+        return;
+    if (!vnuma_qemu_pid_read(QEMU_RUN_DIR, d->name, &d->pid, &error) ||
+        !(regions = vnuma_mem_regions_read(d->pid, &error))) {
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "VNUMA_DOMAIN", d->name,
+                         "MESSAGE", "%s: memory per node unknown: %s", d->name, error->message);
+        return;
+    }
+    d->memory = g_array_new(FALSE, TRUE, sizeof(guint64));
+    for (guint r = 0; r < regions->len; r++) {
+        const GArray *kib = ((const VnumaMemRegion *) regions->pdata[r])->kib;
+
+        if (d->memory->len < kib->len)
+            g_array_set_size(d->memory, kib->len);
+        for (guint n = 0; n < kib->len; n++)
+            g_array_index(d->memory, guint64, n) += g_array_index(kib, guint64, n);
+    }
+    d->ram = vnuma_guest_ram_match(regions, (const guint64 *) d->cell_kib->data, d->cell_kib->len);
+    d->regions = g_steal_pointer(&regions);
+}
+
+static guint64
+state_memory(const VnumaAgentState *state)
+{
+    guint64 total = 0;
+
+    for (guint c = 0; c < state->clients->len; c++)
+        total += g_array_index(state->clients, VnumaAgentClient, c).memory_kib;
+    return total;
+}
+
+/* The client a guest cell belongs to: the one holding all its vCPUs;
+ * -1 when the cell spans clients. */
+static gint
+cell_owner(const VnumaAgentDomain *d, guint cell)
+{
+    for (guint c = 0; c < d->state->clients->len; c++) {
+        g_autoptr(VnumaCpuSet) rest = vnuma_cpuset_copy(d->cell_vcpus->pdata[cell]);
+
+        vnuma_cpuset_subtract(rest, g_array_index(d->state->clients, VnumaAgentClient, c).vcpus);
+        if (vnuma_cpuset_is_empty(rest))
+            return (gint) c;
+    }
+    return -1;
+}
+
+/* Whether each client's memory can be told from numa_maps: every cell
+ * matched to its backing mapping and owned by one client ("cells"); a
+ * domain with one client and its RAM found counts too. */
+static gboolean
+cells_identified(const VnumaAgentDomain *d)
+{
+    if (!d->ram || !vnuma_agent_placed(d))
+        return FALSE;
+    for (guint i = 0; i < d->ram->len; i++) {
+        if (g_array_index(d->ram, gint, i) < 0 || cell_owner(d, i) < 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+const char *
+vnuma_agent_memory_source(const VnumaAgentDomain *d)
+{
+    if (!d->memory || !vnuma_agent_placed(d))
+        return NULL;
+    return cells_identified(d) ? "cells" : "proportional";
+}
+
+/* The client's memory per node index, as the rebalancer wants it: the
+ * mappings of its own cells when they are known, else its share of the
+ * process's memory in proportion to its size; NULL when numa_maps was
+ * not readable. */
+guint64 *
+vnuma_agent_client_memory(const VnumaAgent *agent, const VnumaAgentDomain *d, guint c)
+{
+    const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
+    g_autoptr(GArray) share = NULL;
+    guint64 *by_index;
+
+    if (!d->memory)
+        return NULL;
+    if (cells_identified(d)) {
+        share = g_array_new(FALSE, TRUE, sizeof(guint64));
+        for (guint i = 0; i < d->ram->len; i++) {
+            gint r = g_array_index(d->ram, gint, i);
+            const GArray *kib = ((const VnumaMemRegion *) d->regions->pdata[r])->kib;
+
+            if (cell_owner(d, i) != (gint) c)
+                continue;
+            if (share->len < kib->len)
+                g_array_set_size(share, kib->len);
+            for (guint n = 0; n < kib->len; n++)
+                g_array_index(share, guint64, n) += g_array_index(kib, guint64, n);
+        }
+    } else {
+        share = vnuma_client_memory(d->memory, client->memory_kib, state_memory(d->state));
+    }
+    by_index = g_new0(guint64, agent->host->nodes->len);
+    for (guint i = 0; i < agent->host->nodes->len; i++) {
+        guint id = ((const VnumaHostNode *) agent->host->nodes->pdata[i])->id;
+
+        if (id < share->len)
+            by_index[i] = g_array_index(share, guint64, id);
+    }
+    return by_index;
+}
+
+/* Fraction of the clients' measured memory on their home nodes' memory
+ * nodes; -1 when unknown. */
+double
+vnuma_agent_locality(const VnumaAgent *agent, const VnumaAgentDomain *d)
+{
+    guint64 total = 0, local = 0;
+
+    if (!d->memory || !vnuma_agent_placed(d))
+        return -1;
+    for (guint c = 0; c < d->state->clients->len; c++) {
+        g_autofree guint64 *mem = vnuma_agent_client_memory(agent, d, c);
+        guint home = vnuma_agent_memory_node(agent->host,
+                                             g_array_index(d->state->clients, VnumaAgentClient, c).home_node);
+        gint index = vnuma_agent_node_index(agent->host, home);
+
+        for (guint i = 0; i < agent->host->nodes->len; i++)
+            total += mem[i];
+        if (index >= 0)
+            local += mem[index];
+    }
+    return total ? MIN(1.0, (double) local / (double) total) : -1;
+}
+
+/* ---- memory following a move ---------------------------------------- */
+
+static void
+follow_add_span(VnumaFollow *follow, const VnumaMemRegion *region, guint target, VnumaCpuSet *allowed)
+{
+    VnumaFollowSpan span = {
+        .start = region->start, .end = region->end, .cursor = region->start,
+        .target = (gint) target, .allowed = allowed,
+    };
+
+    g_array_append_val(follow->spans, span);
+}
+
+/* What to walk, from this pass's numa_maps: each cell's mapping, its
+ * pages going to its client's memory node; a mapping that cannot be
+ * given to one client (cells spanning clients, RAM without cells in a
+ * wide VM) has its pages off the domain's nodeset go to the first
+ * client's memory node. Nothing found: the nodeset alone moves them. */
+static void
+follow_resolve(VnumaAgent *agent, VnumaAgentDomain *d)
+{
+    VnumaFollow *follow = d->follow;
+    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, d->state);
+
+    follow->spans = g_array_new(FALSE, TRUE, sizeof(VnumaFollowSpan));
+    g_array_set_clear_func(follow->spans, follow_span_clear);
+    for (guint i = 0; d->ram && i < d->ram->len; i++) {
+        gint r = g_array_index(d->ram, gint, i);
+        gint owner = cell_owner(d, i);
+        guint target;
+
+        if (r < 0)
+            continue;
+        target = vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
+                                                                    MAX(owner, 0)).home_node);
+        if (owner >= 0) {
+            VnumaCpuSet *only = vnuma_cpuset_new();
+
+            vnuma_cpuset_add(only, target);
+            follow_add_span(follow, d->regions->pdata[r], target, only);
+        } else {
+            follow_add_span(follow, d->regions->pdata[r], target, vnuma_cpuset_copy(nodes));
+        }
+    }
+}
+
+/* The nodeset narrowed to the clients' memory nodes once their pages
+ * followed, and the record renewed (the digest covers the nodeset). */
+static void
+follow_finish(VnumaAgent *agent, VnumaAgentDomain *d, virDomainPtr dom, const char *why)
+{
+    g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, d->state);
+    g_autofree char *list = vnuma_cpuset_format(nodes);
+    g_autoptr(GError) error = NULL;
+    VnumaFollow *follow = d->follow;
+
+    if (!vnuma_agent_set_nodeset(dom, nodes, FALSE, &error) ||
+        !vnuma_agent_save_record(agent, dom, d->state, &error)) {
+        vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
+               "narrowing the nodeset to %s: %s; trying again next pass", list, error->message);
+        return;
+    }
+    d->memory_moved_kib += follow->moved / 1024;
+    vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_MESSAGE,
+           "memory followed the move (%s): %.1f MiB moved by page migration at <= %g MiB/s%s; nodeset now %s",
+           why, (double) follow->moved / MIB_BYTES, agent->config->memory_migrate_rate,
+           follow->failed ? " (some pages the kernel would not move stay for the nodeset change)" : "", list);
+    g_clear_pointer(&d->follow, vnuma_agent_follow_free);
+}
+
+/* One pass's share of page migration: as many bytes as the rate limit
+ * allows, then, when every span is walked, the nodeset narrowed. */
+void
+vnuma_agent_follow_memory(VnumaAgent *agent, VnumaAgentDomain *d)
+{
+    VnumaFollow *follow = d->follow;
+    guint64 allowance, scan_cap, moved = 0, scanned = 0;
+    gboolean done = TRUE;
+    virDomainPtr dom;
+
+    if (!d->regions)
+        return;   /* numa_maps not read this pass: try next time */
+    if (!follow->spans)
+        follow_resolve(agent, d);
+    allowance = vnuma_rate_limit_allowance(&follow->limit, (double) g_get_monotonic_time() / G_USEC_PER_SEC);
+    scan_cap = MAX(allowance * FOLLOW_SCAN_FACTOR, FOLLOW_SCAN_MIN);
+    for (guint i = 0; i < follow->spans->len; i++) {
+        VnumaFollowSpan *span = &g_array_index(follow->spans, VnumaFollowSpan, i);
+        g_autoptr(GError) error = NULL;
+        VnumaPagesStep step = { 0 };
+
+        if (span->cursor < span->end && moved < allowance && scanned < scan_cap) {
+            if (!vnuma_pages_follow(d->pid, &span->cursor, span->end, span->target, span->allowed,
+                                    allowance - moved, scan_cap - scanned, &step, &error)) {
+                vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
+                       "page migration stopped: %s; the nodeset change moves the rest", error->message);
+                span->cursor = span->end;
+            }
+            moved += step.moved;
+            scanned += step.scanned;
+            follow->failed += step.failed;
+        }
+        done = done && span->cursor >= span->end;
+    }
+    vnuma_rate_limit_spend(&follow->limit, moved);
+    follow->moved += moved;
+    if (!done || !(dom = virDomainLookupByUUIDString(agent->conn, d->uuid)))
+        return;
+    follow_finish(agent, d, dom, follow->spans->len ? "its own mappings" : "no guest RAM mapping identified");
+    virDomainFree(dom);
+}
+

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Fault injection for vnumad against a real system libvirtd (issue #6
+# item 3), with diskless TCG guests. For each fault: no VM lost, none
+# left pinned where it should not be, and the log says what happened.
+#   1. a domain destroyed between the decision and the apply
+#   2. vCPU pins that succeed, then a nodeset change libvirt refuses
+#      (for real: a capabilities file claims a second memory node this
+#      host lacks) → rolled back, record left pending, recovered later
+#   3. the final metadata write fails (test fault point) → rolled back
+#   4. the agent SIGKILLed between pins and record (fault point to stop
+#      it there) → the restarted agent recovers the half-applied domain
+#   5. libvirtd killed (SIGKILL) and restarted during a pass of the
+#      running daemon → it reconnects and places the domain
+#   6. libvirtd restarted (SIGTERM) under the running daemon → it
+#      reconnects and resumes from the record, changing nothing
+# Fault points (VNUMA_AGENT_FAULT, docs/agent.md) are used only where
+# the failure cannot be provoked for real at that moment: a stop point
+# to act in the middle of a pass (1, 4, 5), and a refused record write (3).
+#   tests/test-agent-faults.sh PATH/TO/vnumad
+# Needs VNUMA_TEST_LIBVIRT_URI and VNUMA_TEST_HOOK_STATE (scripts/test.sh
+# sets them; it holds the lock that makes restarting libvirtd safe);
+# exits 77 (skip) without them. Domains are named vnuma-faults-PID-*,
+# the agent is scoped to them, and they are destroyed on exit.
+set -uo pipefail
+vnumad=$1
+src=${VNUMA_SRCDIR:?run through meson}
+uri=${VNUMA_TEST_LIBVIRT_URI:-}
+state=${VNUMA_TEST_HOOK_STATE:-}
+if [ -z "$uri" ] || [ -z "$state" ]; then
+  echo "SKIP: needs the libvirtd of a scripts/test.sh run (VNUMA_TEST_LIBVIRT_URI, VNUMA_TEST_HOOK_STATE)"
+  exit 77
+fi
+
+tmp=$(mktemp -d)
+prefix=vnuma-faults-$$
+made=()
+agent_pid=
+. "$(dirname "$0")/lib.sh"
+
+cleanup() {
+  if [ -n "$agent_pid" ]; then
+    kill -CONT "$agent_pid" 2>/dev/null
+    kill "$agent_pid" 2>/dev/null
+    wait "$agent_pid" 2>/dev/null
+  fi
+  for name in "${made[@]}"; do
+    virsh -c "$uri" destroy "$name" >/dev/null 2>&1
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+on_check_failed() {
+  [ -f "$tmp/err" ] && sed 's/^/  vnumad: /' "$tmp/err" >&2
+}
+
+create() {  # create NAME: a running transient 2-vCPU guest
+  made+=("$1")
+  sed -e "s|<name>qemu-tcg-wide</name>|<name>$1</name>|" -e '/<uuid>/d' \
+      -e "s|<vcpu placement='static'>10</vcpu>|<vcpu placement='static'>2</vcpu>|" \
+      -e "s|524288|131072|g" "$src/examples/domains/qemu-tcg-wide.xml" >"$tmp/$1.xml"
+  virsh -c "$uri" create "$tmp/$1.xml" >/dev/null
+}
+
+running() { [ "$(virsh -c "$uri" domstate "$1" 2>/dev/null)" = running ]; }
+
+# Every vCPU's and the emulator's affinity, e.g. "0-1 0-1 | 0-1".
+affinity() {
+  local vcpus emulator
+  vcpus=$(virsh -c "$uri" vcpupin "$1" | awk '$1 ~ /^[0-9]+$/ { print $2 }' | tr '\n' ' ')
+  emulator=$(virsh -c "$uri" emulatorpin "$1" | awk '$1 == "*:" { print $2 }')
+  echo "${vcpus}| $emulator"
+}
+
+record_attr() {  # record_attr NAME ATTR: an attribute of the agent's record
+  virsh -c "$uri" metadata "$1" urn:x-vnuma:agent:1 2>/dev/null |
+    sed -n "s/.*<state [^>]*$2=\"\([^\"]*\)\".*/\1/p"
+}
+
+once() {  # once NAME [ENV...]: one pass scoped to NAME; rc in $rc
+  local name=$1; shift
+  env "$@" "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$name" --once \
+    --report json >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+}
+
+is_stopped() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+
+stopped() {  # stopped PID: waits (10 s at most) until PID stopped itself
+  for _ in $(seq 1 100); do
+    is_stopped "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+logged() { grep -q -- "$1" "$tmp/err"; }
+
+# This host: one NUMA node, CPUs 0-1. host_cpuset=1 makes the agent's
+# pins visible (CPU 1, not the unpinned 0-1).
+printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\n' >"$tmp/vnuma.conf"
+unpinned="0-1 0-1 | 0-1"
+placed="1 1 | 1"
+
+# 1. Destroyed between decision and apply.
+a=$prefix-a
+check "1: create" create "$a"
+VNUMA_AGENT_FAULT=stop-before-apply "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$a" \
+  --once >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+check "1: agent stopped before applying" stopped "$pid"
+virsh -c "$uri" destroy "$a" >/dev/null
+kill -CONT "$pid"
+wait "$pid"
+check "1: exits 0 (a vanished domain is no failure)" [ "$?" -eq 0 ]
+check "1: log says it stopped during placement" logged "$a: forget: stopped during place"
+check "1: domain gone, nothing else" bash -c "! virsh -c '$uri' domstate '$a' >/dev/null 2>&1"
+
+# 2. Pins applied, nodeset refused by libvirt for real, rolled back.
+b=$prefix-b
+check "2: create" create "$b"
+virsh -c "$uri" capabilities >"$tmp/caps.xml"
+python3 "$src/tests/split-caps.py" "$tmp/caps.xml" "$tmp/caps-2mem.xml"
+printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\ncapabilities=%s\n' "$tmp/caps-2mem.xml" >"$tmp/vnuma-2mem.conf"
+"$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma-2mem.conf" --domain "$b" --once --report json \
+  >"$tmp/out" 2>"$tmp/err"
+check "2: exits 1 (the placement failed)" [ "$?" -eq 1 ]
+check "2: log names the refused nodeset" logged "memory nodeset 1 refused"
+check "2: log says rolled back" logged "rolled back (pins restored, record left pending)"
+check "2: pins back to unpinned" [ "$(affinity "$b")" = "$unpinned" ]
+check "2: still running" running "$b"
+check "2: record left pending" [ "$(record_attr "$b" pending)" = yes ]
+once "$b"
+check "2: next agent exits 0" [ "$rc" -eq 0 ]
+check "2: next agent recovers" logged "$b: recover:"
+check "2: then placed on CPU 1" [ "$(affinity "$b")" = "$placed" ]
+check "2: record complete" [ -z "$(record_attr "$b" pending)" ]
+
+# 3. The final record write fails: pins and nodeset rolled back.
+c=$prefix-c
+check "3: create" create "$c"
+once "$c" VNUMA_AGENT_FAULT=fail-record
+check "3: exits 1" [ "$rc" -eq 1 ]
+check "3: log names the fault" logged "saving the record: refused (test fault point"
+check "3: log says rolled back" logged "rolled back (pins and nodeset restored, record left pending)"
+check "3: pins back to unpinned" [ "$(affinity "$c")" = "$unpinned" ]
+check "3: still running" running "$c"
+once "$c"
+check "3: next agent recovers and places" bash -c "[ $rc -eq 0 ] && grep -q '$c: recover:' '$tmp/err'"
+check "3: placed on CPU 1" [ "$(affinity "$c")" = "$placed" ]
+
+# 4. SIGKILL between the pins and the record.
+d=$prefix-d
+check "4: create" create "$d"
+VNUMA_AGENT_FAULT=stop-after-pins "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$d" \
+  --once >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+check "4: agent stopped after the pins" stopped "$pid"
+check "4: log says where" logged "test fault point: stopping after the pins"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+check "4: half applied: vCPUs pinned, record pending" \
+  bash -c "[ '$(record_attr "$d" pending)' = yes ] && virsh -c '$uri' vcpupin '$d' | grep -qE '^ *0 +1 *$'"
+once "$d"
+check "4: restarted agent exits 0" [ "$rc" -eq 0 ]
+check "4: recovers (not left alone as admin pins)" logged "$d: recover:"
+check "4: placed" [ "$(affinity "$d")" = "$placed" ]
+check "4: record complete" [ -z "$(record_attr "$d" pending)" ]
+check "4: nodeset restrictive" bash -c "virsh -c '$uri' numatune '$d' | grep -qE '^numa_mode *: restrictive'"
+
+# 5. libvirtd killed and restarted during a pass of the daemon.
+e=$prefix-e
+check "5: create" create "$e"
+printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\nrebalance_period=0.5\n' >"$tmp/vnuma.conf"
+VNUMA_AGENT_FAULT=stop-before-apply "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$e" \
+  --report json >"$tmp/daemon.out" 2>"$tmp/err" &
+agent_pid=$!
+check "5: daemon stopped before applying" stopped "$agent_pid"
+check "5: libvirtd killed and restarted" "$src/tests/libvirtd.sh" restart "$state" KILL
+kill -CONT "$agent_pid"
+# It reconnects, decides again, and stops at the fault point again:
+# let it go on each time until the domain is placed.
+for _ in $(seq 1 100); do
+  [ "$(affinity "$e" 2>/dev/null)" = "$placed" ] && break
+  is_stopped "$agent_pid" && kill -CONT "$agent_pid"
+  sleep 0.2
+done
+check "5: VM survived the restart" running "$e"
+check "5: placed after reconnecting" [ "$(affinity "$e")" = "$placed" ]
+check "5: log says the connection was lost" \
+  bash -c "grep -qE 'lost the connection|connection to .* closed; reconnecting|stopped during place' '$tmp/err'"
+check "5: log says it connected again" bash -c "[ \$(grep -c 'connected to $uri' '$tmp/err') -ge 2 ]"
+check "5: daemon alive" kill -0 "$agent_pid"
+kill -CONT "$agent_pid"; kill -TERM "$agent_pid"; wait "$agent_pid"
+check "5: daemon exits 0 on SIGTERM" [ "$?" -eq 0 ]
+agent_pid=
+
+# 6. libvirtd restarted under the running daemon: it resumes.
+"$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$e" --report json \
+  >"$tmp/daemon.out" 2>"$tmp/err" &
+agent_pid=$!
+for _ in $(seq 1 50); do grep -q '"action":"resume"' "$tmp/daemon.out" && break; sleep 0.1; done
+before=$(virsh -c "$uri" dumpxml "$e")
+check "6: libvirtd restarted" "$src/tests/libvirtd.sh" restart "$state" TERM
+for _ in $(seq 1 100); do
+  [ "$(grep -c '"action":"resume"' "$tmp/daemon.out")" -ge 2 ] && break
+  sleep 0.1
+done
+check "6: resumed again after reconnecting" [ "$(grep -c '"action":"resume"' "$tmp/daemon.out")" -ge 2 ]
+check "6: VM and its pins untouched" [ "$before" = "$(virsh -c "$uri" dumpxml "$e")" ]
+check "6: no failed action" bash -c "! grep -q '\"failed\":true' '$tmp/daemon.out'"
+kill -TERM "$agent_pid"; wait "$agent_pid"
+check "6: daemon exits 0" [ "$?" -eq 0 ]
+agent_pid=
+
+finish test-agent-faults
