@@ -79,12 +79,11 @@ echo "$modules" >"$tmp/initrd/modules.list"
 cp tests/rig/init "$tmp/initrd/init"
 (cd "$tmp/initrd" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/initrd.gz"
 
-# The guests' images: every vCPU spinning, or idle.
+# The guests' images: every vCPU spinning, idle, or idle until an NMI.
 mkdir -p "$tmp/images"
-for kind in spin idle; do
+for kind in spin:-DSPIN idle:-DIDLE nmi:-DWAKE_ON_NMI; do
   gcc -m32 -nostdlib -static -Wl,-N -Wl,-Ttext=0x100000 -Wl,--build-id=none \
-    -Wl,--no-warn-rwx-segments $([ "$kind" = idle ] && echo -DIDLE) \
-    -o "$tmp/images/$kind.elf" tests/rig/guest.S
+    -Wl,--no-warn-rwx-segments "${kind#*:}" -o "$tmp/images/${kind%%:*}.elf" tests/rig/guest.S
 done
 
 fixture_path() {
