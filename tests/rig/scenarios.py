@@ -653,8 +653,10 @@ def scenario_balance(run, host, agent, images):
 
 
 def scenario_locality(run, host, agent, images):
-    """A placed client whose memory an outside actor moved to another node
-    (agent stopped, nodeset widened, migratepages) is re-homed to it."""
+    """A placed client whose memory sits on another node is re-homed to it.
+    The memory is put there behind libvirt's back, as memory left behind
+    would be: the domain's cgroups get both nodes in cpuset.mems (libvirt's
+    nodeset, which the agent reads, stays its own), then migratepages."""
     if not agent.alive():
         run.check("agent starts", agent.start())
     vcpus = host.client_limit
@@ -663,13 +665,17 @@ def scenario_locality(run, host, agent, images):
         return
     home = s.home_nodes()[0]
     far = max((n for n in host.nodes if host.cpus[n] and n != home), key=lambda n: (host.distance[home][n], -n))
-    agent.stop()
-    virsh("numatune", "rig-loc", "--live", "--nodeset", f"{min(home, far)},{max(home, far)}")
+    cg = read(f"/proc/{s.pid}/task/{s.threads[0]['tid']}/cgroup").strip().split("::", 1)[1]
+    machine = "/sys/fs/cgroup" + os.path.dirname(cg)
+    both = f"{min(home, far)},{max(home, far)}"
+    for d in [machine] + [os.path.join(machine, c) for c in sorted(os.listdir(machine))
+                          if os.path.exists(os.path.join(machine, c, "cpuset.mems"))]:
+        with open(os.path.join(d, "cpuset.mems"), "w") as f:
+            f.write(both)
     subprocess.run(["migratepages", str(s.pid), str(home), str(far)], check=False)
     moved = snapshot(host, "rig-loc", vcpus)
     run.check(f"precondition: >= 90 % of RAM moved from node {home} to node {far}",
               moved.on_nodes({far}) >= 0.9, pct(moved.on_nodes({far})))
-    run.check("agent restarts", agent.start())
     t0 = time.time()
     end = t0 + 180
     while time.time() < end:
@@ -683,8 +689,9 @@ def scenario_locality(run, host, agent, images):
     run.check(f"cpuset.mems = {far}", {t["mems"] for t in now.threads.values()} == {str(far)},
               str(sorted({t["mems"] for t in now.threads.values()})))
     run.check("RAM stayed there (>= 90 %)", now.on_nodes({far}) >= 0.9, pct(now.on_nodes({far})))
-    run.figure("locality_rehome_s", time.time() - t0,
-               f"locality re-home node {home} -> {far}: {time.time() - t0:.0f} s after the agent restarted")
+    if now.home_nodes() == [far]:
+        run.figure("locality_rehome_s", time.time() - t0,
+                   f"locality re-home node {home} -> {far}: {time.time() - t0:.0f} s after its memory moved")
     remove("rig-loc")
 
 
