@@ -484,8 +484,9 @@ def scenario_wide(run, host, agent, images):
     run.check("definition sized by the agent on define", sized)
     t0 = time.time()
     virsh("start", "rig-wide")
+    t_started = time.time()   # virsh start returns once QEMU runs (memory allocated)
     s = wait_placed(host, "rig-wide", vcpus, 90)
-    t_place = time.time() - t0
+    t_place = time.time() - t_started
     run.check("placed: every vCPU thread pinned to one node, >= 90 % of RAM there", s and s.placed(),
               json.dumps(s.summary()) if s else "no snapshot")
     if not s:
@@ -517,7 +518,8 @@ def scenario_wide(run, host, agent, images):
     per_cell = s.locality()
     run.check("each vNUMA cell's RAM on its client's node (>= 90 %)", per_cell >= 0.9,
               f"{pct(per_cell)}; cells {s.cells}; RAM by block {s.summary()['ram_kib_by_block']}")
-    run.figure("time_to_placement_s", t_place, f"time from start to placement (kernel view) {t_place:.1f} s")
+    run.figure("time_to_placement_s", t_place, f"placed (kernel view) {t_place:.1f} s after virsh start"
+               f" returned (which took {t_started - t0:.1f} s)")
     loc = sample_locality(host, [("rig-wide", vcpus)], 20, running=False)["rig-wide"]
     run.figure("locality_vnuma", loc, f"wide guest ({vcpus} vCPUs, {mem} MiB), vnuma on: locality {pct(loc)}"
                f", homes {nodes}, RAM by node {s.summary()['ram_kib_by_node']}")
