@@ -129,7 +129,7 @@ alive() { kill -0 "$1" 2>/dev/null; }
 
 # Hosts run one after another, except that a VM in its steady-load phase
 # (it writes $out/background) lets the next one start. Each VM gets
-# steady + 20 min at most.
+# steady + 40 min at most.
 t0=$(date +%s)
 names=()
 for spec in "${hosts[@]}"; do
@@ -145,7 +145,7 @@ for spec in "${hosts[@]}"; do
     if [ -d "$tmp/$name/capabilities-cache" ] && [ ! -d "$tmp/cache/capabilities" ]; then
       mkdir -p "$tmp/cache" && cp -a "$tmp/$name/capabilities-cache" "$tmp/cache/capabilities"
     fi
-    if [ $(( $(date +%s) - $(cat "$tmp/$name/started") )) -gt $((steady + 1200)) ]; then
+    if [ $(( $(date +%s) - $(cat "$tmp/$name/started") )) -gt $((steady + 2400)) ]; then
       echo "rig: $name: VM timed out; stopping it" >&2
       kill "$pid"
     fi
@@ -154,7 +154,7 @@ for spec in "${hosts[@]}"; do
 done
 for i in "${!names[@]}"; do
   while alive "${pids[$i]}"; do
-    if [ $(( $(date +%s) - $(cat "$tmp/${names[$i]}/started") )) -gt $((steady + 1200)) ]; then
+    if [ $(( $(date +%s) - $(cat "$tmp/${names[$i]}/started") )) -gt $((steady + 2400)) ]; then
       echo "rig: ${names[$i]}: VM timed out; stopping it" >&2
       kill "${pids[$i]}"
     fi
