@@ -12,6 +12,7 @@ packages=(
   libnuma-dev
   groff-base man-db
   clang-14 libclang-rt-14-dev systemd
+  linux-image-amd64 busybox-static numactl cpio
 )
 
 missing=()
