@@ -570,6 +570,18 @@ keep_cells(VnumaAgentDomain *d, const VnumaRequest *request)
     d->vcpus_current = request->current_vcpus;
 }
 
+/* Online vCPUs that carry a pin, counted from vCPU 0 (the agent pins
+ * every online vCPU, so a gap is where hot-added vCPUs begin). */
+static guint
+pinned_vcpus(const VnumaPinSet *pins)
+{
+    guint n = 0;
+
+    while (n < pins->vcpupins->len && g_array_index(pins->vcpupins, VnumaVcpuPin, n).vcpu == n)
+        n++;
+    return n;
+}
+
 static void
 place_domain(VnumaAgent *agent, virDomainPtr dom)
 {
@@ -620,6 +632,9 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
         d->state = g_steal_pointer(&previous);
         what = describe_state(d->state);
         vnuma_agent_record(agent, name, uuid, "resume", G_LOG_LEVEL_INFO, "resumed from metadata: %s", what);
+        /* vCPUs hot-added while no agent watched (or between placing
+         * and this resume) have no pin yet: the next pass pins them. */
+        d->vcpus_current = MIN(d->vcpus_current, pinned_vcpus(p->request->pins));
         /* Killed while memory followed a move: the nodeset is still the
          * widened one. Finish the job. */
         if (live && vnuma_agent_nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
