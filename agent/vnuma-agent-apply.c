@@ -58,6 +58,35 @@ home_cpus(const VnumaAgent *agent, const VnumaAgentDomain *d, guint home_node)
     return index < 0 ? NULL : d->usable->pdata[index];
 }
 
+/* The first @online vCPUs, counted from vCPU 0, whose live pin is their
+ * client's home node; the rest were hot-added since the state was
+ * applied (or are not the agent's). */
+guint
+vnuma_agent_vcpus_on_home(const VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d,
+                          guint online)
+{
+    g_autofree unsigned char *maps = g_new0(unsigned char, (gsize) MAX(online, 1) * agent->cpumap_len);
+    int n = virDomainGetVcpuPinInfo(dom, (int) online, maps, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE);
+
+    for (int v = 0; v < n; v++) {
+        const VnumaCpuSet *cpus = NULL;
+        g_autofree unsigned char *want = NULL;
+
+        for (guint c = 0; c < d->state->clients->len && !cpus; c++) {
+            const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
+
+            if (vnuma_cpuset_contains(client->vcpus, (guint) v))
+                cpus = home_cpus(agent, d, client->home_node);
+        }
+        if (!cpus)
+            return (guint) v;
+        want = vnuma_agent_cpumap_new(agent, cpus);
+        if (memcmp(want, maps + (gsize) v * agent->cpumap_len, agent->cpumap_len) != 0)
+            return (guint) v;
+    }
+    return n < 0 ? online : (guint) n;
+}
+
 /* A vCPU not online yet (hot-pluggable, beyond the current count) may
  * refuse a live pin; it is pinned when it comes (see measure_cpu). */
 static gboolean

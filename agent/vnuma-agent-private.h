@@ -143,6 +143,9 @@ gboolean vnuma_agent_domain_gone(VnumaAgent *agent, virDomainPtr dom);
 
 VnumaAgentFault vnuma_agent_read_fault(void);
 unsigned char *vnuma_agent_cpumap_new(const VnumaAgent *agent, const VnumaCpuSet *cpus);
+/* How many vCPUs, from vCPU 0, are pinned to their client's home node. */
+guint vnuma_agent_vcpus_on_home(const VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d,
+                                guint online);
 /* Whether the agent changes this domain's nodeset at all. */
 gboolean vnuma_agent_nodeset_applies(const VnumaAgent *agent, const VnumaAgentDomain *d);
 gboolean vnuma_agent_set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean numatune_absent,

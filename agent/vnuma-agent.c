@@ -570,18 +570,6 @@ keep_cells(VnumaAgentDomain *d, const VnumaRequest *request)
     d->vcpus_current = request->current_vcpus;
 }
 
-/* Online vCPUs that carry a pin, counted from vCPU 0 (the agent pins
- * every online vCPU, so a gap is where hot-added vCPUs begin). */
-static guint
-pinned_vcpus(const VnumaPinSet *pins)
-{
-    guint n = 0;
-
-    while (n < pins->vcpupins->len && g_array_index(pins->vcpupins, VnumaVcpuPin, n).vcpu == n)
-        n++;
-    return n;
-}
-
 static void
 place_domain(VnumaAgent *agent, virDomainPtr dom)
 {
@@ -628,13 +616,17 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     if (p->resumed) {
         g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, previous);
         const VnumaCpuSet *live = p->request->pins->memory_nodeset;
+        guint home;
 
         d->state = g_steal_pointer(&previous);
         what = describe_state(d->state);
         vnuma_agent_record(agent, name, uuid, "resume", G_LOG_LEVEL_INFO, "resumed from metadata: %s", what);
         /* vCPUs hot-added while no agent watched (or between placing
-         * and this resume) have no pin yet: the next pass pins them. */
-        d->vcpus_current = MIN(d->vcpus_current, pinned_vcpus(p->request->pins));
+         * and this resume) are not on their home yet: the next pass
+         * pins them as hot-added. */
+        home = vnuma_agent_vcpus_on_home(agent, dom, d, d->vcpus_current);
+        if (home > 0)
+            d->vcpus_current = MIN(d->vcpus_current, home);
         /* Killed while memory followed a move: the nodeset is still the
          * widened one. Finish the job. */
         if (live && vnuma_agent_nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
