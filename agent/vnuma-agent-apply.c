@@ -5,6 +5,7 @@
 #include "agent/vnuma-agent-private.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,23 @@ vcpu_offline(const VnumaAgentDomain *d, int vcpu)
     return d->vcpus_current > 0 && (guint) vcpu >= d->vcpus_current;
 }
 
+/* A failed libvirt call as @error. libvirt gives up waiting for a
+ * domain another job holds (a start still finishing, a save) after 30 s
+ * with VIR_ERR_OPERATION_TIMEOUT: that one is VNUMA_ERROR_BUSY, worth
+ * trying again soon; anything else VNUMA_ERROR_IO. */
+static void G_GNUC_PRINTF(2, 3)
+set_libvirt_error(GError **error, const char *format, ...)
+{
+    VnumaErrorCode code = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT ? VNUMA_ERROR_BUSY : VNUMA_ERROR_IO;
+    g_autofree char *what = NULL;
+    va_list args;
+
+    va_start(args, format);
+    what = g_strdup_vprintf(format, args);
+    va_end(args);
+    g_set_error(error, VNUMA_ERROR, code, "%s: %s", what, vnuma_virt_error());
+}
+
 static gboolean
 pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, const VnumaAgentState *state,
           GError **error)
@@ -116,15 +134,14 @@ pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, const 
         VNUMA_CPUSET_FOREACH(client->vcpus, vcpu) {
             if (virDomainPinVcpuFlags(dom, (unsigned int) vcpu, map, agent->cpumap_len,
                                       agent->pin_flags) < 0 && !vcpu_offline(d, vcpu)) {
-                g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning vCPU %d: %s", vcpu,
-                            vnuma_virt_error());
+                set_libvirt_error(error, "pinning vCPU %d", vcpu);
                 return FALSE;
             }
         }
     }
     g_autofree unsigned char *map = vnuma_agent_cpumap_new(agent, emulator);
     if (virDomainPinEmulator(dom, map, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "pinning the emulator: %s", vnuma_virt_error());
+        set_libvirt_error(error, "pinning the emulator");
         return FALSE;
     }
     return TRUE;
@@ -148,8 +165,7 @@ vnuma_agent_set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean num
                                VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE) == 0) &&
          virDomainSetNumaParameters(dom, params, n_params, VIR_DOMAIN_AFFECT_LIVE) == 0;
     if (!ok)
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "memory nodeset %s refused: %s", nodeset,
-                    vnuma_virt_error());
+        set_libvirt_error(error, "memory nodeset %s refused", nodeset);
     virTypedParamsFree(params, n_params);
     return ok;
 }
@@ -174,7 +190,7 @@ write_record(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentState *state, 
     }
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, record_xml, VNUMA_AGENT_PREFIX,
                              VNUMA_AGENT_NAMESPACE, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "saving the record: %s", vnuma_virt_error());
+        set_libvirt_error(error, "saving the record");
         return FALSE;
     }
     return TRUE;
@@ -188,7 +204,7 @@ vnuma_agent_save_record(VnumaAgent *agent, virDomainPtr dom, VnumaAgentState *st
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
 
     if (!xml) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "reading the pins back: %s", vnuma_virt_error());
+        set_libvirt_error(error, "reading the pins back");
         return FALSE;
     }
     g_free(state->pins_digest);

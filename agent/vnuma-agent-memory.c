@@ -15,6 +15,8 @@
  * and at least this much, so a slow rate still finishes the walk. */
 #define FOLLOW_SCAN_FACTOR 8
 #define FOLLOW_SCAN_MIN (64ull << 20)
+/* Memory left off the homes after placement that is not worth a walk. */
+#define SETTLE_SLACK 0.02
 
 static void
 follow_span_clear(gpointer data)
@@ -33,9 +35,11 @@ vnuma_agent_follow_free(VnumaFollow *follow)
 }
 
 VnumaFollow *
-vnuma_agent_follow_new(const VnumaAgent *agent)
+vnuma_agent_follow_new(const VnumaAgent *agent, const char *cause)
 {
     VnumaFollow *follow = g_new0(VnumaFollow, 1);
+
+    follow->cause = cause;
 
     /* Two periods' worth at most: a late pass keeps its share. */
     vnuma_rate_limit_init(&follow->limit, agent->config->memory_migrate_rate * MIB_BYTES,
@@ -194,6 +198,26 @@ vnuma_agent_locality(const VnumaAgent *agent, const VnumaAgentDomain *d)
 
 /* ---- memory following a move ---------------------------------------- */
 
+void
+vnuma_agent_settle_memory(VnumaAgent *agent, VnumaAgentDomain *d)
+{
+    double locality;
+
+    if (!d->regions)
+        return;   /* numa_maps not read this pass: try next time */
+    d->settle = FALSE;
+    /* Without each cell's own mapping, the nodeset is all there is. */
+    if (d->follow || d->planned_only || !vnuma_agent_follows_memory(agent, d) || !cells_identified(d))
+        return;
+    locality = vnuma_agent_locality(agent, d);
+    if (locality < 0 || locality >= 1.0 - SETTLE_SLACK)
+        return;
+    d->follow = vnuma_agent_follow_new(agent, "the placement");
+    vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_MESSAGE,
+           "%.1f %% of the clients' memory is off their home nodes: it follows them at <= %g MiB/s",
+           100.0 * (1.0 - locality), agent->config->memory_migrate_rate);
+}
+
 static void
 follow_add_span(VnumaFollow *follow, const VnumaMemRegion *region, guint target, VnumaCpuSet *allowed)
 {
@@ -256,8 +280,8 @@ follow_finish(VnumaAgent *agent, VnumaAgentDomain *d, virDomainPtr dom, const ch
     }
     d->memory_moved_kib += follow->moved / 1024;
     vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_MESSAGE,
-           "memory followed the move (%s): %.1f MiB moved by page migration at <= %g MiB/s%s; nodeset now %s",
-           why, (double) follow->moved / MIB_BYTES, agent->config->memory_migrate_rate,
+           "memory followed %s (%s): %.1f MiB moved by page migration at <= %g MiB/s%s; nodeset now %s",
+           follow->cause, why, (double) follow->moved / MIB_BYTES, agent->config->memory_migrate_rate,
            follow->failed ? " (some pages the kernel would not move stay for the nodeset change)" : "", list);
     g_clear_pointer(&d->follow, vnuma_agent_follow_free);
 }

@@ -41,6 +41,7 @@ typedef struct {
 } VnumaFollowSpan;
 
 typedef struct {
+    const char *cause;           /* "the move", "the placement": for the log */
     GArray *spans;               /* VnumaFollowSpan; NULL until resolved from numa_maps */
     VnumaRateLimit limit;
     guint64 moved;               /* bytes */
@@ -71,7 +72,8 @@ typedef struct {
     pid_t pid;                   /* QEMU's, when numa_maps is readable */
     GPtrArray *regions;          /* VnumaMemRegion *: the process's mappings, last pass */
     GArray *ram;                 /* gint per cell: its backing mapping in regions, or -1 */
-    VnumaFollow *follow;              /* pages still following a move */
+    VnumaFollow *follow;         /* pages still following a move or a placement */
+    gboolean settle;             /* placed or resumed, memory not checked against the homes yet */
     guint64 memory_moved_kib;    /* by page migration since placed */
 } VnumaAgentDomain;
 
@@ -166,10 +168,15 @@ const char *vnuma_agent_memory_source(const VnumaAgentDomain *d);
 guint64 *vnuma_agent_client_memory(const VnumaAgent *agent, const VnumaAgentDomain *d, guint c);
 /* Fraction of the clients' memory on their home nodes' memory nodes; -1 unknown. */
 double vnuma_agent_locality(const VnumaAgent *agent, const VnumaAgentDomain *d);
-VnumaFollow *vnuma_agent_follow_new(const VnumaAgent *agent);
+VnumaFollow *vnuma_agent_follow_new(const VnumaAgent *agent, const char *cause);
 void vnuma_agent_follow_free(VnumaFollow *follow);
 /* Whether pages follow this domain's moves at a bounded rate. */
 gboolean vnuma_agent_follows_memory(const VnumaAgent *agent, const VnumaAgentDomain *d);
+/* After a placement or resume (d->settle), once memory is measured:
+ * the clients' own memory that lies off their home nodes (QEMU
+ * allocated it before the pins; a restore put it back anywhere) follows
+ * them at the bounded rate. */
+void vnuma_agent_settle_memory(VnumaAgent *agent, VnumaAgentDomain *d);
 /* One pass's share of page migration after a move. */
 void vnuma_agent_follow_memory(VnumaAgent *agent, VnumaAgentDomain *d);
 

@@ -630,7 +630,8 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
         /* Killed while memory followed a move: the nodeset is still the
          * widened one. Finish the job. */
         if (live && vnuma_agent_nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
-            d->follow = vnuma_agent_follow_new(agent);
+            d->follow = vnuma_agent_follow_new(agent, "the move");
+        d->settle = TRUE;
         return;
     }
     if (p->recovered)
@@ -640,6 +641,14 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     what = describe_state(state);
     if (!(agent->flags & VNUMA_AGENT_DRY_RUN) &&
         !vnuma_agent_apply_state(agent, dom, d, state, NULL, p->numatune_absent, NULL, &error)) {
+        if (g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_BUSY)) {
+            /* Typically the start job itself, still finishing: the next
+             * pass (sync_running) places a domain it does not know. */
+            forget(agent, uuid);
+            vnuma_agent_record(agent, name, uuid, "place", G_LOG_LEVEL_WARNING,
+                               "%s; placing it again next pass", error->message);
+            return;
+        }
         d->managed = FALSE;
         d->reason = g_strdup_printf("placement failed: %s", error->message);
         step_failed(agent, dom, name, uuid, "place", error->message);
@@ -649,6 +658,7 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
         return;
     }
     d->planned_only = (agent->flags & VNUMA_AGENT_DRY_RUN) != 0;
+    d->settle = TRUE;
     d->state = g_steal_pointer(&state);
     vnuma_agent_record(agent, name, uuid, "place", G_LOG_LEVEL_MESSAGE, "%s", what);
 }
@@ -943,7 +953,7 @@ move_domain(VnumaAgent *agent, const char *uuid, const VnumaMove *move, const Cl
         d->state = g_steal_pointer(&next);
         if (widen) {
             vnuma_agent_follow_free(d->follow);
-            d->follow = vnuma_agent_follow_new(agent);
+            d->follow = vnuma_agent_follow_new(agent, "the move");
         }
     } else {
         step_failed(agent, dom, d->name, uuid, "move", error->message);
@@ -1257,6 +1267,8 @@ vnuma_agent_pass(VnumaAgent *agent, GError **error)
         if (!vnuma_agent_placed(d))
             continue;
         vnuma_agent_measure_memory(agent, d);
+        if (d->settle)
+            vnuma_agent_settle_memory(agent, d);
         if (d->follow && !(agent->flags & VNUMA_AGENT_DRY_RUN))
             vnuma_agent_follow_memory(agent, d);
     }

@@ -12,6 +12,7 @@ typedef enum {
     VNUMA_ERROR_NOT_FOUND, /* a required element or file is missing */
     VNUMA_ERROR_IO,        /* reading or writing failed */
     VNUMA_ERROR_REFUSED,   /* a policy says no (e.g. enforce) */
+    VNUMA_ERROR_BUSY,      /* another job holds the target: the same call may work later */
 } VnumaErrorCode;
 
 GQuark vnuma_error_quark(void);

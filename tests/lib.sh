@@ -15,6 +15,14 @@ check() {  # check NAME COMMAND...: passes when COMMAND succeeds
   fi
 }
 
+wait_for() {  # wait_for SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS
+  local end=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ "$SECONDS" -ge "$end" ] && return 1
+    sleep 0.5
+  done
+}
+
 finish() {  # finish [LABEL]: the closing line; fails when any check failed
   echo "${1:+$1: }$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

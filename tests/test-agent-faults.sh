@@ -13,6 +13,10 @@
 #      running daemon → it reconnects and places the domain
 #   6. libvirtd restarted (SIGTERM) under the running daemon → it
 #      reconnects and resumes from the record, changing nothing
+#   7. another job holds the domain (a monitor command to a QEMU stopped
+#      with SIGSTOP): libvirt gives up on the placement after its 30 s wait
+#      → the daemon tries again on a later pass and places it once the
+#      job ended
 # Fault points (VNUMA_AGENT_FAULT, docs/agent.md) are used only where
 # the failure cannot be provoked for real at that moment: a stop point
 # to act in the middle of a pass (1, 4, 5), and a refused record write (3).
@@ -38,6 +42,9 @@ agent_pid=
 . "$(dirname "$0")/lib.sh"
 
 cleanup() {
+  # A QEMU left stopped would hold its monitor job (and the suite) forever.
+  [ -n "${qemu_pid:-}" ] && kill -CONT "$qemu_pid" 2>/dev/null
+  [ -n "${monitor_pid:-}" ] && kill "$monitor_pid" 2>/dev/null
   if [ -n "$agent_pid" ]; then
     kill -CONT "$agent_pid" 2>/dev/null
     kill "$agent_pid" 2>/dev/null
@@ -225,5 +232,29 @@ check "6: VM and its pins untouched" [ "$before" = "$(virsh -c "$uri" dumpxml "$
 check "6: no failed action" bash -c "! grep -q '\"failed\":true' '$tmp/daemon.out'"
 stop_agent
 check "6: daemon exits 0" [ "$?" -eq 0 ]
+
+# 7. Another job holds the domain: placement refused as busy, retried.
+# The job: a monitor command to a QEMU stopped with SIGSTOP, which waits
+# for the answer (without the domain's lock) until QEMU goes on.
+f=$prefix-f
+check "7: create" create "$f"
+qemu_pid=$(cat "/run/libvirt/qemu/$f.pid")
+kill -STOP "$qemu_pid"
+timeout 300 virsh -c "$uri" qemu-monitor-command "$f" '{"execute":"query-status"}' >"$tmp/monitor.out" 2>&1 &
+monitor_pid=$!
+"$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$f" --report json \
+  >"$tmp/daemon.out" 2>"$tmp/err" &
+agent_pid=$!
+check "7: log says libvirt was busy, placing again next pass" \
+  wait_for 90 grep -q "$f: place: .*state change lock.*; placing it again next pass" "$tmp/err"
+check "7: not placed while the job lasts" [ "$(affinity "$f")" = "$unpinned" ]
+kill -CONT "$qemu_pid"
+check "7: the monitor job ends" wait "$monitor_pid"
+placed_now() { [ "$(affinity "$f")" = "$placed" ]; }
+check "7: placed on a later pass" wait_for 90 placed_now
+check "7: record complete" [ -z "$(record_attr "$f" pending)" ]
+check "7: daemon alive" kill -0 "$agent_pid"
+stop_agent
+check "7: daemon exits 0" [ "$?" -eq 0 ]
 
 finish test-agent-faults

@@ -69,14 +69,6 @@ pins() {  # pins NAME: each vCPU's affinity, space-separated
   virsh -c "$uri" vcpupin "$1" | awk '$1 ~ /^[0-9]+$/ { print $2 }' | tr '\n' ' ' | sed 's/ $//'
 }
 
-wait_for() {  # wait_for SECONDS COMMAND...
-  local end=$((SECONDS + $1)); shift
-  until "$@"; do
-    [ "$SECONDS" -ge "$end" ] && return 1
-    sleep 0.5
-  done
-}
-
 last_report() {  # last_report EXPR: EXPR on the daemon's last report line as r
   python3 -c "import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]); print($1)" "$tmp/out"
 }

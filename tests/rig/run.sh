@@ -171,7 +171,7 @@ mkdir -p "$results"
 for name in "${names[@]}"; do
   out=$tmp/$name
   mkdir -p "$results/$name"
-  cp -r "$out"/*.json "$out"/*.tsv "$out"/*.log "$out"/*.txt "$results/$name/" 2>/dev/null || true
+  cp -r "$out"/*.json "$out"/*.jsonl "$out"/*.tsv "$out"/*.log "$out"/*.txt "$results/$name/" 2>/dev/null || true
   if [ -f "$out/summary.txt" ]; then
     sed "s/^/rig: $name: /" "$out/summary.txt"
   fi

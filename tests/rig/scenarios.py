@@ -348,8 +348,8 @@ class Agent:
         self.runs += 1
         report = open(f"{self.out}/agent-{self.runs}.jsonl", "w")
         errlog = open(f"{self.out}/agent.log", "a")
-        self.proc = subprocess.Popen([f"{self.build}/agent/vnumad", "--connect", URI, "--config", CONF,
-                                      "--report", "json"], stdout=report, stderr=errlog)
+        self.proc = subprocess.Popen([f"{self.build}/agent/vnumad", "--verbose", "--connect", URI,
+                                      "--config", CONF, "--report", "json"], stdout=report, stderr=errlog)
         time.sleep(2)
         return self.proc.poll() is None
 
@@ -582,6 +582,11 @@ def start_placed(run, host, guests, vcpus):
     return snaps
 
 
+def balance_names(host):
+    """One guest more than there are nodes with CPUs."""
+    return [f"rig-b{i}" for i in range(len([n for n in host.nodes if host.cpus[n]]) + 1)]
+
+
 def scenario_balance(run, host, agent, images):
     """One client more than there are nodes, all idle while they are placed
     (so one node holds two); then the two on one node start to spin (an
@@ -591,7 +596,7 @@ def scenario_balance(run, host, agent, images):
         run.check("agent starts", agent.start())
     vcpus = host.client_limit
     mem = 256
-    names = [f"rig-b{i}" for i in range(len([n for n in host.nodes if host.cpus[n]]) + 1)]
+    names = balance_names(host)
     snaps = start_placed(run, host, [(name, mem, images["nmi"]) for name in names], vcpus)
     by_node = {}
     for name, s in zip(names, snaps):
@@ -715,12 +720,22 @@ def scenario_locality(run, host, agent, images):
 
 def scenario_steady(run, host, agent, images, seconds):
     """Steady, unbalanceable load (more spinning clients than nodes) for
-    @seconds: count client moves as the kernel shows them."""
+    @seconds: count client moves as the kernel shows them. The guests of
+    scenario balance, when it ran, are the load (guest start-up is the
+    slowest step of the rig); else as many, started idle. An NMI makes
+    every one of them spin from the same moment on, and the count starts
+    there: moves the load's onset causes count too."""
     if not agent.alive():
         run.check("agent starts", agent.start())
     vcpus = host.client_limit
-    names = [f"rig-st{i}" for i in range(len([n for n in host.nodes if host.cpus[n]]) + 1)]
-    start_placed(run, host, [(name, 128, images["spin"]) for name in names], vcpus)
+    names = balance_names(host)
+    running = virsh("list", "--name").split()
+    if not all(name in running for name in names):
+        start_placed(run, host, [(name, 256, images["nmi"]) for name in names], vcpus)
+    for name in names:
+        virsh("inject-nmi", name)
+    busy = min(busy_fraction(snapshot(host, name, vcpus)) for name in names)
+    run.check("every guest spins", busy > 0.3, f"least busy vCPU use {pct(busy)}")
     open(f"{run.out}/background", "w").close()
     moves = []
     prev = {n: snapshot(host, n, vcpus).homes() for n in names}
@@ -752,7 +767,7 @@ def scenario_steady(run, host, agent, images, seconds):
     run.check(f"no {BUDGET_WINDOW:.0f} s window with more than {BUDGET} moves", worst <= BUDGET, f"max {worst}")
 
 
-ORDER = ["baseline", "wide", "persist", "balance", "locality", "steady"]
+ORDER = ["baseline", "wide", "persist", "locality", "balance", "steady"]
 
 
 def main():
@@ -786,9 +801,13 @@ def main():
                 globals()[f"scenario_{name}"](run, host, agent, images)
         except Exception as e:  # a broken step fails its scenario, not the rig
             run.check("scenario ran to its end", False, f"{type(e).__name__}: {e}")
-        keep = "rig-wide" if name == "wide" and "persist" in wanted else None
+        keep = set()
+        if name == "wide" and "persist" in wanted:
+            keep = {"rig-wide"}
+        if name == "balance" and "steady" in wanted:
+            keep = set(balance_names(host))
         for dom in virsh("list", "--all", "--name", check=False).split():
-            if dom.startswith("rig-") and dom != keep:
+            if dom.startswith("rig-") and dom not in keep:
                 remove(dom)
         run.save()
     agent.stop()
