@@ -67,7 +67,11 @@ vnuma_pages_follow(pid_t pid, guint64 *cursor, guint64 end, int target, const Vn
             wanted = (guint) room;
             n = wanted ? (guint) (((guint64) (guintptr) pages[wanted - 1] - *cursor) / page) + 1 : 0;
         }
-        if (wanted && numa_move_pages((int) pid, wanted, pages, nodes, status, MPOL_MF_MOVE) < 0)
+        /* Where they are afterwards, asked again: the status the move
+         * returns is per address, and a transparent huge page moves
+         * whole with its first address while the others read -EBUSY. */
+        if (wanted && (numa_move_pages((int) pid, wanted, pages, nodes, status, MPOL_MF_MOVE) < 0 ||
+                       numa_move_pages((int) pid, wanted, pages, NULL, status, 0) < 0))
             return move_failed(error, pid, "moving");
         for (guint i = 0; i < wanted; i++) {
             if (status[i] == target)

@@ -22,6 +22,7 @@
 #define KEEPALIVE_COUNT 3
 /* libvirt 7.3.0: the first with <numatune> mode restrictive. */
 #define LIBVIRT_RESTRICTIVE_VERSION 7003000
+#define NUMA_BALANCING_SYSCTL "/proc/sys/kernel/numa_balancing"
 
 /* ---- bookkeeping ---------------------------------------------------- */
 
@@ -262,6 +263,19 @@ read_host(VnumaAgent *agent, GError **error)
 }
 
 /* What differs between hypervisor drivers. */
+/* The kernel's automatic NUMA balancing migrates the pages a pinned
+ * guest touches on its own, at no rate of ours: said once per connection
+ * (docs/agent.md). */
+static void
+warn_numa_balancing(void)
+{
+    g_autofree char *mode = NULL;
+
+    if (g_file_get_contents(NUMA_BALANCING_SYSCTL, &mode, NULL, NULL) && g_strstrip(mode)[0] != '0')
+        g_warning("%s is %s: the kernel also migrates guest pages itself, beside memory_migrate_rate; "
+                  "set it to 0 on hosts vnumad manages", NUMA_BALANCING_SYSCTL, mode);
+}
+
 static void
 read_driver(VnumaAgent *agent)
 {
@@ -289,6 +303,8 @@ read_driver(VnumaAgent *agent)
          * change a running domain's nodeset at all. Pins only. */
         agent->nodeset_possible = !uri || !strstr(uri, "/session");
     }
+    if (agent->read_numa_maps && agent->config->memory_migrate_rate > 0)
+        warn_numa_balancing();
     if (agent->config->memory_mode_auto && virConnectGetLibVersion(agent->conn, &version) == 0)
         agent->config->settings.memory_mode = version >= LIBVIRT_RESTRICTIVE_VERSION
                                               ? VNUMA_MEMORY_MODE_RESTRICTIVE

@@ -51,6 +51,9 @@ mkdir -p /etc/libvirt/hooks/qemu.d
 ln -s "$RIG_BUILD/hooks/vnuma-hook" /etc/libvirt/hooks/qemu.d/vnuma
 printf '[vnuma]\nlog_file=%s/hook.log\n' "$out" >/etc/vnuma/vnuma.conf
 
+# As docs/agent.md asks of hosts vnumad manages: the kernel's own NUMA
+# balancing would migrate guest pages beside the agent's bounded rate.
+echo 0 >/proc/sys/kernel/numa_balancing
 numactl --hardware
 virtlogd -d
 libvirtd >>"$out/libvirtd.log" 2>&1 &

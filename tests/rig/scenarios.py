@@ -30,7 +30,7 @@ URI = "qemu:///system"
 CONF = "/etc/vnuma/vnuma.conf"
 MIB = 1024                       # KiB
 BUDGET, BUDGET_WINDOW = 4, 60.0  # lib/vnuma-rebalance.c defaults: moves per window (s)
-RATE_MIB = 16                    # memory_migrate_rate the rig configures (MiB/s)
+RATE_MIB = 8                     # memory_migrate_rate the rig configures (MiB/s)
 
 
 def log(msg):
@@ -513,7 +513,7 @@ def scenario_wide(run, host, agent, images):
         best = min(max(host.distance[a][b] for a in sub for b in sub)
                    for sub in [[x, y] for x in host.nodes for y in host.nodes if x < y and host.cpus[y]])
         run.check("home nodes are the closest pair (SLIT)", worst == best, f"max distance {worst}, best {best}")
-    time.sleep(256 / RATE_MIB + 10)   # time for per-cell memory to follow, at the configured rate
+    time.sleep(mem / RATE_MIB + 10)   # time for per-cell memory to follow, at the configured rate
     s = snapshot(host, "rig-wide", vcpus)
     per_cell = s.locality()
     run.check("each vNUMA cell's RAM on its client's node (>= 90 %)", per_cell >= 0.9,
@@ -561,7 +561,11 @@ def scenario_persist(run, host, agent, images):
               f"{before.summary()} -> {restored.summary()}")
     on = restored.on_nodes(set(before.home_nodes()))
     run.check("save/restore: >= 90 % of RAM on the same homes", on >= 0.9, pct(on))
-    run.figure("after_restore", restored.summary())
+    time.sleep(wide_size(host)[1] / RATE_MIB + 10)   # the restored cells' memory follows, at the rate
+    settled = snapshot(host, "rig-wide", vcpus)
+    run.check("save/restore: each vNUMA cell's RAM back on its client's node (>= 90 %)",
+              settled.locality() >= 0.9, f"{pct(settled.locality())}; {settled.summary()['ram_kib_by_block']}")
+    run.figure("after_restore", settled.summary())
 
 
 def start_placed(run, host, guests, vcpus):
