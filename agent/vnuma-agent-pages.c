@@ -8,6 +8,10 @@
 
 #include "lib/vnuma-error.h"
 
+/* The walk goes by windows aligned to 2 MiB, the size of a transparent
+ * huge page on x86-64: moving any address of one moves all of it, so a
+ * window that split one would move more than it counts. */
+#define WINDOW_BYTES (2ull << 20)
 #define CHUNK_PAGES 512
 
 static gboolean
@@ -50,26 +54,26 @@ vnuma_pages_follow(pid_t pid, guint64 *cursor, guint64 end, int target, const Vn
         nodes[i] = target;
     *cursor -= *cursor % page;
     while (*cursor < end && step->moved < max_move && step->scanned < max_scan) {
-        guint64 room = (max_move - step->moved) / page;
-        guint n = (guint) MIN((end - *cursor + page - 1) / page, (guint64) CHUNK_PAGES);
+        guint64 window_end = MIN((*cursor / WINDOW_BYTES + 1) * WINDOW_BYTES, end);
+        guint n = (guint) MIN((window_end - *cursor + page - 1) / page, (guint64) CHUNK_PAGES);
         guint wanted;
 
+        window_end = MIN(*cursor + (guint64) n * page, end);
         for (guint i = 0; i < n; i++)
             pages[i] = (void *) (guintptr) (*cursor + i * page);
         /* Where they are (nodes NULL: query only), then move the ones
-         * off the allowed nodes, as many as the allowance covers. */
+         * off the allowed nodes. */
         if (numa_move_pages((int) pid, n, pages, NULL, status, 0) < 0)
             return move_failed(error, pid, "locating");
         wanted = off_allowed(pages, status, n, allowed);
-        if (wanted > room) {
-            /* Stop at the page the allowance runs out on: the rest of
-             * the chunk is looked at again next time. */
-            wanted = (guint) room;
-            n = wanted ? (guint) (((guint64) (guintptr) pages[wanted - 1] - *cursor) / page) + 1 : 0;
-        }
+        /* The whole window or none of it; the first of a call moves even
+         * past the allowance, so that a small one still makes progress
+         * (the caller carries the excess as a debt). */
+        if (step->moved > 0 && (guint64) wanted * page > max_move - step->moved)
+            break;
         /* Where they are afterwards, asked again: the status the move
-         * returns is per address, and a transparent huge page moves
-         * whole with its first address while the others read -EBUSY. */
+         * returns is per address, and a huge page moves whole with its
+         * first address while the others may read -EBUSY. */
         if (wanted && (numa_move_pages((int) pid, wanted, pages, nodes, status, MPOL_MF_MOVE) < 0 ||
                        numa_move_pages((int) pid, wanted, pages, NULL, status, 0) < 0))
             return move_failed(error, pid, "moving");
@@ -79,10 +83,8 @@ vnuma_pages_follow(pid_t pid, guint64 *cursor, guint64 end, int target, const Vn
             else
                 step->failed += page;
         }
-        if (n == 0)
-            break;
-        *cursor = MIN(*cursor + (guint64) n * page, end);
-        step->scanned += (guint64) n * page;
+        step->scanned += window_end - *cursor;
+        *cursor = window_end;
     }
     return TRUE;
 }

@@ -20,13 +20,14 @@ typedef struct {
     guint64 failed;    /* bytes of pages the kernel would not move (busy, no memory) */
 } VnumaPagesStep;
 
-/* Walks [*@cursor, @end) of process @pid from *@cursor: every resident
- * page not on a node of @allowed is moved to node @target. Stops after
- * @max_move bytes moved or @max_scan bytes scanned, whichever first,
- * and advances *@cursor past what it looked at (== @end: done). Pages
- * not resident are skipped. An error (the process is gone, no NUMA
- * support, not permitted) names the cause; *@step counts what was done
- * before it. */
+/* Walks [*@cursor, @end) of process @pid from *@cursor, in windows
+ * aligned to 2 MiB (a transparent huge page moves whole): every resident
+ * page not on a node of @allowed is moved to node @target. Stops before
+ * a window whose pages would take the bytes moved past @max_move (the
+ * first window moves regardless), or after @max_scan bytes scanned, and
+ * advances *@cursor past what it dealt with (== @end: done). Pages not
+ * resident are skipped. An error (the process is gone, no NUMA support,
+ * not permitted) names the cause; *@step counts what was done before it. */
 gboolean vnuma_pages_follow(pid_t pid, guint64 *cursor, guint64 end, int target,
                             const VnumaCpuSet *allowed, guint64 max_move, guint64 max_scan,
                             VnumaPagesStep *step, GError **error);

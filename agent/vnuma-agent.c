@@ -528,15 +528,18 @@ static void
 step_failed(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *uuid,
             const char *action, const char *message)
 {
-    /* @message may be libvirt's last error, which the next call frees. */
+    /* @message may be libvirt's last error, which the next call frees;
+     * @name and @uuid may be the table entry's, which forget frees. */
     g_autofree char *copy = g_strdup(message);
+    g_autofree char *name_copy = g_strdup(name);
+    g_autofree char *uuid_copy = g_strdup(uuid);
 
     if (vnuma_agent_domain_gone(agent, dom)) {
-        forget(agent, uuid);
-        vnuma_agent_record(agent, name, uuid, "forget", G_LOG_LEVEL_INFO, "stopped during %s", action);
+        forget(agent, uuid_copy);
+        vnuma_agent_record(agent, name_copy, uuid_copy, "forget", G_LOG_LEVEL_INFO, "stopped during %s", action);
         return;
     }
-    vnuma_agent_record(agent, name, uuid, action, G_LOG_LEVEL_CRITICAL, "%s", copy);
+    vnuma_agent_record(agent, name_copy, uuid_copy, action, G_LOG_LEVEL_CRITICAL, "%s", copy);
 }
 
 /* Where an unplaced domain's vCPUs may run, from the pins libvirt

@@ -24,11 +24,13 @@ vnuma_rate_limit_allowance(VnumaRateLimit *limit, double now)
         limit->tokens = MIN(limit->tokens + (now - limit->last) * limit->rate, limit->burst * limit->rate);
         limit->last = now;
     }
-    return (guint64) floor(limit->tokens);
+    return limit->tokens > 0 ? (guint64) floor(limit->tokens) : 0;
 }
 
 void
 vnuma_rate_limit_spend(VnumaRateLimit *limit, guint64 bytes)
 {
-    limit->tokens = MAX(0.0, limit->tokens - (double) bytes);
+    /* Spending past the allowance (a step that cannot be split) is a
+     * debt the next allowances pay back. */
+    limit->tokens -= (double) bytes;
 }

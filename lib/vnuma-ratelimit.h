@@ -26,7 +26,8 @@ void vnuma_rate_limit_init(VnumaRateLimit *limit, double bytes_per_s, double bur
  * adds nothing). */
 guint64 vnuma_rate_limit_allowance(VnumaRateLimit *limit, double now);
 
-/* Records @bytes as spent (at most what the last allowance gave). */
+/* Records @bytes as spent; more than the last allowance gave is a debt
+ * that later allowances pay back. */
 void vnuma_rate_limit_spend(VnumaRateLimit *limit, guint64 bytes);
 
 G_END_DECLS

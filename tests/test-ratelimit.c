@@ -19,6 +19,11 @@ test_starts_empty_then_refills(void **unused)
     vnuma_rate_limit_spend(&l, (guint64) (150 * MIB));
     assert_int_equal(vnuma_rate_limit_allowance(&l, 12.0), (guint64) (50 * MIB));
     assert_int_equal(vnuma_rate_limit_allowance(&l, 13.0), (guint64) (150 * MIB));
+    /* Spending past the allowance is a debt: nothing until it is paid. */
+    vnuma_rate_limit_spend(&l, (guint64) (250 * MIB));
+    assert_int_equal(vnuma_rate_limit_allowance(&l, 13.5), 0);
+    assert_int_equal(vnuma_rate_limit_allowance(&l, 14.0), 0);
+    assert_int_equal(vnuma_rate_limit_allowance(&l, 15.0), (guint64) (100 * MIB));
 }
 
 static void
