@@ -262,7 +262,6 @@ read_host(VnumaAgent *agent, GError **error)
     return TRUE;
 }
 
-/* What differs between hypervisor drivers. */
 /* The kernel's automatic NUMA balancing migrates the pages a pinned
  * guest touches on its own, at no rate of ours: said once per connection
  * (docs/agent.md). */
@@ -276,6 +275,7 @@ warn_numa_balancing(void)
                   "set it to 0 on hosts vnumad manages", NUMA_BALANCING_SYSCTL, mode);
 }
 
+/* What differs between hypervisor drivers. */
 static void
 read_driver(VnumaAgent *agent)
 {
