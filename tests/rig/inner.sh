@@ -27,7 +27,16 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
+# The VM's /tmp is its own, but the checkout and its build may live under
+# the host's /tmp (a CI clone): those come back through it.
+mkdir -p /run/rig-host-tmp
+mount --bind /tmp /run/rig-host-tmp
 mount -t tmpfs tmpfs /tmp
+for d in "$RIG_SRC" "$RIG_BUILD"; do
+  case "$d" in
+    /tmp/*) mkdir -p "$d" && mount --bind "/run/rig-host-tmp/${d#/tmp/}" "$d" ;;
+  esac
+done
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo 1 >/proc/sys/kernel/sysrq
 echo "+cpuset +cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
