@@ -12,7 +12,7 @@
  * huge page on x86-64: moving any address of one moves all of it, so a
  * window that split one would move more than it counts. */
 #define WINDOW_BYTES (2ull << 20)
-#define CHUNK_PAGES 512
+#define CHUNK_PAGES (WINDOW_BYTES / 4096)   /* pages of a window, at the smallest page size */
 
 static gboolean
 move_failed(GError **error, pid_t pid, const char *what)
@@ -55,10 +55,9 @@ vnuma_pages_follow(pid_t pid, guint64 *cursor, guint64 end, int target, const Vn
     *cursor -= *cursor % page;
     while (*cursor < end && step->moved < max_move && step->scanned < max_scan) {
         guint64 window_end = MIN((*cursor / WINDOW_BYTES + 1) * WINDOW_BYTES, end);
-        guint n = (guint) MIN((window_end - *cursor + page - 1) / page, (guint64) CHUNK_PAGES);
+        guint n = (guint) ((window_end - *cursor + page - 1) / page);
         guint wanted;
 
-        window_end = MIN(*cursor + (guint64) n * page, end);
         for (guint i = 0; i < n; i++)
             pages[i] = (void *) (guintptr) (*cursor + i * page);
         /* Where they are (nodes NULL: query only), then move the ones

@@ -366,23 +366,23 @@ class Agent:
                 self.proc.wait()
         self.proc = None
 
-    def moved_kib(self, name):
-        """KiB the agent says its page migration moved for @name (its
-        claim, from its last report line; never asserted on)."""
+    def last_report(self):
+        """The agent's last report line (its claims: reported beside the
+        kernel's view, never asserted on); None when there is none."""
         try:
-            last = json.loads(read(f"{self.out}/agent-{self.runs}.jsonl").strip().splitlines()[-1])
+            return json.loads(read(f"{self.out}/agent-{self.runs}.jsonl").strip().splitlines()[-1])
         except (OSError, IndexError, ValueError):
             return None
-        return next((d.get("memory_moved_kib") for d in last.get("domains", []) if d.get("name") == name), None)
+
+    def moved_kib(self, name):
+        """KiB the agent says its page migration moved for @name."""
+        r = self.last_report()
+        return r and next((d.get("memory_moved_kib") for d in r.get("domains", []) if d.get("name") == name), None)
 
     def migrations(self):
-        """Migrations by kind from the agent's last report line (its claim;
-        reported beside the kernel's count, never asserted on)."""
-        path = f"{self.out}/agent-{self.runs}.jsonl"
-        try:
-            last = read(path).strip().splitlines()[-1]
-            r = json.loads(last)
-        except (OSError, IndexError, ValueError):
+        """Migrations by kind, over every domain the agent reports."""
+        r = self.last_report()
+        if r is None:
             return None
         total = {}
         for d in r.get("domains", []):
