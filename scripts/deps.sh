@@ -8,6 +8,7 @@ packages=(
   libstdc++-12-dev libicu-dev liblzma-dev zlib1g-dev libpcre2-dev
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   libxml2-utils python3 valgrind
+  tini
   gnuplot-nox
   libnuma-dev
   groff-base man-db

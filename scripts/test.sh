@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 builddir=${BUILDDIR:-build}
 
 scripts/deps.sh
+
+# libvirt daemonises QEMU, so a QEMU's parent is the nearest subreaper, or
+# PID 1. When libvirt kills a QEMU it polls until the process is gone, and
+# a zombie still answers: where PID 1 reaps orphans late (seconds, on some
+# machines), every destroy, save and daemon shutdown stalls that long.
+# tini -s makes this run a subreaper that reaps at once, whatever PID 1 is.
+if [ -z "${VNUMA_TEST_SUBREAPER:-}" ]; then
+  exec tini -s -- env VNUMA_TEST_SUBREAPER=tini "$0" "$@"
+fi
+
 scripts/build.sh
 
 # One system libvirtd per machine: concurrent runs (several checkouts, a
