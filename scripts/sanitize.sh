@@ -19,4 +19,6 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # glib's slice allocator hides leaks and frees from ASan.
 export G_SLICE=always-malloc
+# The tests' own deadlines (tests/lib.sh) stretch as meson's timeouts do.
+export VNUMA_TEST_TIMEOUT_MULTIPLIER=3
 exec scripts/test.sh --timeout-multiplier=3 "$@"

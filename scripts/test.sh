@@ -24,13 +24,29 @@ scripts/build.sh
 exec 9>/run/lock/vnuma-test.lock
 flock 9
 
+# Holding the lock, any state dir of an earlier run is one that was killed
+# before it could stop: end its libvirtd and what its tests left.
+for old in /tmp/vnuma-libvirtd.*; do
+  [ -d "$old" ] || continue
+  echo "scripts/test.sh: cleaning up after an earlier run that did not stop ($old)" >&2
+  tests/libvirtd.sh stop "$old"
+done
+
 state=$(mktemp -d /tmp/vnuma-libvirtd.XXXXXX)
 trap 'tests/libvirtd.sh stop "$state"' EXIT
+trap 'exit 143' TERM INT
 tests/libvirtd.sh start "$state" "$builddir/hooks/vnuma-hook"
 
 export VNUMA_TEST_LIBVIRT_URI=qemu:///system VNUMA_TEST_HOOK_STATE=$state
 status=0
-meson test -C "$builddir" --no-rebuild --print-errorlogs "$@" || status=$?
+# In the background, so that a SIGTERM or SIGINT to this run reaches meson
+# at once (it then stops the running tests, whose deadlines' traps report
+# the step they were in) and the EXIT trap above still cleans up.
+meson test -C "$builddir" --no-rebuild --print-errorlogs "$@" &
+meson_pid=$!
+trap 'kill -TERM "$meson_pid" 2>/dev/null; wait "$meson_pid"; exit 143' TERM INT
+wait "$meson_pid" || status=$?
+trap 'exit 143' TERM INT
 
 # A skipped test is a check that did not run: count it as a failure.
 skipped=$(python3 -c '

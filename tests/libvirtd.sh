@@ -154,6 +154,9 @@ start() {
       if recorded started libvirtd && [ -z "$ours" ]; then
         pgrep -x libvirtd | head -n 1 >"$state/libvirtd.pid"
       fi
+      # A run that was killed may have left test domains defined (the new
+      # libvirtd loaded them): every run starts clean.
+      remove_test_domains
       return 0
     fi
     sleep 0.1
@@ -161,29 +164,70 @@ start() {
   die "libvirtd did not answer on $sock"
 }
 
+# Every domain a test makes is named vnuma-test-*: what a killed test left
+# behind is found by that name, and nothing else is ever touched.
+test_domain_pattern='^vnuma-test-'
+
+remove_test_domains() {  # through the libvirtd that answers on $sock
+  local name
+  [ -S "$sock" ] || return 0
+  for name in $(timeout 30 virsh -q -c qemu:///system list --all --name 2>/dev/null |
+                grep -E "$test_domain_pattern"); do
+    echo "tests/libvirtd.sh: removing test domain $name (left by a test that did not clean up)" >&2
+    timeout 60 virsh -q -c qemu:///system destroy "$name" >/dev/null 2>&1
+    timeout 60 virsh -q -c qemu:///system undefine --managed-save --snapshots-metadata "$name" \
+      >/dev/null 2>&1 || true
+  done
+}
+
+kill_test_qemus() {  # once no libvirtd of ours is left to destroy them
+  local pid
+  for pid in $(pgrep -f "qemu-system.*guest=vnuma-test-" || true); do
+    echo "tests/libvirtd.sh: killing QEMU $pid of a test domain" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+# end_process PID: SIGTERM, and SIGKILL if it is still there after a bound
+# (a libvirtd can hang in its own shutdown).
+end_process() {
+  local pid=$1 i
+  kill "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 150); do
+    [ -d "/proc/$pid" ] || return 0
+    sleep 0.1
+  done
+  echo "tests/libvirtd.sh: $(cat "/proc/$pid/comm" 2>/dev/null) (pid $pid) ignored SIGTERM for 15 s: SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    [ -d "/proc/$pid" ] || return 0
+    sleep 0.1
+  done
+  echo "tests/libvirtd.sh: pid $pid still there after SIGKILL" >&2
+}
+
 # stop_daemon NAME: ends the NAME this script started (by its recorded pid)
 stop_daemon() {
   local pid=""
   recorded started "$1" || return 0
   [ -f "$state/$1.pid" ] && pid=$(cat "$state/$1.pid")
+  if [ -z "$pid" ]; then
+    pid=$(pgrep -x "$1" | head -n 1 || true)
+  fi
   if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ]; then
-    kill "$pid" 2>/dev/null || true
-  elif [ -z "$pid" ]; then
-    pkill -x "$1" || true
+    end_process "$pid"
   fi
 }
 
 stop() {
   [ -n "$state" ] || die "usage: $0 stop STATEDIR"
   [ -d "$state" ] || return 0
+  if our_libvirtd >/dev/null; then
+    remove_test_domains
+  fi
   stop_daemon libvirtd
+  kill_test_qemus
   stop_daemon virtlogd
-  for _ in $(seq 1 50); do
-    { recorded started libvirtd && pgrep -x libvirtd >/dev/null; } \
-      || { recorded started virtlogd && pgrep -x virtlogd >/dev/null; } \
-      || break
-    sleep 0.1
-  done
   # The hook goes once the daemon that used it is gone.
   uninstall_hook
   if recorded created logdir; then rm -rf /var/log/libvirt; fi

@@ -23,7 +23,7 @@
 #   tests/test-agent-faults.sh PATH/TO/vnumad
 # Needs VNUMA_TEST_LIBVIRT_URI and VNUMA_TEST_HOOK_STATE (scripts/test.sh
 # sets them; it holds the lock that makes restarting libvirtd safe);
-# exits 77 (skip) without them. Domains are named vnuma-faults-PID-*,
+# exits 77 (skip) without them. Domains are named vnuma-test-faults-PID-*,
 # the agent is scoped to them, and they are destroyed on exit.
 set -uo pipefail
 vnumad=$1
@@ -36,10 +36,11 @@ if [ -z "$uri" ] || [ -z "$state" ]; then
 fi
 
 tmp=$(mktemp -d)
-prefix=vnuma-faults-$$
+prefix=vnuma-test-faults-$$
 made=()
 agent_pid=
 . "$(dirname "$0")/lib.sh"
+deadline 360  # meson's timeout (tests/meson.build) leaves room for the cleanup
 
 cleanup() {
   # A QEMU left stopped would hold its monitor job (and the suite) forever.
@@ -124,6 +125,7 @@ unpinned="0-1 0-1 | 0-1"
 placed="1 1 | 1"
 
 # 1. Destroyed between decision and apply.
+step "1. Destroyed between decision and apply"
 a=$prefix-a
 check "1: create" create "$a"
 VNUMA_AGENT_FAULT=stop-before-apply "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$a" \
@@ -138,6 +140,7 @@ check "1: log says it stopped during placement" logged "$a: forget: stopped duri
 check "1: domain gone, nothing else" bash -c "! virsh -c '$uri' domstate '$a' >/dev/null 2>&1"
 
 # 2. Pins applied, nodeset refused by libvirt for real, rolled back.
+step "2. Pins applied, nodeset refused by libvirt for real, rolled back"
 b=$prefix-b
 check "2: create" create "$b"
 virsh -c "$uri" capabilities >"$tmp/caps.xml"
@@ -158,6 +161,7 @@ check "2: then placed on CPU 1" [ "$(affinity "$b")" = "$placed" ]
 check "2: record complete" [ -z "$(record_attr "$b" pending)" ]
 
 # 3. The final record write fails: pins and nodeset rolled back.
+step "3. The final record write fails: pins and nodeset rolled back"
 c=$prefix-c
 check "3: create" create "$c"
 once "$c" VNUMA_AGENT_FAULT=fail-record
@@ -171,6 +175,7 @@ check "3: next agent recovers and places" bash -c "[ $rc -eq 0 ] && grep -q '$c:
 check "3: placed on CPU 1" [ "$(affinity "$c")" = "$placed" ]
 
 # 4. SIGKILL between the pins and the record.
+step "4. SIGKILL between the pins and the record"
 d=$prefix-d
 check "4: create" create "$d"
 VNUMA_AGENT_FAULT=stop-after-pins "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$d" \
@@ -190,6 +195,7 @@ check "4: record complete" [ -z "$(record_attr "$d" pending)" ]
 check "4: nodeset restrictive" bash -c "virsh -c '$uri' numatune '$d' | grep -qE '^numa_mode *: restrictive'"
 
 # 5. libvirtd killed and restarted during a pass of the daemon.
+step "5. libvirtd killed and restarted during a pass of the daemon"
 e=$prefix-e
 check "5: create" create "$e"
 printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\nrebalance_period=0.5\n' >"$tmp/vnuma.conf"
@@ -217,6 +223,7 @@ stop_agent
 check "5: daemon exits 0 on SIGTERM" [ "$?" -eq 0 ]
 
 # 6. libvirtd restarted under the running daemon: it resumes.
+step "6. libvirtd restarted under the running daemon: it resumes"
 "$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$e" --report json \
   >"$tmp/daemon.out" 2>"$tmp/err" &
 agent_pid=$!
@@ -236,6 +243,7 @@ check "6: daemon exits 0" [ "$?" -eq 0 ]
 # 7. Another job holds the domain: placement refused as busy, retried.
 # The job: a monitor command to a QEMU stopped with SIGSTOP, which waits
 # for the answer (without the domain's lock) until QEMU goes on.
+step "7. Another job holds the domain: placement refused as busy, retried"
 f=$prefix-f
 check "7: create" create "$f"
 qemu_pid=$(cat "/run/libvirt/qemu/$f.pid")

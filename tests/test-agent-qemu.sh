@@ -5,7 +5,7 @@
 # failure, sizing on define, the daemon placing on the STARTED event.
 #   tests/test-agent-qemu.sh PATH/TO/vnumad
 # Needs VNUMA_TEST_LIBVIRT_URI (scripts/test.sh sets it); exits 77 (skip)
-# without it. Every domain it makes is named vnuma-agent-test-PID-* and
+# without it. Every domain it makes is named vnuma-test-agent-PID-* and
 # destroyed/undefined on exit; the agent is scoped to them (--domain), so
 # other domains on the host are never touched.
 set -uo pipefail
@@ -19,10 +19,11 @@ if [ -z "$uri" ]; then
 fi
 
 tmp=$(mktemp -d)
-prefix=vnuma-agent-test-$$
+prefix=vnuma-test-agent-$$
 made=()
 daemon=
 . "$(dirname "$0")/lib.sh"
+deadline 240  # meson's timeout (tests/meson.build) leaves room for the cleanup
 
 cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null
@@ -74,6 +75,7 @@ vcpu_affinity() {
 printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\n' >"$tmp/vnuma.conf"
 
 # 1. Initial placement of a running domain, read back from libvirt.
+step "1. Initial placement of a running domain, read back from libvirt"
 a=$prefix-a
 check "create $a" create "$a"
 agent "$a"
@@ -86,6 +88,7 @@ check "live XML pins" bash -c "virsh -c '$uri' dumpxml '$a' | grep -q \"<vcpupin
 check "record in metadata" bash -c "virsh -c '$uri' metadata '$a' urn:x-vnuma:agent:1 | grep -q '<client vcpus='"
 
 # 2. A restarted agent resumes from the metadata and changes nothing.
+step "2. A restarted agent resumes from the metadata and changes nothing"
 before=$(virsh -c "$uri" dumpxml "$a")
 agent "$a"
 check "restart exits 0" [ "$rc" -eq 0 ]
@@ -95,6 +98,7 @@ check "vCPU time measured" [ "$(report "sum(c['demand'] >= 0 for d in r['domains
 check "locality from numa_maps" [ "$(report "[d['locality'] is not None for d in r['domains']]")" = "[True]" ]
 
 # 3. Destroyed before a pass, and destroyed while one runs: exit 0.
+step "3. Destroyed before a pass, and destroyed while one runs: exit 0"
 virsh -c "$uri" destroy "$a" >/dev/null
 agent "$a"
 check "destroyed: exits 0" [ "$rc" -eq 0 ]
@@ -111,6 +115,7 @@ done
 
 # 4. Sizing on define: the persistent definition gets vnuma's layout,
 #    once; the second run finds it sized.
+step "4. Sizing on define: the persistent definition gets vnuma's layout"
 printf '[vnuma]\nhost_cpuset=1\n' >"$tmp/vnuma.conf"
 c=$prefix-c
 made+=("$c")
@@ -124,6 +129,7 @@ check "second define: nothing" [ "$(actions)" = "define-skip" ]
 
 # 5. The daemon: places a domain on its STARTED event, survives its
 #    destruction, writes metrics, stops cleanly on SIGTERM.
+step "5. The daemon: placement on STARTED, destruction, metrics, SIGTERM"
 printf '[vnuma]\nhost_cpuset=1\nrebalance_period=0.5\nmetrics_path=%s/vnuma.prom\n' "$tmp" >"$tmp/vnuma.conf"
 d=$prefix-d
 "$vnumad" --connect "$uri" --config "$tmp/vnuma.conf" --domain "$d" --report json \

@@ -16,7 +16,7 @@
 #      the agent pins it to its client's home node
 #   tests/test-agent-rebalance.sh PATH/TO/vnumad
 # Needs VNUMA_TEST_LIBVIRT_URI (scripts/test.sh sets it); exits 77 (skip)
-# without it. Domains are named vnuma-rebal-PID-*; the agent is scoped.
+# without it. Domains are named vnuma-test-rebal-PID-*; the agent is scoped.
 set -uo pipefail
 vnumad=$1
 src=${VNUMA_SRCDIR:?run through meson}
@@ -28,10 +28,11 @@ fi
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"   # QEMU (another user) reads the boot disk from here
-prefix=vnuma-rebal-$$
+prefix=vnuma-test-rebal-$$
 made=()
 agent_pid=
 . "$(dirname "$0")/lib.sh"
+deadline 180  # meson's timeout (tests/meson.build) leaves room for the cleanup
 
 cleanup() {
   if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null; wait "$agent_pid" 2>/dev/null; fi
@@ -81,6 +82,7 @@ conf() {  # conf EXTRA: the agent's config
 }
 
 # 1. Both busy guests on node 0.
+step "1. Both busy guests on node 0"
 p=$prefix-p
 q=$prefix-q
 h=$prefix-h
@@ -95,6 +97,7 @@ sleep 3
 check "no move while node 1 is not usable" bash -c "! grep -q '\"action\":\"move\"' '$tmp/out'"
 
 # 2. Node 1 becomes usable: one client moves there, from measured load.
+step "2. Node 1 becomes usable: one client moves there, from measured load"
 conf ''
 kill -HUP "$agent_pid"
 check "reload logged" wait_for 10 grep -q "configuration reloaded" "$tmp/err"
@@ -112,6 +115,7 @@ check "report: memory per client measured" \
 grep -o '"memory_source":"[a-z]*"' "$tmp/out" | tail -1
 
 # 3. A vCPU hot-added later is pinned to its client's home node.
+step "3. A vCPU hot-added later is pinned to its client's home node"
 check "create $h (1 of 2 vCPUs online)" create "$h" 2 1
 check "$h placed" wait_for 20 grep -q "$h: place:" "$tmp/err"
 check "hot-add a vCPU" virsh -c "$uri" setvcpus "$h" 2 --live

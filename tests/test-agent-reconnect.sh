@@ -21,6 +21,7 @@ uri="test+unix:///default?socket=$sock"
 libvirtd_pid=
 agent_pid=
 . "$(dirname "$0")/lib.sh"
+deadline 90  # meson's timeout (tests/meson.build) leaves room for the cleanup
 
 cleanup() {
   [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
@@ -61,6 +62,7 @@ wait_places() {  # wait_places N: until 'test' was placed N times (10 s at most)
   return 1
 }
 
+step "a private libvirtd and the agent placing through it"
 printf '[vnuma]\nrebalance_period=0.5\n' >"$tmp/vnuma.conf"
 check "private libvirtd up" start_libvirtd
 "$vnumad" --connect "$uri" --config "$tmp/vnuma.conf" --report json >"$tmp/agent.out" 2>"$tmp/agent.err" &
@@ -68,6 +70,7 @@ agent_pid=$!
 check "placed through the daemon" wait_places 1
 check "pins read back" bash -c "virsh -c '$uri' vcpupin test | grep -qE '^ *0 +0-7$'"
 
+step "libvirtd goes away and comes back"
 kill "$libvirtd_pid"
 wait "$libvirtd_pid" 2>/dev/null
 libvirtd_pid=
@@ -77,6 +80,7 @@ check "restarted libvirtd up" start_libvirtd
 check "placed again after reconnecting" wait_places 2
 check "logged the loss" grep -q "reconnecting\|lost the connection" "$tmp/agent.err"
 
+step "the agent stops on SIGTERM"
 kill -TERM "$agent_pid"
 wait "$agent_pid"
 check "agent exits 0 on SIGTERM" [ "$?" -eq 0 ]

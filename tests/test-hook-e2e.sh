@@ -25,6 +25,7 @@ wrapper=/etc/libvirt/hooks/qemu.d/vnuma
 conf=$state/vnuma.conf
 tmp=$(mktemp -d)
 . "$(dirname "$0")/lib.sh"
+deadline 240  # meson's timeout (tests/meson.build) leaves room for the cleanup
 domains_made=()
 
 
@@ -43,6 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the set-up this test relies on -------------------------------------
+step "the set-up this test relies on"
 fatal() { echo "test-hook-e2e: $*" >&2; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 [ -x "$wrapper" ] || fatal "$wrapper missing: start libvirtd with tests/libvirtd.sh start STATEDIR HOOK"
 grep -qF "$conf" "$wrapper" || fatal "$wrapper does not use $conf (another state dir?)"
@@ -102,7 +104,8 @@ guest_abi() {  # the guest-visible part of a domain XML: <vcpu>, <topology>, <nu
 }
 
 # --- a wide TCG guest placed by vnuma on CPU A -----------------------------
-wide=vnuma-e2e-$$-wide
+step "a wide TCG guest placed by vnuma on CPU A"
+wide=vnuma-test-e2e-$$-wide
 newdomain "$wide" "$src/examples/domains/qemu-tcg-wide.xml" "$tmp/wide-src.xml"
 setconf "host_cpuset=$cpu_a"
 "$vnumactl" plan --config "$conf" "$tmp/wide-src.xml" >"$tmp/wide.xml" 2>"$tmp/plan.err"
@@ -122,6 +125,7 @@ check "vCPU threads' affinity: CPU $cpu_a" affinity_all "$wide" "$cpu_a"
 cp "$tmp/live.xml" "$tmp/live-before.xml"
 
 # --- save, move the host CPU set, restore: the hook re-homes ---------------
+step "save, move the host CPU set, restore: the hook re-homes"
 save=$state/$wide.save
 v save "$wide" "$save" >/dev/null
 check "virsh save" [ $? -eq 0 ]
@@ -152,6 +156,7 @@ rm -f "$save"
 v destroy "$wide" >/dev/null
 
 # --- enforce: vnuma's own plan starts, an unsized domain is refused --------
+step "enforce: vnuma's own plan starts, an unsized domain is refused"
 setconf "host_cpuset=$cpu_a" "enforce=true"
 mark
 v start "$wide" >/dev/null 2>"$tmp/start.err"
@@ -164,7 +169,7 @@ check "enforce: save + restore of the placed guest is allowed" [ $? -eq 0 ]
 check "enforce: restored guest running" running "$wide"
 rm -f "$save"
 v destroy "$wide" >/dev/null 2>&1
-raw=vnuma-e2e-$$-raw
+raw=vnuma-test-e2e-$$-raw
 newdomain "$raw" "$src/examples/domains/qemu-tcg-wide.xml" "$tmp/raw.xml"
 v define "$tmp/raw.xml" >/dev/null
 mark
@@ -174,6 +179,7 @@ check "enforce: virsh shows the hook's reason" grep -q "enforce" "$tmp/start.err
 check "enforce: guest not running" bash -c "! [ \"\$(timeout 60 virsh -q -c '$uri' domstate '$raw')\" = running ]"
 
 # --- fail open: a broken config ------------------------------------------------
+step "fail open: a broken config"
 printf '\x00garbage [[[ this is not a key file\n=\n' >"$conf"
 v start "$raw" >/dev/null
 check "broken config: the guest starts" [ $? -eq 0 ]
@@ -184,8 +190,9 @@ check "broken config: the planned guest starts" [ $? -eq 0 ]
 v destroy "$wide" >/dev/null 2>&1
 
 # --- fail open: garbage vnuma:policy metadata ------------------------------------
+step "fail open: garbage vnuma:policy metadata"
 setconf "host_cpuset=$cpu_a"
-junk=vnuma-e2e-$$-junk
+junk=vnuma-test-e2e-$$-junk
 newdomain "$junk" "$src/examples/domains/qemu-tcg-wide.xml" "$tmp/junk-src.xml"
 sed "s|^  <memory |  <metadata>\n    <vnuma:policy xmlns:vnuma='urn:x-vnuma:domain:1' managed='perhaps' preferHT='maybe' maxPerMachineNode='-1' coresPerSocket='seven' vcpuMin='x' autosize='sometimes' topology='sideways'>junk<vnuma:policy/></vnuma:policy>\n  </metadata>\n  <memory |" \
   "$tmp/junk-src.xml" >"$tmp/junk.xml"
@@ -212,8 +219,9 @@ v destroy "$junk" >/dev/null 2>&1
 # libvirt keeps what vnuma writes into <metadata>: the policy and the
 # <vnuma:layout> record both survive define, and the hook still knows
 # the pins for vnuma's own (sized and placed, not "not managed").
+step "an admin's <vnuma:policy> and vnuma's record, through libvirt"
 setconf "host_cpuset=$cpu_a"
-pol=vnuma-e2e-$$-policy
+pol=vnuma-test-e2e-$$-policy
 newdomain "$pol" "$src/examples/domains/qemu-tcg-wide.xml" "$tmp/pol-src.xml"
 sed "s|^  <memory |  <metadata>\n    <vnuma:policy xmlns:vnuma='urn:x-vnuma:domain:1' preferHT='no'/>\n  </metadata>\n  <memory |" \
   "$tmp/pol-src.xml" >"$tmp/pol-unplanned.xml"

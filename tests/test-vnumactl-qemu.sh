@@ -4,7 +4,7 @@
 # vnumad recorded and reported, and what virsh reads back.
 #   tests/test-vnumactl-qemu.sh PATH/TO/vnumactl PATH/TO/vnumad
 # Needs VNUMA_TEST_LIBVIRT_URI (scripts/test.sh sets it); exits 77 (skip)
-# without it. Its domain is named vnuma-ctl-test-PID and destroyed on exit.
+# without it. Its domain is named vnuma-test-ctl-PID and destroyed on exit.
 set -uo pipefail
 vnumactl=$1 vnumad=$2
 src=${VNUMA_SRCDIR:?run through meson}
@@ -14,8 +14,9 @@ if [ -z "$uri" ]; then
   exit 77
 fi
 tmp=$(mktemp -d)
-name=vnuma-ctl-test-$$
+name=vnuma-test-ctl-$$
 . "$(dirname "$0")/lib.sh"
+deadline 120  # meson's timeout (tests/meson.build) leaves room for the cleanup
 trap 'virsh -c "$uri" destroy "$name" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 
 json() {  # json FILE EXPR: EXPR on the JSON in FILE as j
@@ -27,12 +28,14 @@ json() {  # json FILE EXPR: EXPR on the JSON in FILE as j
 printf '[vnuma]\nhost_cpuset=1\ndefine_sizing=false\n' >"$tmp/vnuma.conf"
 sed -e "s|<name>qemu-tcg-wide</name>|<name>$name</name>|" -e '/<uuid>/d' \
   "$src/examples/domains/qemu-tcg-wide.xml" >"$tmp/guest.xml"
+step "a guest placed by vnumad"
 check "guest starts" virsh -c "$uri" create "$tmp/guest.xml"
 "$vnumad" --connect "$uri" --config "$tmp/vnuma.conf" --domain "$name" --once --report json \
   >"$tmp/agent.json" 2>"$tmp/agent.err"
 check "vnumad placed it" [ "$(json "$tmp/agent.json" "[a['action'] for a in j['actions']]")" = "['place']" ]
 
 # explain: the agent's record, the live pins, memory from numa_maps.
+step "explain"
 "$vnumactl" explain --connect "$uri" --config "$tmp/vnuma.conf" --format json "$name" >"$tmp/explain.json"
 check "explain: exit 0" [ "$?" -eq 0 ]
 check "explain: placed by the agent" [ "$(json "$tmp/explain.json" "j['placed_by_agent'], j['managed']")" = "True True" ]
@@ -53,6 +56,7 @@ assert abs(e['locality'] - a['domains'][0]['locality']) < 0.05, (e['locality'], 
 check "explain text: N%L and NMIG" bash -c "grep -q '^N%L' '$tmp/explain.txt' && grep -q '^NMIG' '$tmp/explain.txt'"
 
 # status: the node with measured load and free memory, and the domain.
+step "status"
 "$vnumactl" status --connect "$uri" --format json --interval 0.5 >"$tmp/status.json"
 check "status: exit 0" [ "$?" -eq 0 ]
 check "status: CPU load measured" [ "$(json "$tmp/status.json" "all(n['load'] is not None for n in j['nodes'])")" = True ]

@@ -5,6 +5,13 @@
 # or touched — installs vnuma's hook, starts virtlogd + libvirtd, runs
 # tests/rig/scenarios.py, writes its exit status to /rig-out/status and
 # powers off. Everything it learns goes to /rig-out (the results share).
+# As PID 1, bash reaps orphans only between foreground commands: a QEMU
+# that libvirt (which daemonises it) kills would stay a zombie while
+# scenarios.py runs, and libvirt waits for it to vanish. tini as PID 1
+# reaps at once, with this script as its child (docs/testing.md).
+if [ "$$" = 1 ] && [ -z "${RIG_UNDER_TINI:-}" ]; then
+  RIG_UNDER_TINI=1 exec tini -- "$0" "$@"
+fi
 out=/rig-out
 exec >"$out/inner.log" 2>&1
 # shellcheck source=/dev/null
