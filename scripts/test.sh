@@ -29,20 +29,25 @@ flock 9
 for old in /tmp/vnuma-libvirtd.*; do
   [ -d "$old" ] || continue
   echo "scripts/test.sh: cleaning up after an earlier run that did not stop ($old)" >&2
-  tests/libvirtd.sh stop "$old"
+  tests/libvirtd.sh stop "$old" 9>&-
 done
 
 state=$(mktemp -d /tmp/vnuma-libvirtd.XXXXXX)
-trap 'tests/libvirtd.sh stop "$state"' EXIT
+trap 'tests/libvirtd.sh stop "$state" 9>&-' EXIT
 trap 'exit 143' TERM INT
-tests/libvirtd.sh start "$state" "$builddir/hooks/vnuma-hook"
+# If this run is killed outright, a guard in a session of its own stops
+# what it started (docs/testing.md).
+setsid tests/libvirtd.sh guard "$state" $$ </dev/null >/dev/null 2>&1 9>&- &
+# The lock's descriptor stays with this shell: a daemon or test that
+# inherited it would hold the lock after this run is gone.
+tests/libvirtd.sh start "$state" "$builddir/hooks/vnuma-hook" 9>&-
 
 export VNUMA_TEST_LIBVIRT_URI=qemu:///system VNUMA_TEST_HOOK_STATE=$state
 status=0
 # In the background, so that a SIGTERM or SIGINT to this run reaches meson
 # at once (it then stops the running tests, whose deadlines' traps report
 # the step they were in) and the EXIT trap above still cleans up.
-meson test -C "$builddir" --no-rebuild --print-errorlogs "$@" &
+meson test -C "$builddir" --no-rebuild --print-errorlogs "$@" 9>&- &
 meson_pid=$!
 trap 'kill -TERM "$meson_pid" 2>/dev/null; wait "$meson_pid"; exit 143' TERM INT
 wait "$meson_pid" || status=$?

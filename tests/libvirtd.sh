@@ -4,6 +4,7 @@
 #   tests/libvirtd.sh start STATEDIR [HOOK]
 #   tests/libvirtd.sh stop STATEDIR
 #   tests/libvirtd.sh restart STATEDIR [SIGNAL]
+#   tests/libvirtd.sh guard STATEDIR PID
 # STATEDIR remembers what was created or started here. restart ends the
 # libvirtd started with STATEDIR with SIGNAL (default TERM; KILL for a
 # crash) and starts it again, as start did (the hook stays installed):
@@ -188,6 +189,23 @@ kill_test_qemus() {  # once no libvirtd of ours is left to destroy them
   done
 }
 
+# kill_test_processes: the tests and agents of the run that used STATEDIR,
+# found by the VNUMA_TEST_HOOK_STATE they inherit. meson runs each test in
+# a session of its own, so a killed run can leave one running on its own.
+kill_test_processes() {
+  local dir pid comm
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
+    [ "$pid" = $$ ] && continue
+    comm=$(cat "$dir/comm" 2>/dev/null) || continue
+    case "$comm" in libvirtd|virtlogd|qemu*) continue ;; esac  # ended below
+    if tr '\0' '\n' 2>/dev/null <"$dir/environ" | grep -qxF "VNUMA_TEST_HOOK_STATE=$state"; then
+      echo "tests/libvirtd.sh: ending $comm (pid $pid), left running by a test" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
 # end_process PID: SIGTERM, and SIGKILL if it is still there after a bound
 # (a libvirtd can hang in its own shutdown).
 end_process() {
@@ -222,6 +240,9 @@ stop_daemon() {
 stop() {
   [ -n "$state" ] || die "usage: $0 stop STATEDIR"
   [ -d "$state" ] || return 0
+  # What runs from here on is no test of that run.
+  unset VNUMA_TEST_HOOK_STATE VNUMA_TEST_LIBVIRT_URI
+  kill_test_processes
   if our_libvirtd >/dev/null; then
     remove_test_domains
   fi
@@ -256,9 +277,25 @@ restart() {
   die "libvirtd did not answer on $sock after the restart"
 }
 
+# guard STATEDIR PID: once PID (the run that started libvirtd with STATEDIR)
+# is gone, stops what it started unless it did so itself. Started in a
+# session of its own, it outlives a run killed outright (SIGKILL).
+guard() {
+  local pid=${3:?usage: $0 guard STATEDIR PID}
+  while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+  [ -d "$state" ] || return 0
+  exec 9>/run/lock/vnuma-test.lock
+  flock 9
+  [ -d "$state" ] || return 0
+  exec 2>>/tmp/vnuma-test-guard.log
+  echo "tests/libvirtd.sh: $(date -Is): the run (pid $pid) ended without stopping; stopping what it started" >&2
+  stop
+}
+
 case "$action" in
   start) start ;;
   stop) stop ;;
+  guard) guard "$@" ;;
   restart) restart "$@" ;;
-  *) echo "usage: $0 start STATEDIR [HOOK] | stop STATEDIR | restart STATEDIR [SIGNAL]" >&2; exit 2 ;;
+  *) echo "usage: $0 start STATEDIR [HOOK] | stop STATEDIR | restart STATEDIR [SIGNAL] | guard STATEDIR PID" >&2; exit 2 ;;
 esac
