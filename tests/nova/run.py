@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Runs Nova functional tests (Debian's python3-nova) in this process.
+
+    run.py [--driver vnuma|stock] TEST_ID...
+
+--driver vnuma makes Nova's own libvirt functional tests start their
+computes with compute_driver = vnuma.driver.VnumaLibvirtDriver. The
+build tree's adapters/nova is made nova.virt's (as meson install does),
+and api-paste.ini comes from $VNUMA_NOVA_API_PASTE (scripts/deps.sh
+unpacks it from the nova-common .deb). Exit 0 only when every test ran
+and passed: a skip is a failure.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+
+
+def main(argv):
+    driver = 'stock'
+    if argv[:1] == ['--driver']:
+        driver, argv = argv[1], argv[2:]
+    paste = os.environ.get('VNUMA_NOVA_API_PASTE',
+                           '/usr/local/share/vnuma-tests/nova/api-paste.ini')
+    if not os.path.exists(paste):
+        sys.stderr.write('run.py: %s missing (run scripts/deps.sh)\n' % paste)
+        return 1
+
+    import nova.tests.functional  # noqa: F401 (eventlet monkey patching first)
+    import nova.virt
+    nova.virt.__path__.append(os.path.join(SOURCE, 'adapters', 'nova'))
+    from nova.conf import paths
+    stock_path_def = paths.state_path_def
+    paths.state_path_def = lambda *a: (
+        paste if a == ('etc/nova/api-paste.ini',) else stock_path_def(*a))
+
+    if driver == 'vnuma':
+        from nova.tests.functional.libvirt import base
+
+        def _setup_compute_service(self):
+            self.flags(compute_driver='vnuma.driver.VnumaLibvirtDriver')
+        base.ServersTestBase._setup_compute_service = _setup_compute_service
+    elif driver != 'stock':
+        sys.stderr.write('run.py: --driver vnuma|stock\n')
+        return 1
+
+    sys.path.insert(0, HERE)
+    suite = unittest.defaultTestLoader.loadTestsFromNames(argv)
+    start = time.monotonic()
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    print('run.py: %d tests, %d failures, %d errors, %d skipped, %.1f s (driver %s)' % (
+        result.testsRun, len(result.failures), len(result.errors),
+        len(result.skipped), time.monotonic() - start, driver))
+    for test, reason in result.skipped:
+        print('SKIPPED: %s: %s' % (test.id(), reason))
+    ok = result.wasSuccessful() and not result.skipped and result.testsRun > 0
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
