@@ -138,6 +138,10 @@ class VnumaDriverTestBase(test_numa_servers.NUMAServersTestBase):
             hostname=hostname,
             host_info=fixture_host('xeon-4s4c-ht', 4, 4, 2))
 
+    def flags_instances_path(self):
+        from nova import conf
+        return conf.CONF.instances_path
+
     def last_define(self, hostname=None):
         self.assertTrue(self.defined, 'nothing was defined')
         host, xml = self.defined[-1]
@@ -207,6 +211,46 @@ class VnumaDriverTest(VnumaDriverTestBase):
         self._delete_server(server)
         self.boot(24, host='compute2')
         self.assert_vnuma_sized(self.last_define('compute2'), 6)
+
+    def test_unshelve_rescue_evacuate(self):
+        """The other paths through _get_guest_xml keep the guest shape."""
+        self.start_2node()
+        server = self.boot(24, host='compute1')
+        shape = guest_shape(self.last_define('compute1'))
+        self.assertEqual(3, len(shape[0]))
+
+        self._shelve_server(server)
+        n = len(self.defined)
+        server = self._unshelve_server(server)
+        self.assertGreater(len(self.defined), n)
+        self.assertEqual(shape, guest_shape(self.last_define()))
+
+        # rescue saves the running definition in the instance directory,
+        # which the image backend (mocked by Nova's base) never made
+        os.makedirs(os.path.join(self.flags_instances_path(), server['id']),
+                    exist_ok=True)
+        n = len(self.defined)
+        self.api.post_server_action(server['id'], {'rescue': {}})
+        server = self._wait_for_state_change(server, 'RESCUE')
+        self.assertGreater(len(self.defined), n)
+        self.assertEqual(shape, guest_shape(self.last_define()))
+        # unrescue defines the definition rescue saved (the domain's
+        # XMLDesc, not _get_guest_xml); fakelibvirt's XMLDesc drops <cpu>
+        # contents, so what it brings back is not checked here.
+        self.api.post_server_action(server['id'], {'unrescue': None})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+
+        self.start_4node()
+        source = server['OS-EXT-SRV-ATTR:host']
+        self.computes[source].stop()
+        self.api.microversion = '2.11'   # force-down by host and binary
+        self.api.force_down_service(source, 'nova-compute', True)
+        self.api.microversion = '2.74'
+        n = len(self.defined)
+        server = self._evacuate_server(server, expected_state='ACTIVE')
+        self.assertEqual('compute2', server['OS-EXT-SRV-ATTR:host'])
+        self.assertGreater(len(self.defined), n)
+        self.assertEqual(shape, guest_shape(self.last_define('compute2')))
 
     def test_resize(self):
         """Same vCPU count: topology kept; another vCPU count: afresh."""
