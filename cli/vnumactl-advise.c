@@ -13,6 +13,11 @@
  * - those must then be given for every node (ImageNUMATopologyIncomplete),
  *   cover every vCPU (ImageNUMATopologyCPUsUnassigned) and sum, in MiB,
  *   to the flavor's RAM (ImageNUMATopologyMemoryOutOfRange).
+ * - every guest node goes to a distinct host node with CPUs
+ *   (numa_fit_instance_to_host), so a layout with more cells than the
+ *   host has CPU-bearing nodes is planned again with coresPerSocket =
+ *   V / k: k guest nodes, the most ≤ those nodes that divide V (none
+ *   when only 1 does).
  * Without guest cells no hw:numa_* is written: such an instance gets no
  * <numatune>, and vnumad places its clients live. */
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #include "cli/vnumactl.h"
 #include "lib/vnuma-json.h"
 #include "plugin/vnuma.h"
+#include "xml/vnuma-caps.h"
 
 typedef struct {
     char *key;
@@ -102,6 +108,38 @@ flavor_domain(guint vcpus, guint64 mib, gboolean prefer_ht, guint cores_per_sock
                            policy->str, mib, vcpus);
 }
 
+/* Host nodes with a CPU the guests may use (online ∩ host_cpuset): the
+ * most guest nodes Nova can place. */
+static gboolean
+cpu_bearing_nodes(const char *caps, const VnumaContext *ctx, guint *count, GError **error)
+{
+    g_autoptr(VnumaHost) host = vnuma_host_from_caps_file(caps, error);
+    g_autofree char *host_cpuset = host ? vnuma_context_config_string(ctx, "host_cpuset") : NULL;
+    g_autoptr(VnumaCpuSet) allowed = NULL;
+
+    if (!host || (host_cpuset && !(allowed = vnuma_cpuset_parse(host_cpuset, error))))
+        return FALSE;
+    *count = 0;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        g_autoptr(VnumaCpuSet) cpus = vnuma_host_node_cpus(host->nodes->pdata[i]);
+
+        if (allowed)
+            vnuma_cpuset_intersect(cpus, allowed);
+        *count += !vnuma_cpuset_is_empty(cpus);
+    }
+    return TRUE;
+}
+
+/* The most guest nodes ≤ @nodes that split @vcpus evenly (1: none). */
+static guint
+nova_node_count(guint vcpus, guint nodes)
+{
+    for (guint k = MIN(nodes, vcpus); k > 1; k--)
+        if (vcpus % k == 0)
+            return k;
+    return 1;
+}
+
 /* Whether hw:numa_nodes=K alone gives these cells: Nova cuts vCPUs and
  * RAM into K equal contiguous parts. */
 static gboolean
@@ -168,9 +206,10 @@ nova_extra_specs(const VnumaPlan *plan, guint vcpus, guint64 mib, GError **error
 }
 
 static char *
-render_nova(const VnumaPlan *plan, const GArray *specs, const char *flavor, guint vcpus, guint64 mib)
+render_nova(const VnumaPlan *plan, const GArray *specs, const char *flavor, guint vcpus, guint64 mib,
+            const char *note)
 {
-    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GString) out = g_string_new(note);
     guint clients = vnuma_plan_n_clients(plan);
 
     g_string_append_printf(out, "# vnuma: %u vCPUs, %" G_GUINT64_FORMAT " MiB: %u NUMA client(s)", vcpus, mib, clients);
@@ -265,7 +304,8 @@ vnumactl_advise(int argc, char **argv)
     g_autoptr(GArray) specs = NULL;
     g_autofree char *domain = NULL;
     g_autofree char *output = NULL;
-    guint64 mib = 0;
+    g_autofree char *note = NULL;
+    guint64 mib = 0, nodes = 0;
     gboolean json;
 
     g_option_context_add_main_entries(options, entries, NULL);
@@ -290,10 +330,29 @@ vnumactl_advise(int argc, char **argv)
     if (!vnuma_plan_is_managed(plan))
         return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "vnuma would not manage this flavor: %s",
                              vnuma_plan_reason(plan));
+    {
+        guint bearing = 0;
+
+        if (!cpu_bearing_nodes(caps, ctx, &bearing, &error))
+            return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
+        nodes = bearing;
+    }
+    if (vnuma_plan_n_cells(plan) > nodes) {
+        guint k = nova_node_count((guint) vcpus, (guint) nodes);
+
+        note = g_strdup_printf("# Nova puts each guest node on its own host node: %" G_GUINT64_FORMAT
+                               " with CPUs here, so %u guest node(s) instead of vnuma's %u\n",
+                               nodes, k > 1 ? k : 0, vnuma_plan_n_cells(plan));
+        g_free(domain);
+        domain = flavor_domain((guint) vcpus, mib, prefer_ht, (guint) vcpus / k, (guint) max_per_node);
+        vnuma_plan_free(plan);
+        if (!(plan = vnuma_plan_new(ctx, domain, strlen(domain), &error)))
+            return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
+    }
     if (!(specs = nova_extra_specs(plan, (guint) vcpus, mib, &error)))
         return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
     output = json ? render_json(plan, specs, (guint) vcpus, mib)
-                  : render_nova(plan, specs, flavor ? flavor : "FLAVOR", (guint) vcpus, mib);
+                  : render_nova(plan, specs, flavor ? flavor : "FLAVOR", (guint) vcpus, mib, note);
     if (!vnumactl_print(output) || (json && !vnumactl_print("\n")))
         return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "cannot write the result");
     return EXIT_SUCCESS;
