@@ -108,36 +108,63 @@ flavor_domain(guint vcpus, guint64 mib, gboolean prefer_ht, guint cores_per_sock
                            policy->str, mib, vcpus);
 }
 
-/* Host nodes with a CPU the guests may use (online ∩ host_cpuset): the
- * most guest nodes Nova can place. */
-static gboolean
-cpu_bearing_nodes(const char *caps, const VnumaContext *ctx, guint *count, GError **error)
+/* Usable CPUs (online ∩ host_cpuset) of each host node that has any:
+ * Nova puts each guest node on its own such node, within its CPUs. */
+static GArray *
+cpu_bearing_nodes(const char *caps, const VnumaContext *ctx, GError **error)
 {
     g_autoptr(VnumaHost) host = vnuma_host_from_caps_file(caps, error);
     g_autofree char *host_cpuset = host ? vnuma_context_config_string(ctx, "host_cpuset") : NULL;
     g_autoptr(VnumaCpuSet) allowed = NULL;
+    g_autoptr(GArray) counts = g_array_new(FALSE, FALSE, sizeof(guint));
 
     if (!host || (host_cpuset && !(allowed = vnuma_cpuset_parse(host_cpuset, error))))
-        return FALSE;
-    *count = 0;
+        return NULL;
     for (guint i = 0; i < host->nodes->len; i++) {
         g_autoptr(VnumaCpuSet) cpus = vnuma_host_node_cpus(host->nodes->pdata[i]);
+        guint n;
 
         if (allowed)
             vnuma_cpuset_intersect(cpus, allowed);
-        *count += !vnuma_cpuset_is_empty(cpus);
+        if ((n = vnuma_cpuset_count(cpus)))
+            g_array_append_val(counts, n);
     }
-    return TRUE;
+    return g_steal_pointer(&counts);
 }
 
-/* The most guest nodes ≤ @nodes that split @vcpus evenly (1: none). */
+/* The most guest nodes k that Nova can place: k divides @vcpus (an even
+ * split) and k host nodes have V/k CPUs or more. 1: no guest NUMA. */
 static guint
-nova_node_count(guint vcpus, guint nodes)
+nova_node_count(guint vcpus, const GArray *nodes)
 {
-    for (guint k = MIN(nodes, vcpus); k > 1; k--)
-        if (vcpus % k == 0)
+    for (guint k = MIN(nodes->len, vcpus); k > 1; k--) {
+        guint fit = 0;
+
+        if (vcpus % k)
+            continue;
+        for (guint i = 0; i < nodes->len; i++)
+            fit += g_array_index(nodes, guint, i) >= vcpus / k;
+        if (fit >= k)
             return k;
+    }
     return 1;
+}
+
+/* Whether Nova can place the plan's cells as they are. */
+static gboolean
+nova_fits(const VnumaPlan *plan, const GArray *nodes)
+{
+    guint cells = vnuma_plan_n_cells(plan), biggest = 0, fit = 0;
+
+    for (guint c = 0; c < cells; c++) {
+        g_autofree char *cpus = vnuma_plan_cell(plan, c, NULL);
+        g_autoptr(VnumaCpuSet) set = vnuma_cpuset_parse(cpus, NULL);
+
+        biggest = MAX(biggest, set ? vnuma_cpuset_count(set) : G_MAXUINT);
+    }
+    for (guint i = 0; i < nodes->len; i++)
+        fit += g_array_index(nodes, guint, i) >= biggest;
+    return cells <= fit;
 }
 
 /* Whether hw:numa_nodes=K alone gives these cells: Nova cuts vCPUs and
@@ -305,7 +332,8 @@ vnumactl_advise(int argc, char **argv)
     g_autofree char *domain = NULL;
     g_autofree char *output = NULL;
     g_autofree char *note = NULL;
-    guint64 mib = 0, nodes = 0;
+    g_autoptr(GArray) nodes = NULL;
+    guint64 mib = 0;
     gboolean json;
 
     g_option_context_add_main_entries(options, entries, NULL);
@@ -330,19 +358,14 @@ vnumactl_advise(int argc, char **argv)
     if (!vnuma_plan_is_managed(plan))
         return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "vnuma would not manage this flavor: %s",
                              vnuma_plan_reason(plan));
-    {
-        guint bearing = 0;
+    if (!(nodes = cpu_bearing_nodes(caps, ctx, &error)))
+        return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
+    if (!nova_fits(plan, nodes)) {
+        guint k = nova_node_count((guint) vcpus, nodes);
 
-        if (!cpu_bearing_nodes(caps, ctx, &bearing, &error))
-            return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
-        nodes = bearing;
-    }
-    if (vnuma_plan_n_cells(plan) > nodes) {
-        guint k = nova_node_count((guint) vcpus, (guint) nodes);
-
-        note = g_strdup_printf("# Nova puts each guest node on its own host node: %" G_GUINT64_FORMAT
-                               " with CPUs here, so %u guest node(s) instead of vnuma's %u\n",
-                               nodes, k > 1 ? k : 0, vnuma_plan_n_cells(plan));
+        note = g_strdup_printf("# Nova puts each guest node on its own host node, within its CPUs: %u "
+                               "node(s) with CPUs here, so %u guest node(s) instead of vnuma's %u\n",
+                               nodes->len, k > 1 ? k : 0, vnuma_plan_n_cells(plan));
         g_free(domain);
         domain = flavor_domain((guint) vcpus, mib, prefer_ht, (guint) vcpus / k, (guint) max_per_node);
         vnuma_plan_free(plan);

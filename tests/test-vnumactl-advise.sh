@@ -129,7 +129,7 @@ check "24 vCPU on 4x4: agrees with plan at 4 nodes" \
 run advise --caps "$hosts/xeon-4s4c-ht.xml" --vcpus 24 --memory 64G
 check "24 vCPU on 4x4: 4 nodes, 4 sockets x 6" \
   [ "$(specs)" = "hw:numa_nodes=4 hw:cpu_sockets=4 hw:cpu_cores=6 hw:cpu_threads=1 " ]
-check "24 vCPU on 4x4: says why" grep -q '^# Nova puts each guest node on its own host node: 4' "$tmp/out"
+check "24 vCPU on 4x4: says why" grep -q '^# Nova puts each guest node on its own host node, within its CPUs: 4' "$tmp/out"
 run advise --caps "$hosts/xeon-2s10c-ht.xml" --vcpus 24 --memory 64G
 check "24 vCPU on 2x10: 2 nodes, not 3" \
   [ "$(specs)" = "hw:numa_nodes=2 hw:cpu_sockets=2 hw:cpu_cores=12 hw:cpu_threads=1 " ]
