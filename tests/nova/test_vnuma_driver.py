@@ -313,6 +313,27 @@ class VnumaDriverTest(VnumaDriverTestBase):
         self.assertIn('libvnuma-missing.so.1', self.stdlog.logger.output)
 
 
+class VnumaConfigTest(VnumaDriverTestBase):
+    """vnuma.conf's capabilities key names the host topology instead of
+    libvirt's; memory_mode=auto follows this libvirt's version."""
+    vnuma_conf = '[vnuma]\nmemory_mode=auto\ncapabilities=%s\n' % os.path.join(
+        HOSTS, 'xeon-4s4c-ht.xml')
+
+    def test_capabilities_key(self):
+        self.start_2node()
+        self.boot(24)
+        cells, topology = guest_shape(self.last_define('compute1'))
+        self.assertEqual(6, len(cells))   # the 4-node file's sizing: 6 × 4
+
+    def test_memory_mode_auto_old_libvirt(self):
+        self.start_compute(
+            hostname='compute1', host_info=fixture_host('xeon-2s10c-ht', 2, 10, 2),
+            libvirt_version=versionutils.convert_version_to_int((7, 0, 0)))
+        self.boot(24)
+        root = ET.fromstring(self.last_define('compute1'))
+        self.assertEqual('strict', root.find('./numatune/memory').get('mode'))
+
+
 class VnumaBadConfigTest(VnumaDriverTestBase):
     # unreadable: a directory where the file should be
     vnuma_conf = None
