@@ -45,12 +45,30 @@ def main(argv):
     paths.state_path_def = lambda *a: (
         paste if a == ('etc/nova/api-paste.ini',) else stock_path_def(*a))
 
+    calls = {'define': 0, 'planned': 0, 'rewritten': 0}
     if driver == 'vnuma':
         from nova.tests.functional.libvirt import base
+        from nova.virt.vnuma import driver as vnuma_driver
 
         def _setup_compute_service(self):
             self.flags(compute_driver='vnuma.driver.VnumaLibvirtDriver')
         base.ServersTestBase._setup_compute_service = _setup_compute_service
+
+        # Proof that Nova's tests went through the vnuma driver, and how.
+        get_guest_xml = vnuma_driver.VnumaLibvirtDriver._get_guest_xml
+        plan = vnuma_driver.VnumaLibvirtDriver._vnuma_plan
+
+        def counted_get_guest_xml(self, *args, **kwargs):
+            calls['define'] += 1
+            return get_guest_xml(self, *args, **kwargs)
+
+        def counted_plan(self, instance, xml):
+            calls['planned'] += 1
+            out = plan(self, instance, xml)
+            calls['rewritten'] += out != xml
+            return out
+        vnuma_driver.VnumaLibvirtDriver._get_guest_xml = counted_get_guest_xml
+        vnuma_driver.VnumaLibvirtDriver._vnuma_plan = counted_plan
     elif driver != 'stock':
         sys.stderr.write('run.py: --driver vnuma|stock\n')
         return 1
@@ -81,6 +99,10 @@ def main(argv):
     for test, reason in result.skipped:
         print('SKIPPED: %s: %s' % (test.id(), reason))
     ok = result.wasSuccessful() and not result.skipped and result.testsRun > 0
+    if driver == 'vnuma':
+        print('run.py: the vnuma driver built %(define)d domain XMLs: %(planned)d planned '
+              '(no Nova NUMA topology), %(rewritten)d rewritten' % calls)
+        ok = ok and calls['define'] > 0
     return 0 if ok else 1
 
 
