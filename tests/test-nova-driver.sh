@@ -11,8 +11,9 @@ export LD_LIBRARY_PATH=$build/plugin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # not ours to leak-check.
 lib=$build/plugin/libvnuma.so.1
 preload=()
+needed=$(ldd "$lib")   # whole, not piped into grep -q (SIGPIPE under pipefail)
 for rt in libasan.so libubsan.so; do
-  if ldd "$lib" | grep -q "${rt%.so}"; then
+  if [[ $needed == *"${rt%.so}"* ]]; then
     preload+=("$(gcc -print-file-name="$rt")")
   fi
 done
