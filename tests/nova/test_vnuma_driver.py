@@ -59,9 +59,9 @@ def guest_shape(xml):
     cells = [(c.get('cpus'), c.get('memory'))
              for c in root.findall('./cpu/numa/cell')]
     topo = root.find('./cpu/topology')
+    # libvirt's default for an attribute left out (Nova writes no dies) is 1
     topology = None if topo is None else tuple(
-        int(topo.get(k)) for k in ('sockets', 'dies', 'cores', 'threads')
-        if topo.get(k) is not None)
+        int(topo.get(k, 1)) for k in ('sockets', 'dies', 'cores', 'threads'))
     return cells, topology
 
 
@@ -372,3 +372,5 @@ class VnumaOwnerTopologyTest(VnumaDriverTestBase):
         cells, topology = guest_shape(self.last_define('compute1'))
         self.assertLessEqual(topology[0], 2, self.last_define())
         self.assertEqual(24, topology[0] * topology[2] * topology[3])
+        # the topology Nova chose for the flavor, unchanged
+        self.assertEqual(guest_shape(self.stock[-1])[1], topology)
