@@ -107,6 +107,25 @@ vnuma_agent_state_from_layout(const VnumaLayout *layout, const char *fingerprint
     return state;
 }
 
+/* A definition sized for this host when it was defined — by the Nova
+ * driver, an adapter, or this agent: it carries vnuma's record for this
+ * host's shape, and the pins it has are the ones the record wrote. Its
+ * guest topology is settled; the agent places it live and leaves the
+ * definition alone, even when its own settings would write it otherwise. */
+static gboolean
+sized_at_define(const VnumaHost *host, const VnumaRequest *request)
+{
+    g_autofree char *fingerprint = NULL;
+    g_autofree char *digest = NULL;
+
+    if (!request->stamp || !request->stamp->pins_digest || vnuma_pinset_is_empty(request->pins))
+        return FALSE;
+    fingerprint = vnuma_host_fingerprint(host);
+    digest = vnuma_pinset_digest(request->pins);
+    return g_strcmp0(request->stamp->host, fingerprint) == 0 &&
+           g_str_equal(digest, request->stamp->pins_digest);
+}
+
 char *
 vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings, const char *xml,
                             gsize len, VnumaAgentPlanFlags flags, char **skip, GError **error)
@@ -120,6 +139,10 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
     *skip = NULL;
     if (!request)
         return NULL;
+    if (sized_at_define(host, request)) {
+        *skip = g_strdup("already sized (vnuma's record, for this host, matches its pins)");
+        return NULL;
+    }
     layout = vnuma_sizing_run(host, settings, request);
     if (!layout->managed) {
         *skip = g_strdup_printf("not managed: %s", layout->reason);

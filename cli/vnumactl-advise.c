@@ -13,6 +13,11 @@
  * - those must then be given for every node (ImageNUMATopologyIncomplete),
  *   cover every vCPU (ImageNUMATopologyCPUsUnassigned) and sum, in MiB,
  *   to the flavor's RAM (ImageNUMATopologyMemoryOutOfRange).
+ * - every guest node goes to a distinct host node with CPUs
+ *   (numa_fit_instance_to_host), so a layout with more cells than the
+ *   host has CPU-bearing nodes is planned again with coresPerSocket =
+ *   V / k: k guest nodes, the most ≤ those nodes that divide V (none
+ *   when only 1 does).
  * Without guest cells no hw:numa_* is written: such an instance gets no
  * <numatune>, and vnumad places its clients live. */
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #include "cli/vnumactl.h"
 #include "lib/vnuma-json.h"
 #include "plugin/vnuma.h"
+#include "xml/vnuma-caps.h"
 
 typedef struct {
     char *key;
@@ -102,6 +108,65 @@ flavor_domain(guint vcpus, guint64 mib, gboolean prefer_ht, guint cores_per_sock
                            policy->str, mib, vcpus);
 }
 
+/* Usable CPUs (online ∩ host_cpuset) of each host node that has any:
+ * Nova puts each guest node on its own such node, within its CPUs. */
+static GArray *
+cpu_bearing_nodes(const char *caps, const VnumaContext *ctx, GError **error)
+{
+    g_autoptr(VnumaHost) host = vnuma_host_from_caps_file(caps, error);
+    g_autofree char *host_cpuset = host ? vnuma_context_config_string(ctx, "host_cpuset") : NULL;
+    g_autoptr(VnumaCpuSet) allowed = NULL;
+    g_autoptr(GArray) counts = g_array_new(FALSE, FALSE, sizeof(guint));
+
+    if (!host || (host_cpuset && !(allowed = vnuma_cpuset_parse(host_cpuset, error))))
+        return NULL;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        g_autoptr(VnumaCpuSet) cpus = vnuma_host_node_cpus(host->nodes->pdata[i]);
+        guint n;
+
+        if (allowed)
+            vnuma_cpuset_intersect(cpus, allowed);
+        if ((n = vnuma_cpuset_count(cpus)))
+            g_array_append_val(counts, n);
+    }
+    return g_steal_pointer(&counts);
+}
+
+/* The most guest nodes k that Nova can place: k divides @vcpus (an even
+ * split) and k host nodes have V/k CPUs or more. 1: no guest NUMA. */
+static guint
+nova_node_count(guint vcpus, const GArray *nodes)
+{
+    for (guint k = MIN(nodes->len, vcpus); k > 1; k--) {
+        guint fit = 0;
+
+        if (vcpus % k)
+            continue;
+        for (guint i = 0; i < nodes->len; i++)
+            fit += g_array_index(nodes, guint, i) >= vcpus / k;
+        if (fit >= k)
+            return k;
+    }
+    return 1;
+}
+
+/* Whether Nova can place the plan's cells as they are. */
+static gboolean
+nova_fits(const VnumaPlan *plan, const GArray *nodes)
+{
+    guint cells = vnuma_plan_n_cells(plan), biggest = 0, fit = 0;
+
+    for (guint c = 0; c < cells; c++) {
+        g_autofree char *cpus = vnuma_plan_cell(plan, c, NULL);
+        g_autoptr(VnumaCpuSet) set = vnuma_cpuset_parse(cpus, NULL);
+
+        biggest = MAX(biggest, set ? vnuma_cpuset_count(set) : G_MAXUINT);
+    }
+    for (guint i = 0; i < nodes->len; i++)
+        fit += g_array_index(nodes, guint, i) >= biggest;
+    return cells <= fit;
+}
+
 /* Whether hw:numa_nodes=K alone gives these cells: Nova cuts vCPUs and
  * RAM into K equal contiguous parts. */
 static gboolean
@@ -168,9 +233,10 @@ nova_extra_specs(const VnumaPlan *plan, guint vcpus, guint64 mib, GError **error
 }
 
 static char *
-render_nova(const VnumaPlan *plan, const GArray *specs, const char *flavor, guint vcpus, guint64 mib)
+render_nova(const VnumaPlan *plan, const GArray *specs, const char *flavor, guint vcpus, guint64 mib,
+            const char *note)
 {
-    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GString) out = g_string_new(note);
     guint clients = vnuma_plan_n_clients(plan);
 
     g_string_append_printf(out, "# vnuma: %u vCPUs, %" G_GUINT64_FORMAT " MiB: %u NUMA client(s)", vcpus, mib, clients);
@@ -265,6 +331,8 @@ vnumactl_advise(int argc, char **argv)
     g_autoptr(GArray) specs = NULL;
     g_autofree char *domain = NULL;
     g_autofree char *output = NULL;
+    g_autofree char *note = NULL;
+    g_autoptr(GArray) nodes = NULL;
     guint64 mib = 0;
     gboolean json;
 
@@ -290,10 +358,24 @@ vnumactl_advise(int argc, char **argv)
     if (!vnuma_plan_is_managed(plan))
         return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "vnuma would not manage this flavor: %s",
                              vnuma_plan_reason(plan));
+    if (!(nodes = cpu_bearing_nodes(caps, ctx, &error)))
+        return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
+    if (!nova_fits(plan, nodes)) {
+        guint k = nova_node_count((guint) vcpus, nodes);
+
+        note = g_strdup_printf("# Nova puts each guest node on its own host node, within its CPUs: %u "
+                               "node(s) with CPUs here, so %u guest node(s) instead of vnuma's %u\n",
+                               nodes->len, k > 1 ? k : 0, vnuma_plan_n_cells(plan));
+        g_free(domain);
+        domain = flavor_domain((guint) vcpus, mib, prefer_ht, (guint) vcpus / k, (guint) max_per_node);
+        vnuma_plan_free(plan);
+        if (!(plan = vnuma_plan_new(ctx, domain, strlen(domain), &error)))
+            return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
+    }
     if (!(specs = nova_extra_specs(plan, (guint) vcpus, mib, &error)))
         return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "%s", error->message);
     output = json ? render_json(plan, specs, (guint) vcpus, mib)
-                  : render_nova(plan, specs, flavor ? flavor : "FLAVOR", (guint) vcpus, mib);
+                  : render_nova(plan, specs, flavor ? flavor : "FLAVOR", (guint) vcpus, mib, note);
     if (!vnumactl_print(output) || (json && !vnumactl_print("\n")))
         return vnumactl_fail(VNUMACTL_EXIT_BAD_INPUT, "cannot write the result");
     return EXIT_SUCCESS;

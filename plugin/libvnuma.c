@@ -167,6 +167,29 @@ VnumaPlan *
 vnuma_plan_new_full(VnumaContext *ctx, const char *domain_xml, gsize len, VnumaPlanFlags flags,
                     GError **error)
 {
+    return vnuma_plan_new_with_record(ctx, domain_xml, len, NULL, 0, flags, error);
+}
+
+/* A record given beside the domain stands in for one in its <metadata>. */
+static void
+adopt_record(VnumaRequest *request, const char *record, gsize record_len)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (!record || record_len == 0 || request->stamp)
+        return;
+    request->stamp = vnuma_stamp_from_xml(record, record_len, &local);
+    if (!request->stamp)
+        g_ptr_array_add(request->warnings,
+                        g_strdup_printf("the vnuma:layout record given is unreadable (%s); sizing afresh",
+                                        local->message));
+}
+
+VnumaPlan *
+vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
+                           const char *record, gsize record_len, VnumaPlanFlags flags,
+                           GError **error)
+{
     g_autoptr(VnumaXmlSource) src = NULL;
     g_autoptr(VnumaPlan) plan = g_new0(VnumaPlan, 1);
 
@@ -178,6 +201,7 @@ vnuma_plan_new_full(VnumaContext *ctx, const char *domain_xml, gsize len, VnumaP
         return NULL;
     if (!(plan->request = vnuma_request_from_domain(src, error)))
         return NULL;
+    adopt_record(plan->request, record, record_len);
     plan->request->keep_guest_abi = (flags & VNUMA_PLAN_KEEP_GUEST_ABI) != 0;
     /* topology + domain → sizing → placement → layout → XML */
     plan->layout = vnuma_sizing_run(ctx->host, &ctx->settings, plan->request);
@@ -251,6 +275,21 @@ vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len)
             *len = plan->output_len;
         return g_strndup(plan->output, plan->output_len);
     }
+    if (len)
+        *len = strlen(text);
+    return text;
+}
+
+char *
+vnuma_plan_record(const VnumaPlan *plan, gsize *len)
+{
+    g_autoptr(VnumaStamp) stamp = NULL;
+    char *text;
+
+    if (!plan->layout->managed || !plan->layout->pins)
+        return NULL;
+    stamp = vnuma_layout_to_stamp(plan->layout);
+    text = vnuma_stamp_format(stamp, "");
     if (len)
         *len = strlen(text);
     return text;

@@ -78,6 +78,16 @@ char *vnuma_context_describe_host(const VnumaContext *ctx);
 VnumaPlan *vnuma_plan_new(VnumaContext *ctx, const char *domain_xml, gsize len, GError **error);
 VnumaPlan *vnuma_plan_new_full(VnumaContext *ctx, const char *domain_xml, gsize len,
                                VnumaPlanFlags flags, GError **error);
+/* autosize=once for orchestrators that rebuild the domain XML at every
+ * start and keep their own per-instance data (Nova's system_metadata):
+ * @record is a <vnuma:layout> element an earlier plan gave
+ * (vnuma_plan_record), read as if it were in the domain's <metadata>
+ * when the domain has no record of its own. NULL or empty: as
+ * vnuma_plan_new_full. An unreadable record is a plan warning and the
+ * domain is sized afresh, as an unreadable record in the domain is. */
+VnumaPlan *vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
+                                      const char *record, gsize record_len,
+                                      VnumaPlanFlags flags, GError **error);
 void vnuma_plan_free(VnumaPlan *plan);
 
 gboolean vnuma_plan_is_managed(const VnumaPlan *plan);
@@ -91,6 +101,11 @@ const char *const *vnuma_plan_warnings(const VnumaPlan *plan);
 /* The plan in @format. XML is the whole domain, the input unchanged when
  * there is nothing to change. */
 char *vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len);
+
+/* The plan's <vnuma:layout> record (the element the rewritten XML
+ * carries), to keep beside the instance for vnuma_plan_new_with_record;
+ * NULL when the plan is not managed. */
+char *vnuma_plan_record(const VnumaPlan *plan, gsize *len);
 
 /* The sizing itself, for front ends that translate it into another
  * system's terms (vnumactl advise → Nova flavor extra specs). Lists are

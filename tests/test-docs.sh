@@ -28,6 +28,10 @@ for page in man1/vnumactl.1 man8/vnumad.8 man8/vnuma-hook.8 man5/vnuma.conf.5; d
 done
 check "installed: vnumactl and the adapters" bash -c "find '$tmp/root' -name vnumactl -type f | grep -q . &&
   find '$tmp/root' -name vnuma-vdsm-hook | grep -q . && find '$tmp/root' -name vnuma-kubevirt-sidecar | grep -q ."
+check "installed: the Nova driver in nova/virt/vnuma" bash -c "
+  for f in __init__ driver libvnuma; do
+    find '$tmp/root' -path \"*/nova/virt/vnuma/\$f.py\" | grep -q . || exit 1
+  done"
 check "installed: the VDSM hook link" bash -c "find '$tmp/root' -path '*/vdsm/hooks/before_vm_start/50_vnuma' | grep -q ."
 
 # Coverage: what the programs accept is documented.

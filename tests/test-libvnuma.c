@@ -739,6 +739,75 @@ test_keep_guest_abi(void **state)
     }
 }
 
+/* Nova rebuilds the domain at every start: the record kept beside the
+ * instance (vnuma_plan_record) brings the first sizing back on any host. */
+static void
+test_plan_with_record(void **state)
+{
+    g_autoptr(VnumaContext) four = context_on("xeon-4s4c-ht");
+    g_autoptr(VnumaContext) two = context_on("xeon-2s10c-ht");
+    gsize len, record_len = 0;
+    g_autofree char *wide = example("domains", "wide-12vcpu", &len);
+    g_autofree char *narrow = NULL;
+    g_autoptr(VnumaPlan) first = plan_ok(four, wide, len);
+    g_autofree char *record = vnuma_plan_record(first, &record_len);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) fresh = plan_ok(two, wide, len);
+    g_autoptr(VnumaPlan) kept = NULL;
+    g_autoptr(VnumaPlan) broken = NULL;
+    g_autoptr(VnumaPlan) unmanaged = NULL;
+    g_autofree char *kept_xml = NULL;
+    gsize narrow_len;
+
+    assert_non_null(record);
+    assert_int_equal(record_len, strlen(record));
+    assert_true(g_str_has_prefix(record, "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1'"));
+    assert_contains(record, "vcpus='12'");
+    /* Without it, the other host sizes afresh: 2 cells of 6. */
+    assert_int_equal(vnuma_plan_n_cells(fresh), 2);
+    /* With it, the 4-node host's 3 × 4 stays; home nodes are this host's. */
+    kept = vnuma_plan_new_with_record(two, wide, len, record, record_len, VNUMA_PLAN_DEFAULT, &error);
+    assert_non_null(kept);
+    assert_null(error);
+    assert_summary(kept, "managed true\nreason null\n"
+                         "client 0,1,2,3 16777216 0\n"
+                         "client 4,5,6,7 16777216 1\n"
+                         "client 8,9,10,11 16777216 0\n"
+                         "cell 0,1,2,3 16777216\n"
+                         "cell 4,5,6,7 16777216\n"
+                         "cell 8,9,10,11 16777216\n"
+                         "topology 3 1 4 1\n"
+                         "warnings 1\n");
+    kept_xml = vnuma_plan_render(kept, VNUMA_FORMAT_XML, NULL);
+    vnuma_test_assert_valid(kept_xml, "domain");
+    assert_contains(kept_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
+    /* The record the XML carries is the one vnuma_plan_record gives. */
+    {
+        g_autofree char *again = vnuma_plan_record(kept, NULL);
+
+        assert_contains(kept_xml, "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1'");
+        assert_contains(again, "vcpus='12'");
+        assert_contains(again, "<vnuma:topology sockets='3' dies='1' cores='4' threads='1'/>");
+    }
+    /* An unreadable record: a warning, sized afresh. */
+    broken = vnuma_plan_new_with_record(two, wide, len, "<layout/>", 9, VNUMA_PLAN_DEFAULT, &error);
+    assert_non_null(broken);
+    assert_int_equal(vnuma_plan_n_cells(broken), 2);
+    assert_contains(vnuma_plan_warnings(broken)[0], "record given is unreadable");
+    /* Another V: the record does not apply; an unmanaged plan has none. */
+    narrow = example("domains", "narrow-8vcpu", &narrow_len);
+    unmanaged = vnuma_plan_new_with_record(two, narrow, narrow_len, record, record_len,
+                                           VNUMA_PLAN_DEFAULT, &error);
+    assert_non_null(unmanaged);
+    assert_int_equal(vnuma_plan_n_cells(unmanaged), 0);
+    {
+        guint s, d, c, t;
+
+        vnuma_plan_topology(unmanaged, &s, &d, &c, &t);
+        assert_int_not_equal(s, 3);
+    }
+}
+
 static void
 test_every_example_every_format(void **state)
 {
@@ -884,6 +953,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_host),
+        cmocka_unit_test(test_plan_with_record),
         cmocka_unit_test(test_load_caps),
         cmocka_unit_test(test_load_caps_errors),
         cmocka_unit_test(test_load_sysfs),

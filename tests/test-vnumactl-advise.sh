@@ -122,7 +122,20 @@ check "12 vCPU, odd MiB: explicit memory, agrees with plan" advise_matches_plan 
 check "12 vCPU, odd MiB: explicit" python3 -c "
 import json,sys; s=json.load(open(sys.argv[1]))['extra_specs']
 assert (s['hw:numa_mem.0'], s['hw:numa_mem.1']) == ('512', '513'), s" "$tmp/advise.json"
-check "24 vCPU on 4x4: agrees with plan" advise_matches_plan xeon-4s4c-ht 24 65536 ""
+# vnuma alone makes 6 cells of 4 there; Nova needs a host node per guest
+# node, so advise plans 4 of 6 (coresPerSocket 6), as plan does with it.
+check "24 vCPU on 4x4: agrees with plan at 4 nodes" \
+  advise_matches_plan xeon-4s4c-ht 24 65536 "coresPerSocket='6'"
+run advise --caps "$hosts/xeon-4s4c-ht.xml" --vcpus 24 --memory 64G
+check "24 vCPU on 4x4: 4 nodes, 4 sockets x 6" \
+  [ "$(specs)" = "hw:numa_nodes=4 hw:cpu_sockets=4 hw:cpu_cores=6 hw:cpu_threads=1 " ]
+check "24 vCPU on 4x4: says why" grep -q '^# Nova puts each guest node on its own host node, within its CPUs: 4' "$tmp/out"
+run advise --caps "$hosts/xeon-2s10c-ht.xml" --vcpus 24 --memory 64G
+check "24 vCPU on 2x10: 2 nodes, not 3" \
+  [ "$(specs)" = "hw:numa_nodes=2 hw:cpu_sockets=2 hw:cpu_cores=12 hw:cpu_threads=1 " ]
+run advise --caps "$hosts/xeon-2s10c-ht.xml" --vcpus 25 --memory 64G
+check "25 vCPU on 2x10: no even split over 2 nodes, no guest NUMA" \
+  [ "$(specs)" = "hw:cpu_sockets=1 hw:cpu_cores=25 hw:cpu_threads=1 " ]
 check "EPYC NPS4 64 vCPU: agrees with plan" advise_matches_plan epyc-nps4-2s 64 262144 ""
 
 # Units and errors.

@@ -318,6 +318,25 @@ check_single_elements(xmlXPathContext *xpath, GError **error)
     return TRUE;
 }
 
+VnumaStamp *
+vnuma_stamp_from_xml(const char *xml, gsize len, GError **error)
+{
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(xml, len, "vnuma:layout record", error);
+    g_autoptr(xmlXPathContext) xpath = NULL;
+    xmlNode *record;
+
+    if (!src)
+        return NULL;
+    xpath = vnuma_xml_xpath_new(vnuma_xml_source_doc(src));
+    record = vnuma_xml_node(xpath, NULL, "/vnumal:layout");
+    if (!record) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "not a vnuma record: the root element is not <layout> in " VNUMA_LAYOUT_NAMESPACE);
+        return NULL;
+    }
+    return read_stamp(xpath, record, error);
+}
+
 VnumaRequest *
 vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
 {

@@ -22,4 +22,8 @@ G_BEGIN_DECLS
  * libvirt elements are errors naming the element. */
 VnumaRequest *vnuma_request_from_domain(const VnumaXmlSource *src, GError **error);
 
+/* A <vnuma:layout> element on its own (as vnuma_stamp_format writes it),
+ * for records kept outside the domain (an orchestrator's instance data). */
+VnumaStamp *vnuma_stamp_from_xml(const char *xml, gsize len, GError **error);
+
 G_END_DECLS
