@@ -113,12 +113,18 @@ vnuma_pinset_is_empty(const VnumaPinSet *pins)
     return pins->vcpupins->len == 0 && !pins->emulatorpin && !pins->has_numatune;
 }
 
+/* "label=LIST;" ("-" for none), without printf: the hook digests every
+ * vCPU's pins at each call. */
 static void
 append_set(GString *out, const char *label, const VnumaCpuSet *set)
 {
-    g_autofree char *text = set ? vnuma_cpuset_format(set) : g_strdup("-");
-
-    g_string_append_printf(out, "%s=%s;", label, text);
+    g_string_append(out, label);
+    g_string_append_c(out, '=');
+    if (set)
+        vnuma_cpuset_append(out, set);
+    else
+        g_string_append_c(out, '-');
+    g_string_append_c(out, ';');
 }
 
 char *
@@ -130,7 +136,9 @@ vnuma_pinset_digest(const VnumaPinSet *pins)
     for (guint i = 0; i < pins->vcpupins->len; i++) {
         const VnumaVcpuPin *pin = &g_array_index(pins->vcpupins, VnumaVcpuPin, i);
 
-        g_string_append_printf(out, "vcpu%u:", pin->vcpu);
+        g_string_append(out, "vcpu");
+        vnuma_string_append_uint(out, pin->vcpu);
+        g_string_append_c(out, ':');
         append_set(out, "cpuset", pin->cpuset);
     }
     append_set(out, "emulator", pins->emulatorpin);

@@ -288,12 +288,14 @@ sysfs_read_distances(const char *node_path, const VnumaCpuSet *nodes, VnumaHostN
 static gboolean
 sysfs_read_cpu(const char *cpu_root, guint id, VnumaHostNode *node, GError **error)
 {
+    /* g_strconcat, not g_build_filename: @cpu_root is already a clean
+     * path, and this runs for every CPU at every hook call. */
     g_autofree char *dir = g_strdup_printf("%s/cpu%u", cpu_root, id);
-    g_autofree char *online_path = g_build_filename(dir, "online", NULL);
-    g_autofree char *socket_path = g_build_filename(dir, "topology", "physical_package_id", NULL);
-    g_autofree char *die_path = g_build_filename(dir, "topology", "die_id", NULL);
-    g_autofree char *core_path = g_build_filename(dir, "topology", "core_id", NULL);
-    g_autofree char *siblings_path = g_build_filename(dir, "topology", "thread_siblings_list", NULL);
+    g_autofree char *online_path = g_strconcat(dir, "/online", NULL);
+    g_autofree char *socket_path = g_strconcat(dir, "/topology/physical_package_id", NULL);
+    g_autofree char *die_path = g_strconcat(dir, "/topology/die_id", NULL);
+    g_autofree char *core_path = g_strconcat(dir, "/topology/core_id", NULL);
+    g_autofree char *siblings_path = g_strconcat(dir, "/topology/thread_siblings_list", NULL);
     g_autoptr(VnumaCpuSet) siblings = NULL;
     guint socket_id, die_id = 0, core_id;
 
