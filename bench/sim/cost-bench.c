@@ -9,6 +9,13 @@
  * from one run.
  *
  *   cost-bench [--seed N]
+ *   cost-bench --nodes N --clients N --passes N    one configuration, exactly N passes
+ *
+ * The second form is for instruction counts, which are repeatable where
+ * times on a shared machine are not:
+ *   valgrind --tool=callgrind --toggle-collect=vnuma_rebalancer_pass \
+ *     build/bench/sim/cost-bench --nodes 8 --clients 1000 --passes 10
+ * (the collected instructions over 10, per pass).
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +34,9 @@
 #define VCPUS_PER_CLIENT 4
 #define MIN_SECONDS 1.0
 #define MAX_PASSES 41
+
+/* --passes: exactly this many passes (0: by time, as above). */
+static guint fixed_passes;
 
 static double
 now_s(void)
@@ -128,7 +138,7 @@ rebalance_cost(guint n_nodes, guint n_clients, guint seed, double out[2])
         nodes[n] = (VnumaRebalanceNode) { n, CPUS_PER_NODE };
     rc = g_new0(VnumaRebalanceClient, n_clients);
     model = build_model(rand, n_nodes, n_clients, rc);
-    while (passes < MAX_PASSES && (passes < 3 || elapsed < MIN_SECONDS)) {
+    while (fixed_passes ? passes < fixed_passes : passes < MAX_PASSES && (passes < 3 || elapsed < MIN_SECONDS)) {
         g_autoptr(GArray) moves = NULL;
 
         /* A fresh sample every pass, as the agent measures one. */
@@ -258,18 +268,29 @@ main(int argc, char **argv)
     static const guint client_counts[] = { 100, 1000, 5000, 10000 };
     double rss[G_N_ELEMENTS(client_counts)], marginal[G_N_ELEMENTS(node_counts)];
     double ms[G_N_ELEMENTS(node_counts)][G_N_ELEMENTS(client_counts)], out[2];
-    gint seed = 1;
+    gint seed = 1, only_nodes = 0, only_clients = 0, passes = 0;
     GOptionEntry entries[] = {
         { "seed", 's', 0, G_OPTION_ARG_INT, &seed, "Seed of the generated clients (default 1)", "N" },
+        { "nodes", 0, 0, G_OPTION_ARG_INT, &only_nodes, "Only this many nodes (with --clients)", "N" },
+        { "clients", 0, 0, G_OPTION_ARG_INT, &only_clients, "Only this many clients (with --nodes)", "N" },
+        { "passes", 0, 0, G_OPTION_ARG_INT, &passes, "Exactly N passes, at least 2 (with --nodes)", "N" },
         { NULL },
     };
     g_autoptr(GOptionContext) options = g_option_context_new(NULL);
     g_autoptr(GError) error = NULL;
 
     g_option_context_add_main_entries(options, entries, NULL);
-    if (!g_option_context_parse(options, &argc, &argv, &error) || argc != 1) {
-        fprintf(stderr, "usage: cost-bench [--seed N]\n");
+    if (!g_option_context_parse(options, &argc, &argv, &error) || argc != 1 ||
+        (only_nodes > 0) != (only_clients > 0) || (passes && (passes < 2 || only_nodes <= 0))) {
+        fprintf(stderr, "usage: cost-bench [--seed N] | --nodes N --clients N [--passes N]\n");
         return 2;
+    }
+    fixed_passes = (guint) passes;
+    if (only_nodes > 0) {
+        printf("| nodes | clients | ms / pass | µs / client | ns / client² | first pass ms | RSS growth KiB | KiB / client |\n");
+        printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        rebalance_cost((guint) only_nodes, (guint) only_clients, (guint) seed, out);
+        return 0;
     }
     printf("Rebalancer pass (%d CPUs per node, %d vCPUs per client; median of passes 2.., "
            "RSS growth of the model per client):\n\n", CPUS_PER_NODE, VCPUS_PER_CLIENT);
