@@ -10,7 +10,10 @@
  * The host is whatever the hook reads: /sys, $VNUMA_SYSFS_ROOT or
  * $VNUMA_CAPS_FILE (inherited).
  *
- *   hook-bench [--runs N] [--floor PARSE-FLOOR] HOOK DOMAIN.xml
+ *   hook-bench [--runs N] [--floor PARSE-FLOOR] [--compare OTHER-HOOK] HOOK DOMAIN.xml
+ *
+ * --compare adds another build of the hook (prepare and migrate) to the
+ * same interleaved run: before/after figures that share their noise.
  */
 #include <fcntl.h>
 #include <spawn.h>
@@ -100,11 +103,14 @@ main(int argc, char **argv)
 {
     gint runs = 301;
     g_autofree char *floor = NULL;
+    g_autofree char *compare = NULL;
     g_autoptr(GOptionContext) options = g_option_context_new("HOOK DOMAIN.xml");
     GOptionEntry entries[] = {
         { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Executions of each program (default 301)", "N" },
         { "floor", 'f', 0, G_OPTION_ARG_FILENAME, &floor,
           "The parse floor (default: parse-floor next to hook-bench)", "PROGRAM" },
+        { "compare", 'c', 0, G_OPTION_ARG_FILENAME, &compare,
+          "Another build of the hook, timed in the same run (not held to the targets)", "HOOK" },
         { NULL },
     };
     g_autoptr(GError) error = NULL;
@@ -112,7 +118,7 @@ main(int argc, char **argv)
 
     g_option_context_add_main_entries(options, entries, NULL);
     if (!g_option_context_parse(options, &argc, &argv, &error) || argc != 3 || runs < 1) {
-        fprintf(stderr, "usage: hook-bench [--runs N] [--floor PARSE-FLOOR] HOOK DOMAIN.xml\n");
+        fprintf(stderr, "usage: hook-bench [--runs N] [--floor PARSE-FLOOR] [--compare OTHER-HOOK] HOOK DOMAIN.xml\n");
         return 2;
     }
     if (!floor) {
@@ -125,21 +131,26 @@ main(int argc, char **argv)
     char *prepare_argv[] = { argv[1], "instance", "prepare", "begin", "-", NULL };
     char *migrate_argv[] = { argv[1], "instance", "migrate", "begin", "-", NULL };
     char *start_argv[] = { argv[1], "instance", "start", "begin", "-", NULL };
+    char *compare_prepare_argv[] = { compare, "instance", "prepare", "begin", "-", NULL };
+    char *compare_migrate_argv[] = { compare, "instance", "migrate", "begin", "-", NULL };
     Subject subjects[] = {
         { "/bin/true", true_argv, NULL },
         { "parse floor (parse + print)", floor_argv, NULL },
         { "vnuma-hook prepare begin", prepare_argv, NULL },
         { "vnuma-hook migrate begin", migrate_argv, NULL },
         { "vnuma-hook start begin", start_argv, NULL },
+        { "compared hook prepare begin", compare_prepare_argv, NULL },
+        { "compared hook migrate begin", compare_migrate_argv, NULL },
     };
+    gsize n_subjects = compare ? G_N_ELEMENTS(subjects) : G_N_ELEMENTS(subjects) - 2;
 
-    for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+    for (gsize s = 0; s < n_subjects; s++) {
         subjects[s].samples = g_array_new(FALSE, FALSE, sizeof(double));
         time_once(subjects[s].argv, argv[2]);   /* warm the page cache */
     }
     /* Interleaved, so drift in machine load hits every subject alike. */
     for (gint i = 0; i < runs; i++) {
-        for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+        for (gsize s = 0; s < n_subjects; s++) {
             double t = time_once(subjects[s].argv, argv[2]);
 
             g_array_append_val(subjects[s].samples, t);
@@ -148,7 +159,7 @@ main(int argc, char **argv)
     double base = median(subjects[0].samples), parse = median(subjects[1].samples);
     printf("domain: %s, host: %s, %d runs each, interleaved\n", argv[2], host_label(), runs);
     printf("| program | median µs | × /bin/true | × parse floor |\n|---|---:|---:|---:|\n");
-    for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+    for (gsize s = 0; s < n_subjects; s++) {
         double m = median(subjects[s].samples);
 
         printf("| %s | %.0f | %.2f | %.2f |\n", subjects[s].label, m, m / base, m / parse);
