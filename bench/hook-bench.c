@@ -2,10 +2,18 @@
 /*
  * hook-bench: libvirt waits for the qemu hook at every domain start, so
  * its cost is the exec of a small program. Prints the median wall time
- * of vnuma-hook on a domain XML next to /bin/true run the same way in
- * the same run (interleaved), and their ratio.
+ * of vnuma-hook on a domain XML next to two floors run the same way in
+ * the same run (interleaved): /bin/true (an exec) and parse-floor (an
+ * exec of a program linked like the hook that only parses the XML with
+ * the hook's parser and prints it), their ratios, and whether the
+ * hook's targets hold (≤ 1.3 × the parse floor, ≤ 2.5 × /bin/true).
+ * The host is whatever the hook reads: /sys, $VNUMA_SYSFS_ROOT or
+ * $VNUMA_CAPS_FILE (inherited).
  *
- *   hook-bench [--runs N] HOOK DOMAIN.xml
+ *   hook-bench [--runs N] [--floor PARSE-FLOOR] [--compare OTHER-HOOK] HOOK DOMAIN.xml
+ *
+ * --compare adds another build of the hook (prepare and migrate) to the
+ * same interleaved run: before/after figures that share their noise.
  */
 #include <fcntl.h>
 #include <spawn.h>
@@ -78,53 +86,89 @@ median(GArray *samples)
     return g_array_index(samples, double, samples->len / 2);
 }
 
+#define TARGET_FLOOR 1.3
+#define TARGET_TRUE 2.5
+
+/* The host the hook will read, for the heading. */
+static const char *
+host_label(void)
+{
+    if (g_getenv("VNUMA_CAPS_FILE"))
+        return g_getenv("VNUMA_CAPS_FILE");
+    return g_getenv("VNUMA_SYSFS_ROOT") ? g_getenv("VNUMA_SYSFS_ROOT") : "/sys";
+}
+
 int
 main(int argc, char **argv)
 {
     gint runs = 301;
+    g_autofree char *floor = NULL;
+    g_autofree char *compare = NULL;
     g_autoptr(GOptionContext) options = g_option_context_new("HOOK DOMAIN.xml");
     GOptionEntry entries[] = {
         { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Executions of each program (default 301)", "N" },
+        { "floor", 'f', 0, G_OPTION_ARG_FILENAME, &floor,
+          "The parse floor (default: parse-floor next to hook-bench)", "PROGRAM" },
+        { "compare", 'c', 0, G_OPTION_ARG_FILENAME, &compare,
+          "Another build of the hook, timed in the same run (not held to the targets)", "HOOK" },
         { NULL },
     };
     g_autoptr(GError) error = NULL;
+    gboolean met = TRUE;
 
     g_option_context_add_main_entries(options, entries, NULL);
     if (!g_option_context_parse(options, &argc, &argv, &error) || argc != 3 || runs < 1) {
-        fprintf(stderr, "usage: hook-bench [--runs N] HOOK DOMAIN.xml\n");
+        fprintf(stderr, "usage: hook-bench [--runs N] [--floor PARSE-FLOOR] [--compare OTHER-HOOK] HOOK DOMAIN.xml\n");
         return 2;
     }
+    if (!floor) {
+        g_autofree char *dir = g_path_get_dirname(argv[0]);
+
+        floor = g_build_filename(dir, "parse-floor", NULL);
+    }
     char *true_argv[] = { "/bin/true", "instance", "prepare", "begin", "-", NULL };
+    char *floor_argv[] = { floor, "instance", "prepare", "begin", "-", NULL };
     char *prepare_argv[] = { argv[1], "instance", "prepare", "begin", "-", NULL };
     char *migrate_argv[] = { argv[1], "instance", "migrate", "begin", "-", NULL };
     char *start_argv[] = { argv[1], "instance", "start", "begin", "-", NULL };
+    char *compare_prepare_argv[] = { compare, "instance", "prepare", "begin", "-", NULL };
+    char *compare_migrate_argv[] = { compare, "instance", "migrate", "begin", "-", NULL };
     Subject subjects[] = {
         { "/bin/true", true_argv, NULL },
+        { "parse floor (parse + print)", floor_argv, NULL },
         { "vnuma-hook prepare begin", prepare_argv, NULL },
         { "vnuma-hook migrate begin", migrate_argv, NULL },
         { "vnuma-hook start begin", start_argv, NULL },
+        { "compared hook prepare begin", compare_prepare_argv, NULL },
+        { "compared hook migrate begin", compare_migrate_argv, NULL },
     };
+    gsize n_subjects = compare ? G_N_ELEMENTS(subjects) : G_N_ELEMENTS(subjects) - 2;
 
-    for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+    for (gsize s = 0; s < n_subjects; s++) {
         subjects[s].samples = g_array_new(FALSE, FALSE, sizeof(double));
         time_once(subjects[s].argv, argv[2]);   /* warm the page cache */
     }
     /* Interleaved, so drift in machine load hits every subject alike. */
     for (gint i = 0; i < runs; i++) {
-        for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+        for (gsize s = 0; s < n_subjects; s++) {
             double t = time_once(subjects[s].argv, argv[2]);
 
             g_array_append_val(subjects[s].samples, t);
         }
     }
-    double base = median(subjects[0].samples);
-    printf("domain: %s, %d runs each, interleaved\n", argv[2], runs);
-    printf("%-28s %12s %8s\n", "program", "median µs", "ratio");
-    for (gsize s = 0; s < G_N_ELEMENTS(subjects); s++) {
+    double base = median(subjects[0].samples), parse = median(subjects[1].samples);
+    printf("domain: %s, host: %s, %d runs each, interleaved\n", argv[2], host_label(), runs);
+    printf("| program | median µs | × /bin/true | × parse floor |\n|---|---:|---:|---:|\n");
+    for (gsize s = 0; s < n_subjects; s++) {
         double m = median(subjects[s].samples);
 
-        printf("%-28s %12.0f %8.2f\n", subjects[s].label, m, m / base);
+        printf("| %s | %.0f | %.2f | %.2f |\n", subjects[s].label, m, m / base, m / parse);
+        /* The targets are for the hook's work: plan and re-home. */
+        if (s == 2 || s == 3)
+            met = met && m / parse <= TARGET_FLOOR && m / base <= TARGET_TRUE;
         g_array_unref(subjects[s].samples);
     }
+    printf("targets (prepare and migrate ≤ %.1f × parse floor and ≤ %.1f × /bin/true): %s\n",
+           TARGET_FLOOR, TARGET_TRUE, met ? "met" : "MISSED");
     return 0;
 }

@@ -286,24 +286,48 @@ vnuma_cpuset_parse(const char *text, GError **error)
     return g_steal_pointer(&set);
 }
 
-char *
-vnuma_cpuset_format(const VnumaCpuSet *set)
+void
+vnuma_string_append_uint(GString *out, guint64 value)
 {
-    GString *out = g_string_new(NULL);
+    char digits[20];
+    guint n = 0;
+
+    do {
+        digits[n++] = (char) ('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (n)
+        g_string_append_c(out, digits[--n]);
+}
+
+void
+vnuma_cpuset_append(GString *out, const VnumaCpuSet *set)
+{
     gint id = vnuma_cpuset_first(set);
+    gboolean first = TRUE;
 
     while (id >= 0) {
         gint last = id;
 
         while (vnuma_cpuset_contains(set, (guint) last + 1))
             last++;
-        if (out->len)
+        if (!first)
             g_string_append_c(out, ',');
-        if (last == id)
-            g_string_append_printf(out, "%d", id);
-        else
-            g_string_append_printf(out, "%d-%d", id, last);
+        first = FALSE;
+        vnuma_string_append_uint(out, (guint) id);
+        if (last != id) {
+            g_string_append_c(out, '-');
+            vnuma_string_append_uint(out, (guint) last);
+        }
         id = vnuma_cpuset_next(set, last);
     }
+}
+
+char *
+vnuma_cpuset_format(const VnumaCpuSet *set)
+{
+    GString *out = g_string_new(NULL);
+
+    vnuma_cpuset_append(out, set);
     return g_string_free(out, FALSE);
 }

@@ -20,6 +20,12 @@ void vnuma_cpuset_free(VnumaCpuSet *set);
 
 VnumaCpuSet *vnuma_cpuset_parse(const char *text, GError **error);
 char *vnuma_cpuset_format(const VnumaCpuSet *set);
+/* The same list appended to @out. */
+void vnuma_cpuset_append(GString *out, const VnumaCpuSet *set);
+/* Appends @value in decimal, as "%" G_GUINT64_FORMAT would, without
+ * printf's cost (format parsing, a temporary string): the hook formats
+ * every CPU of the host at each call. */
+void vnuma_string_append_uint(GString *out, guint64 value);
 
 void vnuma_cpuset_add(VnumaCpuSet *set, guint id);
 void vnuma_cpuset_add_range(VnumaCpuSet *set, guint first, guint last);

@@ -299,16 +299,26 @@ host_describe(const VnumaHost *host, gboolean with_memory)
         }
         for (guint c = 0; c < node->cpus->len; c++) {
             const VnumaHostCpu *cpu = &g_array_index(node->cpus, VnumaHostCpu, c);
-            g_autofree char *siblings = NULL;
 
             /* libvirt on x86 leaves offline CPUs out of its capabilities
              * while sysfs still links them to their node: describe only
              * what both sources agree on. */
             if (!cpu->online)
                 continue;
-            siblings = cpu->siblings ? vnuma_cpuset_format(cpu->siblings) : g_strdup("");
-            g_string_append_printf(out, "  cpu %u socket=%u die=%u core=%u siblings=%s\n",
-                                   cpu->id, cpu->socket_id, cpu->die_id, cpu->core_id, siblings);
+            /* "  cpu %u socket=%u die=%u core=%u siblings=%s\n", without
+             * printf: every hook call fingerprints every CPU. */
+            g_string_append(out, "  cpu ");
+            vnuma_string_append_uint(out, cpu->id);
+            g_string_append(out, " socket=");
+            vnuma_string_append_uint(out, cpu->socket_id);
+            g_string_append(out, " die=");
+            vnuma_string_append_uint(out, cpu->die_id);
+            g_string_append(out, " core=");
+            vnuma_string_append_uint(out, cpu->core_id);
+            g_string_append(out, " siblings=");
+            if (cpu->siblings)
+                vnuma_cpuset_append(out, cpu->siblings);
+            g_string_append_c(out, '\n');
         }
     }
     return g_string_free(out, FALSE);

@@ -96,12 +96,10 @@ memory_of(const VnumaRebalancer *rb, guint node)
     return rb->nodes && rb->nodes[node].cpu_only ? rb->nodes[node].memory_node : node;
 }
 
-/* Locality if the client lived on @node. */
+/* Locality if the client, of @total KiB, lived on @node. */
 static double
-locality_on(const VnumaRebalancer *rb, const VnumaRebalanceClient *client, guint node, guint n_nodes)
+locality_on(const VnumaRebalancer *rb, const VnumaRebalanceClient *client, guint64 total, guint node)
 {
-    guint64 total = total_memory(client, n_nodes);
-
     return total ? (double) client->memory_kib[memory_of(rb, node)] / (double) total : 1.0;
 }
 
@@ -114,37 +112,36 @@ contention(double load, double capacity)
 /* Memory follows its client: what is not on @node yet will be copied
  * there. CPU-seconds. */
 static double
-memory_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint node, guint n_nodes)
+memory_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint64 total, guint node)
 {
-    double gib = (double) total_memory(c, n_nodes) / KIB_PER_GIB;
+    double gib = (double) total / KIB_PER_GIB;
 
-    return (1.0 - locality_on(rb, c, node, n_nodes)) * gib * rb->params.cost_per_gib;
+    return (1.0 - locality_on(rb, c, total, node)) * gib * rb->params.cost_per_gib;
 }
 
 /* Until it is copied — on average half the horizon — those accesses are
  * remote. CPU-seconds over the horizon. */
 static double
-access_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint node, guint n_nodes)
+access_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint64 total, guint node)
 {
-    return (1.0 - locality_on(rb, c, node, n_nodes)) * c->demand * rb->params.remote_penalty *
+    return (1.0 - locality_on(rb, c, total, node)) * c->demand * rb->params.remote_penalty *
            rb->params.horizon / 2.0;
 }
 
 /* Remote accesses avoided by living on @to instead of at home. */
 static double
-locality_gain(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint to, guint n_nodes)
+locality_gain(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint64 total, guint to)
 {
-    return access_cost(rb, c, c->home, n_nodes) - access_cost(rb, c, to, n_nodes);
+    return access_cost(rb, c, total, c->home) - access_cost(rb, c, total, to);
 }
 
 /* Staying also means copying the remote memory home, so a move costs
  * only the difference (negative when the memory already sits at @to:
  * that is what makes a locality migration cheap), plus the warm-up. */
 static double
-move_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint to, guint n_nodes)
+move_cost(const VnumaRebalancer *rb, const VnumaRebalanceClient *c, guint64 total, guint to)
 {
-    return rb->params.cost_fixed + memory_cost(rb, c, to, n_nodes) -
-           memory_cost(rb, c, c->home, n_nodes);
+    return rb->params.cost_fixed + memory_cost(rb, c, total, to) - memory_cost(rb, c, total, c->home);
 }
 
 static gboolean
@@ -172,58 +169,218 @@ imbalanced(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, const dou
     return load[from] / nodes[from].capacity - load[to] / nodes[to].capacity > rb->params.hysteresis;
 }
 
+/* The best move so far. Among moves of equal worth the first in the
+ * order of the exhaustive search wins (client by client: its single
+ * moves, then its swaps with later clients), so that bounding the swap
+ * search changes no decision where the bound is not reached. */
+typedef struct {
+    VnumaMove move;
+    double worth;             /* gain − cost */
+    guint64 order;
+} Best;
+
+static guint64
+search_order(guint client, gboolean swap, guint second)
+{
+    return ((guint64) client << 33) | ((guint64) swap << 32) | second;
+}
+
+static void
+offer(Best *best, const VnumaMove *move, guint64 order)
+{
+    double worth = move->gain - move->cost;
+
+    if (worth > best->worth || (worth == best->worth && order < best->order)) {
+        best->move = *move;
+        best->worth = worth;
+        best->order = order;
+    }
+}
+
+/* Swap candidates. A swap of a (home p) and b (home q) is worth
+ * s(a→q) + s(b→p) + g(d_a − d_b): each client's own locality gain
+ * minus its move cost, plus the contention relieved, which depends only
+ * on the demand exchanged. g is concave and piecewise linear with
+ * slopes +H, 0 and −H (H the horizon): on each piece the worth is a sum
+ * of one term per client, so the best pairs of a piece are among the
+ * best clients of each side ranked by s + slope × demand. A pass keeps,
+ * per ordered node pair and slope, the SWAP_CANDIDATES best such
+ * clients, and weighs exactly every pair of the kept ones: the search is
+ * linear in clients, and exhaustive while a node pair has no more
+ * eligible clients than that. */
+#define SWAP_CANDIDATES 8
+#define SWAP_SLOPES 3
+
+typedef struct {
+    guint client;
+    double rank;
+    double locality;          /* locality_gain to the other node */
+    double cost;              /* move_cost to the other node */
+} Candidate;
+
+typedef struct {
+    guint len;
+    Candidate kept[SWAP_CANDIDATES];   /* best rank first */
+} Shortlist;
+
+/* Ties keep the earlier client: clients arrive in index order. */
+static void
+shortlist_offer(Shortlist *list, const Candidate *candidate)
+{
+    guint at;
+
+    if (list->len == SWAP_CANDIDATES && candidate->rank <= list->kept[SWAP_CANDIDATES - 1].rank)
+        return;
+    at = MIN(list->len, SWAP_CANDIDATES - 1);
+    while (at > 0 && list->kept[at - 1].rank < candidate->rank) {
+        list->kept[at] = list->kept[at - 1];
+        at--;
+    }
+    list->kept[at] = *candidate;
+    list->len = MIN(list->len + 1, SWAP_CANDIDATES);
+}
+
+typedef struct {
+    guint n_nodes;
+    Shortlist *lists;         /* [from][to][slope] */
+} SwapCandidates;
+
+static Shortlist *
+shortlist_of(const SwapCandidates *sc, guint from, guint to, guint slope)
+{
+    return &sc->lists[(from * sc->n_nodes + to) * SWAP_SLOPES + slope];
+}
+
+/* @c may swap into @to if it has memory there: else a swap is two moves. */
+static void
+candidates_offer(SwapCandidates *sc, const VnumaRebalancer *rb, const VnumaRebalanceClient *clients,
+                 guint i, guint to, double locality, double cost)
+{
+    const VnumaRebalanceClient *c = &clients[i];
+    static const double slopes[SWAP_SLOPES] = { 0.0, 1.0, -1.0 };
+
+    if (!c->memory_kib || !c->memory_kib[memory_of(rb, to)])
+        return;
+    for (guint s = 0; s < SWAP_SLOPES; s++) {
+        Candidate candidate = {
+            i, locality - cost + slopes[s] * rb->params.horizon * c->demand, locality, cost,
+        };
+
+        shortlist_offer(shortlist_of(sc, c->home, to, s), &candidate);
+    }
+}
+
+/* The kept candidates of every slope for clients of @from into @to,
+ * each once. Returns how many. */
+static guint
+candidates_union(const SwapCandidates *sc, guint from, guint to, Candidate *out)
+{
+    guint n = 0;
+
+    for (guint s = 0; s < SWAP_SLOPES; s++) {
+        const Shortlist *list = shortlist_of(sc, from, to, s);
+
+        for (guint k = 0; k < list->len; k++) {
+            guint seen = 0;
+
+            while (seen < n && out[seen].client != list->kept[k].client)
+                seen++;
+            if (seen == n)
+                out[n++] = list->kept[k];
+        }
+    }
+    return n;
+}
+
+/* Single moves of client @i to every node, and its swap candidacies. */
 static void
 consider_single(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guint n_nodes,
-                const double *load, const VnumaRebalanceClient *clients, guint i, VnumaMove *best)
+                const double *load, const VnumaRebalanceClient *clients, guint i, guint64 total,
+                SwapCandidates *sc, Best *best)
 {
     const VnumaRebalanceClient *c = &clients[i];
 
     for (guint to = 0; to < n_nodes; to++) {
         double balance, locality, gain, cost;
 
-        if (to == c->home || nodes[to].capacity <= 0)
+        if (to == c->home)
+            continue;
+        locality = locality_gain(rb, c, total, to);
+        cost = move_cost(rb, c, total, to);
+        candidates_offer(sc, rb, clients, i, to, locality, cost);
+        if (nodes[to].capacity <= 0)
             continue;
         balance = balance_gain(rb, nodes, load, c->home, to, c->demand);
         /* Below the hysteresis, load differences are noise: only
          * locality may justify a move, and it must not add contention. */
         if (!imbalanced(rb, nodes, load, c->home, to))
             balance = MIN(balance, 0.0);
-        locality = locality_gain(rb, c, to, n_nodes);
         gain = balance + locality;
-        cost = move_cost(rb, c, to, n_nodes);
-        if (gain - cost > best->gain - best->cost) {
-            *best = (VnumaMove) {
-                .kind = balance > 0 ? VNUMA_MOVE_BALANCE : VNUMA_MOVE_LOCALITY,
-                .client = i, .other = i, .from = c->home, .to = to, .gain = gain, .cost = cost,
-            };
+        offer(best, &(VnumaMove) {
+            .kind = balance > 0 ? VNUMA_MOVE_BALANCE : VNUMA_MOVE_LOCALITY,
+            .client = i, .other = i, .from = c->home, .to = to, .gain = gain, .cost = cost,
+        }, search_order(i, FALSE, to));
+    }
+}
+
+/* The swap of @a and @b (a the earlier client), from their kept terms. */
+static void
+consider_swap(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, const double *load,
+              const VnumaRebalanceClient *clients, const Candidate *a, const Candidate *b, Best *best)
+{
+    const VnumaRebalanceClient *ca = &clients[a->client];
+    const VnumaRebalanceClient *cb = &clients[b->client];
+    guint na = ca->home, nb = cb->home;
+    double before, after;
+
+    before = contention(load[na], nodes[na].capacity) + contention(load[nb], nodes[nb].capacity);
+    after = contention(load[na] - ca->demand + cb->demand, nodes[na].capacity) +
+            contention(load[nb] - cb->demand + ca->demand, nodes[nb].capacity);
+    offer(best, &(VnumaMove) {
+        .kind = VNUMA_MOVE_SWAP, .client = a->client, .other = b->client, .from = na, .to = nb,
+        .gain = (before - after) * rb->params.horizon + a->locality + b->locality,
+        .cost = a->cost + b->cost,
+    }, search_order(a->client, TRUE, b->client));
+}
+
+/* Every pair of the kept candidates of nodes @p and @q. */
+static void
+consider_swaps_between(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, const double *load,
+                       const VnumaRebalanceClient *clients, const SwapCandidates *sc, guint p, guint q,
+                       Best *best)
+{
+    Candidate from_p[SWAP_CANDIDATES * SWAP_SLOPES], from_q[SWAP_CANDIDATES * SWAP_SLOPES];
+    guint n_p = candidates_union(sc, p, q, from_p), n_q = candidates_union(sc, q, p, from_q);
+
+    for (guint x = 0; x < n_p; x++) {
+        for (guint y = 0; y < n_q; y++) {
+            if (from_p[x].client < from_q[y].client)
+                consider_swap(rb, nodes, load, clients, &from_p[x], &from_q[y], best);
+            else
+                consider_swap(rb, nodes, load, clients, &from_q[y], &from_p[x], best);
         }
     }
 }
 
-static void
-consider_swap(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, const double *load,
-              guint n_nodes, const VnumaRebalanceClient *clients, guint i, guint j, VnumaMove *best)
+/* The best move of a pass: every single move, and the swaps of the kept
+ * candidates. */
+static Best
+best_move(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guint n_nodes, const double *load,
+          const VnumaRebalanceClient *clients, guint n_clients, const guint64 *totals, double now)
 {
-    const VnumaRebalanceClient *a = &clients[i];
-    const VnumaRebalanceClient *b = &clients[j];
-    guint na = a->home, nb = b->home;
-    double before, after, gain, cost;
+    Best best = { .worth = 0, .order = G_MAXUINT64 };
+    g_autofree Shortlist *lists = g_new0(Shortlist, (gsize) n_nodes * n_nodes * SWAP_SLOPES);
+    SwapCandidates sc = { n_nodes, lists };
 
-    /* Each must have memory where the other lives, or a swap is two moves. */
-    if (!a->memory_kib || !b->memory_kib || !a->memory_kib[memory_of(rb, nb)] ||
-        !b->memory_kib[memory_of(rb, na)])
-        return;
-    before = contention(load[na], nodes[na].capacity) + contention(load[nb], nodes[nb].capacity);
-    after = contention(load[na] - a->demand + b->demand, nodes[na].capacity) +
-            contention(load[nb] - b->demand + a->demand, nodes[nb].capacity);
-    gain = (before - after) * rb->params.horizon +
-           locality_gain(rb, a, nb, n_nodes) + locality_gain(rb, b, na, n_nodes);
-    cost = move_cost(rb, a, nb, n_nodes) + move_cost(rb, b, na, n_nodes);
-    if (gain - cost > best->gain - best->cost)
-        *best = (VnumaMove) {
-            .kind = VNUMA_MOVE_SWAP, .client = i, .other = j, .from = na, .to = nb,
-            .gain = gain, .cost = cost,
-        };
+    for (guint i = 0; i < n_clients; i++) {
+        if (clients[i].home < n_nodes && resident_long_enough(rb, &clients[i], now))
+            consider_single(rb, nodes, n_nodes, load, clients, i, totals[i], &sc, &best);
+    }
+    for (guint p = 0; p < n_nodes; p++) {
+        for (guint q = p + 1; q < n_nodes; q++)
+            consider_swaps_between(rb, nodes, load, clients, &sc, p, q, &best);
+    }
+    return best;
 }
 
 static gboolean
@@ -301,6 +458,7 @@ vnuma_rebalancer_pass(VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
 {
     GArray *moves = g_array_new(FALSE, FALSE, sizeof(VnumaMove));
     g_autofree double *load = g_new0(double, n_nodes);
+    g_autofree guint64 *totals = g_new(guint64, MAX(n_clients, 1));
 
     rb->nodes = nodes;
     smooth_demand(rb, clients, n_clients, now);
@@ -308,25 +466,16 @@ vnuma_rebalancer_pass(VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
         if (clients[i].home < n_nodes)
             load[clients[i].home] += clients[i].demand;
     }
+    for (guint i = 0; i < n_clients; i++)
+        totals[i] = total_memory(&clients[i], n_nodes);
     while (moves->len < rb->params.max_moves_per_pass) {
-        VnumaMove best = { .gain = 0, .cost = 0 };
-        gboolean found;
+        Best best = best_move(rb, nodes, n_nodes, load, clients, n_clients, totals, now);
 
-        for (guint i = 0; i < n_clients; i++) {
-            if (clients[i].home >= n_nodes || !resident_long_enough(rb, &clients[i], now))
-                continue;
-            consider_single(rb, nodes, n_nodes, load, clients, i, &best);
-            for (guint j = i + 1; j < n_clients; j++) {
-                if (clients[j].home < n_nodes && clients[j].home != clients[i].home &&
-                    resident_long_enough(rb, &clients[j], now))
-                    consider_swap(rb, nodes, load, n_nodes, clients, i, j, &best);
-            }
-        }
-        found = best.gain - best.cost > 0;
-        if (!found || !budget_left(rb, now, best.kind == VNUMA_MOVE_SWAP ? 2 : 1))
+        if (best.worth <= 0 ||
+            !budget_left(rb, now, best.move.kind == VNUMA_MOVE_SWAP ? 2 : 1))
             break;
-        apply(rb, &best, load, clients, now);
-        g_array_append_val(moves, best);
+        apply(rb, &best.move, load, clients, now);
+        g_array_append_val(moves, best.move);
     }
     rb->nodes = NULL;
     return moves;

@@ -14,7 +14,11 @@ G_BEGIN_DECLS
  * (contention relieved, remote accesses avoided) must beat its cost
  * (memory to move, cache warm-up). On top of that, three brakes against
  * thrashing (reference/000): hysteresis on load imbalance, a minimum
- * residency per client, and a per-host migration budget. */
+ * residency per client, and a per-host migration budget.
+ *
+ * A pass weighs every single move, and swaps among a few candidates per
+ * node pair (exactly where a pair has few clients): its cost is linear
+ * in clients (docs/BENCHMARKS.md, cost-bench). */
 
 typedef enum {
     VNUMA_MOVE_BALANCE,   /* relieve CPU contention */

@@ -79,13 +79,26 @@ vnuma_pinset_free(VnumaPinSet *pins)
     g_free(pins);
 }
 
-static gint
-compare_leading_uint(gconstpointer a, gconstpointer b)
+/* Keeps @array, of structs led by a guint, sorted as it grows: the new
+ * element goes after every one whose key is not above its own, the
+ * order a stable sort after appending gave, without a sort per element
+ * (a 64-vCPU domain's pins were 64 sorts at every hook call). */
+static void
+insert_sorted(GArray *array, gconstpointer element)
 {
-    guint x = *(const guint *) a;
-    guint y = *(const guint *) b;
+    guint key = *(const guint *) element;
+    guint size = g_array_get_element_size(array);
+    guint lo = 0, hi = array->len;
 
-    return (x > y) - (x < y);
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+
+        if (*(const guint *) (void *) (array->data + (gsize) mid * size) <= key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    g_array_insert_vals(array, lo, element, 1);
 }
 
 void
@@ -93,8 +106,7 @@ vnuma_pinset_add_vcpupin(VnumaPinSet *pins, guint vcpu, VnumaCpuSet *cpuset)
 {
     VnumaVcpuPin pin = { .vcpu = vcpu, .cpuset = cpuset };
 
-    g_array_append_val(pins->vcpupins, pin);
-    g_array_sort(pins->vcpupins, compare_leading_uint);
+    insert_sorted(pins->vcpupins, &pin);
 }
 
 void
@@ -103,8 +115,7 @@ vnuma_pinset_add_memnode(VnumaPinSet *pins, guint cell_id, VnumaCpuSet *nodeset)
     VnumaMemnode memnode = { .cell_id = cell_id, .nodeset = nodeset };
 
     pins->has_numatune = TRUE;
-    g_array_append_val(pins->memnodes, memnode);
-    g_array_sort(pins->memnodes, compare_leading_uint);
+    insert_sorted(pins->memnodes, &memnode);
 }
 
 gboolean
@@ -113,12 +124,18 @@ vnuma_pinset_is_empty(const VnumaPinSet *pins)
     return pins->vcpupins->len == 0 && !pins->emulatorpin && !pins->has_numatune;
 }
 
+/* "label=LIST;" ("-" for none), without printf: the hook digests every
+ * vCPU's pins at each call. */
 static void
 append_set(GString *out, const char *label, const VnumaCpuSet *set)
 {
-    g_autofree char *text = set ? vnuma_cpuset_format(set) : g_strdup("-");
-
-    g_string_append_printf(out, "%s=%s;", label, text);
+    g_string_append(out, label);
+    g_string_append_c(out, '=');
+    if (set)
+        vnuma_cpuset_append(out, set);
+    else
+        g_string_append_c(out, '-');
+    g_string_append_c(out, ';');
 }
 
 char *
@@ -130,7 +147,9 @@ vnuma_pinset_digest(const VnumaPinSet *pins)
     for (guint i = 0; i < pins->vcpupins->len; i++) {
         const VnumaVcpuPin *pin = &g_array_index(pins->vcpupins, VnumaVcpuPin, i);
 
-        g_string_append_printf(out, "vcpu%u:", pin->vcpu);
+        g_string_append(out, "vcpu");
+        vnuma_string_append_uint(out, pin->vcpu);
+        g_string_append_c(out, ':');
         append_set(out, "cpuset", pin->cpuset);
     }
     append_set(out, "emulator", pins->emulatorpin);
@@ -140,7 +159,9 @@ vnuma_pinset_digest(const VnumaPinSet *pins)
     for (guint i = 0; i < pins->memnodes->len; i++) {
         const VnumaMemnode *memnode = &g_array_index(pins->memnodes, VnumaMemnode, i);
 
-        g_string_append_printf(out, "memnode%u:", memnode->cell_id);
+        g_string_append(out, "memnode");
+        vnuma_string_append_uint(out, memnode->cell_id);
+        g_string_append_c(out, ':');
         append_set(out, "nodeset", memnode->nodeset);
     }
     digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, out->str, (gssize) out->len);

@@ -120,7 +120,11 @@ vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **
     caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
     if (!caps)
         caps = vnuma_context_config_string(ctx, "capabilities");
-    if (caps ? !vnuma_context_load_caps_file(ctx, caps, error) : !vnuma_context_load_sysfs(ctx, "/sys", error))
+    /* $VNUMA_SYSFS_ROOT: a sysfs tree other than /sys (hook-bench's and
+     * the tests' generated hosts). */
+    if (caps ? !vnuma_context_load_caps_file(ctx, caps, error)
+             : !vnuma_context_load_sysfs(ctx, g_getenv("VNUMA_SYSFS_ROOT") ? g_getenv("VNUMA_SYSFS_ROOT") : "/sys",
+                                         error))
         return FALSE;
     mode = vnuma_context_config_string(ctx, "memory_mode");
     if (mode && g_str_equal(mode, "auto"))

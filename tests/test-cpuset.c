@@ -215,6 +215,27 @@ test_iteration(void **state)
     assert_format(full, "0-191");
 }
 
+/* The printf-free decimal and the appended list read as printf's and
+ * vnuma_cpuset_format's would, appended after what @out already holds. */
+static void
+test_append(void **state)
+{
+    static const guint64 values[] = { 0, 7, 9, 10, 99, 100, 65535, 4294967295u, G_MAXUINT64 };
+    g_autoptr(VnumaCpuSet) set = parse_ok("0-3,8,10-11,200");
+
+    (void) state;
+    for (gsize i = 0; i < G_N_ELEMENTS(values); i++) {
+        g_autoptr(GString) out = g_string_new("x");
+        g_autofree char *expected = g_strdup_printf("x%" G_GUINT64_FORMAT, values[i]);
+
+        vnuma_string_append_uint(out, values[i]);
+        assert_str_equal(out->str, expected);
+    }
+    g_autoptr(GString) list = g_string_new("cpus=");
+    vnuma_cpuset_append(list, set);
+    assert_str_equal(list->str, "cpus=0-3,8,10-11,200");
+}
+
 int
 main(void)
 {
@@ -223,6 +244,7 @@ main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_set_operations),
         cmocka_unit_test(test_iteration),
+        cmocka_unit_test(test_append),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -477,6 +477,27 @@ check "log: prepare garbage XML" logged log-g prepare <"$tmp/garbage.bin"
 check "log: restore over-large input" logged log-h restore <"$tmp/huge.xml"
 check "log: lines carry a timestamp" bash -c "grep -c '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T' '$log' >/dev/null"
 
+# --- a generated 2-socket, 8-node, 256-thread host read as sysfs ------------
+# (tests/gen-sysfs-host.py, $VNUMA_SYSFS_ROOT): every vCPU pinned to one
+# node's CPUs and their siblings, as the generator numbers them
+# (node N: cores 16N..16N+15, siblings 128 above).
+"$src/tests/gen-sysfs-host.py" "$tmp/sysfs256"
+node_pins() {  # every vcpupin of the re-homed XML is one generated node
+  local pins
+  pins=$(grep -o "<vcpupin vcpu='[0-9]*' cpuset='[^']*'" "$tmp/out" | sed "s/.*cpuset='//; s/'//")
+  [ "$(echo "$pins" | wc -l)" -eq 64 ] || return 1
+  echo "$pins" | sort -u | while IFS=, read -r first second; do
+    lo=${first%-*}; hi=${first#*-}
+    [ $((lo % 16)) -eq 0 ] && [ $((hi - lo)) -eq 15 ] && [ $((lo + 15)) -lt 128 ] &&
+      [ "$second" = "$((lo + 128))-$((hi + 128))" ] || exit 1
+  done
+}
+(unset VNUMA_CAPS_FILE; VNUMA_SYSFS_ROOT=$tmp/sysfs256 "$hook" big migrate begin - \
+  <"$domains/nova-64vcpu.xml" >"$tmp/out" 2>"$tmp/err")
+check "generated 256-thread sysfs: migrate pins each vCPU to one node's threads" node_pins
+check "generated 256-thread sysfs: more than one node used" \
+  bash -c "[ \$(grep -o \"cpuset='[^']*'\" '$tmp/out' | sort -u | wc -l) -gt 1 ]"
+
 # --- too few arguments ------------------------------------------------------
 for args in "" "wide-12vcpu" "wide-12vcpu migrate"; do
   # shellcheck disable=SC2086

@@ -296,6 +296,50 @@ test_cpu_only_node(void **state)
     assert_true(g_array_index(costly, VnumaMove, 0).cost > params.cost_fixed);
 }
 
+/* The swap search keeps a few candidates per node pair: on a host with
+ * more eligible clients than that, the one good swap is still found,
+ * though both clients come last in the list. */
+#define CROWD 60
+
+static void
+test_swap_found_in_a_crowd(void **state)
+{
+    VnumaRebalanceParams params;
+    VnumaRebalanceNode nodes[2] = { { .id = 0, .capacity = CROWD }, { .id = 1, .capacity = CROWD } };
+    VnumaRebalanceClient clients[2 * CROWD];
+    guint64 memory[2 * CROWD][2];
+    guint x = 2 * CROWD - 2, y = 2 * CROWD - 1;
+
+    (void) state;
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    /* Both nodes exactly full; every client has memory on both nodes
+     * (so every pair could swap), mostly at home... */
+    for (guint i = 0; i < 2 * CROWD; i++) {
+        guint home = i % 2;
+
+        memory[i][home] = 4ull * GIB;
+        memory[i][1 - home] = 1ull * GIB;
+        clients[i] = (VnumaRebalanceClient) {
+            .id = i, .home = home, .demand = 1, .memory_kib = memory[i], .last_move = -1,
+        };
+    }
+    /* ...except the last two, each with nearly all of it on the other's node. */
+    memory[x][0] = 1;
+    memory[x][1] = 8ull * GIB;
+    memory[y][0] = 8ull * GIB;
+    memory[y][1] = 1;
+
+    g_autoptr(GArray) moves = vnuma_rebalancer_pass(rb, nodes, 2, clients, 2 * CROWD, 0);
+    assert_int_equal(moves->len, 1);
+    VnumaMove *move = &g_array_index(moves, VnumaMove, 0);
+    assert_int_equal(move->kind, VNUMA_MOVE_SWAP);
+    assert_int_equal(move->client, x);
+    assert_int_equal(move->other, y);
+    assert_int_equal(clients[x].home, 1);
+    assert_int_equal(clients[y].home, 0);
+}
+
 int
 main(void)
 {
@@ -307,6 +351,7 @@ main(void)
         cmocka_unit_test(test_locality_migration),
         cmocka_unit_test(test_prefers_client_with_memory_at_destination),
         cmocka_unit_test(test_swap_beats_single_moves),
+        cmocka_unit_test(test_swap_found_in_a_crowd),
         cmocka_unit_test(test_budget_respected),
         cmocka_unit_test(test_no_ping_pong_under_oscillating_load),
     };

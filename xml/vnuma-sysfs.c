@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "xml/vnuma-sysfs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,31 +12,62 @@
  * <topology>, so that the hook, which cannot ask libvirt, sees the same
  * host the agent sees. */
 
-/* Reads a whole sysfs attribute. The error names the file: GLib's
- * message already carries the path. */
+/* Reads a whole sysfs attribute in one open, read and close. A host of
+ * 256 CPUs has ~1,300 attributes to read at every hook call, and there
+ * every syscall counts: g_file_get_contents adds an fstat (and on sysfs,
+ * whose files all claim 4096 bytes, a second read). A read shorter than
+ * asked is the end: of a regular file, and of an attribute, which the
+ * kernel hands over whole. NULL, with *@absent set and no error, when
+ * @absent is given and the file is not there (ENOENT, ENOTDIR: what
+ * g_file_test() did not find); otherwise the error names the file as
+ * GLib's does. */
+static char *
+sysfs_read_optional(const char *path, gboolean *absent, GError **error)
+{
+    g_autoptr(GString) text = NULL;
+    char chunk[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int saved;
+
+    if (absent)
+        *absent = fd < 0 && (errno == ENOENT || errno == ENOTDIR);
+    if (fd < 0) {
+        saved = errno;
+        if (!absent || !*absent)
+            g_set_error(error, VNUMA_ERROR, saved == ENOENT ? VNUMA_ERROR_NOT_FOUND : VNUMA_ERROR_IO,
+                        "Failed to open file “%s”: %s", path, g_strerror(saved));
+        return NULL;
+    }
+    text = g_string_new(NULL);
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved = errno;
+            close(fd);
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "Failed to read from file “%s”: %s", path,
+                        g_strerror(saved));
+            return NULL;
+        }
+        g_string_append_len(text, chunk, n);
+        if ((gsize) n < sizeof(chunk))
+            break;
+    }
+    close(fd);
+    return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
 static char *
 sysfs_read(const char *path, GError **error)
 {
-    g_autoptr(GError) local = NULL;
-    char *text = NULL;
-
-    if (!g_file_get_contents(path, &text, NULL, &local)) {
-        g_set_error(error, VNUMA_ERROR,
-                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                        ? VNUMA_ERROR_NOT_FOUND : VNUMA_ERROR_IO,
-                    "%s", local->message);
-        return NULL;
-    }
-    return text;
+    return sysfs_read_optional(path, NULL, error);
 }
 
 static gboolean
-sysfs_read_uint(const char *path, guint64 max, guint64 *value, GError **error)
+sysfs_parse_uint(const char *path, char *text, guint64 max, guint64 *value, GError **error)
 {
-    g_autofree char *text = sysfs_read(path, error);
-
-    if (!text)
-        return FALSE;
     g_strstrip(text);
     if (!g_ascii_string_to_unsigned(text, 10, 0, max, value, NULL)) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
@@ -44,16 +77,21 @@ sysfs_read_uint(const char *path, guint64 max, guint64 *value, GError **error)
     return TRUE;
 }
 
+static gboolean
+sysfs_read_uint(const char *path, guint64 max, guint64 *value, GError **error)
+{
+    g_autofree char *text = sysfs_read(path, error);
+
+    return text && sysfs_parse_uint(path, text, max, value, error);
+}
+
 /* Topology ids are printed signed: some platforms write -1 for "not
  * known"; with nothing to tell packages or cores apart, that is id 0. */
 static gboolean
-sysfs_read_topology_id(const char *path, guint *value, GError **error)
+sysfs_parse_topology_id(const char *path, char *text, guint *value, GError **error)
 {
-    g_autofree char *text = sysfs_read(path, error);
     gint64 parsed;
 
-    if (!text)
-        return FALSE;
     g_strstrip(text);
     if (!g_ascii_string_to_signed(text, 10, -1, G_MAXUINT, &parsed, NULL)) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
@@ -62,6 +100,14 @@ sysfs_read_topology_id(const char *path, guint *value, GError **error)
     }
     *value = parsed < 0 ? 0 : (guint) parsed;
     return TRUE;
+}
+
+static gboolean
+sysfs_read_topology_id(const char *path, guint *value, GError **error)
+{
+    g_autofree char *text = sysfs_read(path, error);
+
+    return text && sysfs_parse_topology_id(path, text, value, error);
 }
 
 /* An id list such as nodeN/cpulist; empty (a memory-only node) is an
@@ -242,20 +288,29 @@ sysfs_read_distances(const char *node_path, const VnumaCpuSet *nodes, VnumaHostN
 static gboolean
 sysfs_read_cpu(const char *cpu_root, guint id, VnumaHostNode *node, GError **error)
 {
+    /* g_strconcat, not g_build_filename: @cpu_root is already a clean
+     * path, and this runs for every CPU at every hook call. */
     g_autofree char *dir = g_strdup_printf("%s/cpu%u", cpu_root, id);
-    g_autofree char *online_path = g_build_filename(dir, "online", NULL);
-    g_autofree char *socket_path = g_build_filename(dir, "topology", "physical_package_id", NULL);
-    g_autofree char *die_path = g_build_filename(dir, "topology", "die_id", NULL);
-    g_autofree char *core_path = g_build_filename(dir, "topology", "core_id", NULL);
-    g_autofree char *siblings_path = g_build_filename(dir, "topology", "thread_siblings_list", NULL);
+    g_autofree char *online_path = g_strconcat(dir, "/online", NULL);
+    g_autofree char *socket_path = g_strconcat(dir, "/topology/physical_package_id", NULL);
+    g_autofree char *die_path = g_strconcat(dir, "/topology/die_id", NULL);
+    g_autofree char *core_path = g_strconcat(dir, "/topology/core_id", NULL);
+    g_autofree char *siblings_path = g_strconcat(dir, "/topology/thread_siblings_list", NULL);
     g_autoptr(VnumaCpuSet) siblings = NULL;
     guint socket_id, die_id = 0, core_id;
 
+    g_autofree char *online_text = NULL;
+    g_autofree char *die_text = NULL;
+    gboolean absent;
+
     /* CPUs that cannot be taken offline (often cpu0) have no 'online'. */
-    if (g_file_test(online_path, G_FILE_TEST_EXISTS)) {
+    online_text = sysfs_read_optional(online_path, &absent, error);
+    if (!online_text && !absent)
+        return FALSE;
+    if (online_text) {
         guint64 online;
 
-        if (!sysfs_read_uint(online_path, 1, &online, error))
+        if (!sysfs_parse_uint(online_path, online_text, 1, &online, error))
             return FALSE;
         if (!online) {
             vnuma_host_node_add_cpu(node, id, FALSE, 0, 0, 0, NULL);
@@ -265,8 +320,10 @@ sysfs_read_cpu(const char *cpu_root, guint id, VnumaHostNode *node, GError **err
     if (!sysfs_read_topology_id(socket_path, &socket_id, error))
         return FALSE;
     /* die_id appeared in Linux 5.2; before that a socket was one die. */
-    if (g_file_test(die_path, G_FILE_TEST_EXISTS) &&
-        !sysfs_read_topology_id(die_path, &die_id, error))
+    die_text = sysfs_read_optional(die_path, &absent, error);
+    if (!die_text && !absent)
+        return FALSE;
+    if (die_text && !sysfs_parse_topology_id(die_path, die_text, &die_id, error))
         return FALSE;
     if (!sysfs_read_topology_id(core_path, &core_id, error))
         return FALSE;
