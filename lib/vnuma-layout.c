@@ -160,11 +160,14 @@ vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaReque
     pins->has_numatune = TRUE;
     pins->memory_mode = g_strdup(vnuma_memory_mode_to_string(layout->memory_mode));
     pins->memory_nodeset = nodes;
-    /* <memnode> needs a guest cell to refer to. */
+    /* <memnode> needs a guest cell to refer to; layout->cells is indexed
+     * by cell id. A memory-only cell has no vCPU to follow: the domain's
+     * nodeset covers it. */
     for (guint i = 0; i < layout->cells->len && (layout->exposed || layout->owner_cells); i++) {
         const VnumaCell *cell = layout->cells->pdata[i];
 
-        vnuma_pinset_add_memnode(pins, i, home_nodes_of(layout, cell->vcpus));
+        if (!vnuma_cpuset_is_empty(cell->vcpus))
+            vnuma_pinset_add_memnode(pins, i, home_nodes_of(layout, cell->vcpus));
     }
     vnuma_pinset_free(layout->pins);
     layout->pins = g_steal_pointer(&pins);

@@ -241,3 +241,10 @@ vnuma_request_add_override(VnumaRequest *request, const char *name, const char *
 
     g_array_append_val(request->overrides, override);
 }
+
+guint64
+vnuma_request_cell_memory_kib(const VnumaRequest *request)
+{
+    return request->memory_kib > request->device_memory_kib
+               ? request->memory_kib - request->device_memory_kib : 0;
+}

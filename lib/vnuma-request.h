@@ -71,7 +71,8 @@ typedef struct {
     guint current_vcpus;
     VnumaCpuSet *vcpu_cpuset;    /* <vcpu cpuset>, NULL when absent */
     gboolean placement_auto;     /* numad placement requested */
-    guint64 memory_kib;
+    guint64 memory_kib;          /* <memory>, else the cells' sum (+ devices) */
+    guint64 device_memory_kib;   /* hot-plug memory devices, counted in <memory>, not in cells */
     guint64 page_kib;            /* backing page size; 0: the host's default huge page */
     gboolean hugepages;
     VnumaPinSet *pins;
@@ -104,6 +105,9 @@ char *vnuma_pinset_digest(const VnumaPinSet *pins);
 VnumaStamp *vnuma_stamp_new(void);
 gboolean vnuma_stamp_equal(const VnumaStamp *a, const VnumaStamp *b);
 void vnuma_stamp_free(VnumaStamp *stamp);
+
+/* The memory the guest cells hold: <memory> less hot-plug devices. */
+guint64 vnuma_request_cell_memory_kib(const VnumaRequest *request);
 
 VnumaRequest *vnuma_request_new(void);
 void vnuma_request_free(VnumaRequest *request);

@@ -164,7 +164,9 @@ size_from_owner_cells(VnumaLayout *layout, const VnumaRequest *request, const Vn
         guint n = vnuma_cpuset_count(cell->vcpus);
 
         g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
-        add_balanced_clients(layout, cell->vcpus, (n + limit - 1) / limit);
+        /* A memory-only cell has no vCPU to form a client. */
+        if (n)
+            add_balanced_clients(layout, cell->vcpus, (n + limit - 1) / limit);
         vnuma_cpuset_subtract(rest, cell->vcpus);
     }
     if (!vnuma_cpuset_is_empty(rest)) {
@@ -286,17 +288,18 @@ share_memory(VnumaLayout *layout, const VnumaRequest *request, gboolean cells_to
      * MiB (or whole backing pages when larger) so what vnuma writes is
      * what the guest gets. */
     guint64 page = MAX(layout->page_kib, 1024);
+    guint64 memory = vnuma_request_cell_memory_kib(request);
     guint before = 0;
 
-    if (request->memory_kib % page)
-        vnuma_layout_warn(layout, "<memory> %" G_GUINT64_FORMAT " KiB is not a multiple of %"
-                          G_GUINT64_FORMAT " KiB (the backing page, at least 1 MiB); the last part "
-                          "takes the remainder", request->memory_kib, page);
+    if (memory % page)
+        vnuma_layout_warn(layout, "<memory> %" G_GUINT64_FORMAT " KiB (less hot-plug devices) is "
+                          "not a multiple of %" G_GUINT64_FORMAT " KiB (the backing page, at least "
+                          "1 MiB); the last part takes the remainder", memory, page);
     for (guint i = 0; i < layout->clients->len; i++) {
         VnumaClient *client = layout->clients->pdata[i];
         guint n = vnuma_cpuset_count(client->vcpus);
 
-        client->memory_kib = vnuma_memory_share(request->memory_kib, page, before, n, layout->vcpus);
+        client->memory_kib = vnuma_memory_share(memory, page, before, n, layout->vcpus);
         before += n;
     }
     if (!cells_too)
@@ -306,7 +309,7 @@ share_memory(VnumaLayout *layout, const VnumaRequest *request, gboolean cells_to
         VnumaCell *cell = layout->cells->pdata[i];
         guint n = vnuma_cpuset_count(cell->vcpus);
 
-        cell->memory_kib = vnuma_memory_share(request->memory_kib, page, before, n, layout->vcpus);
+        cell->memory_kib = vnuma_memory_share(memory, page, before, n, layout->vcpus);
         before += n;
     }
 }
@@ -439,6 +442,11 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
         return g_steal_pointer(&layout);
     if (request->vcpus == 0) {
         vnuma_layout_set_unmanaged(layout, "the domain has no vCPUs");
+        return g_steal_pointer(&layout);
+    }
+    if (vnuma_request_cell_memory_kib(request) == 0) {
+        vnuma_layout_set_unmanaged(layout, "the domain has no memory to share between cells "
+                                   "(no <memory>, no <numa> cells, or only hot-plug devices)");
         return g_steal_pointer(&layout);
     }
 

@@ -1225,6 +1225,208 @@ test_strict_memory_mode_written(void **state)
     assert_int_equal(xp_count(p, "/domain/numatune/*[@mode='restrictive']"), 0);
 }
 
+/* ---- libvirt's own test corpus (tests/qemuxml2argvdata) --------------------- */
+
+/* The host node whose CPUs @cpuset (a vcpupin of xeon-2s10c-ht) names. */
+static const char *
+xeon_node_of(const char *cpuset)
+{
+    if (strcmp(cpuset, "0-9,20-29") == 0)
+        return "0";
+    if (strcmp(cpuset, "10-19,30-39") == 0)
+        return "1";
+    return "?";
+}
+
+static void
+test_corpus_cells_by_id(void **state)
+{
+    /* cpu-numa2.xml: the cells are listed id 1 first. */
+    static const char input[] =
+        "<domain type='qemu'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <memory unit='KiB'>219100</memory>\n"
+        "  <vcpu placement='static'>16</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "  <cpu>\n"
+        "    <topology sockets='2' dies='1' cores='4' threads='2'/>\n"
+        "    <numa>\n"
+        "      <cell id='1' cpus='8-15' memory='109550' unit='KiB'/>\n"
+        "      <cell id='0' cpus='0-7' memory='109550' unit='KiB'/>\n"
+        "    </numa>\n"
+        "  </cpu>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 2);
+    for (guint id = 0; id < 2; id++) {
+        /* The first vCPU of cell @id: 0 or 8. */
+        g_autofree char *pin = xp_string(p, "/domain/cputune/vcpupin[@vcpu='%u']/@cpuset", id * 8);
+        g_autofree char *memnode = xp_string(p, "/domain/numatune/memnode[@cellid='%u']/@nodeset", id);
+
+        if (strcmp(memnode, xeon_node_of(pin)) != 0) {
+            print_error("cell %u: memory bound to node %s, its vCPUs pinned to %s\n", id, memnode, pin);
+            fail();
+        }
+    }
+}
+
+static void
+test_corpus_memory_only_cells(void **state)
+{
+    /* numatune-no-vcpu.xml: guest nodes with memory and no vCPU. */
+    static const char input[] =
+        "<domain type='kvm'>\n"
+        "  <name>hmat</name>\n"
+        "  <memory unit='KiB'>6291456</memory>\n"
+        "  <vcpu placement='static'>8</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "  <cpu>\n"
+        "    <numa>\n"
+        "      <cell id='0' cpus='0-3' memory='2097152' unit='KiB'/>\n"
+        "      <cell id='1' cpus='4-7' memory='2097152' unit='KiB'/>\n"
+        "      <cell id='2' memory='2097152' unit='KiB'/>\n"
+        "    </numa>\n"
+        "  </cpu>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    assert_int_equal(o->layout->clients->len, 2);
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/cpu/numa/cell"), 3);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 2);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode[@cellid='2']"), 0);
+    assert_int_equal(xp_count(p, "/domain/cputune/vcpupin"), 8);
+}
+
+static void
+test_corpus_no_memory_element(void **state)
+{
+    /* cpu-numa-no-memory-element.xml: libvirt sums the cells. */
+    static const char with_cells[] =
+        "<domain type='qemu'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <vcpu placement='static'>16</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "  <cpu>\n"
+        "    <numa>\n"
+        "      <cell id='0' cpus='0-7' memory='109550' unit='KiB'/>\n"
+        "      <cell id='1' cpus='8-15' memory='109550' unit='KiB'/>\n"
+        "    </numa>\n"
+        "  </cpu>\n"
+        "</domain>\n";
+    /* minimal-no-memory.xml: no memory at all, libvirt refuses to start
+     * it; nothing to share, so vnuma leaves it alone. */
+    static const char without[] =
+        "<domain type='qemu'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <vcpu placement='static'>1</vcpu>\n"
+        "  <os>\n    <type arch='i686' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", with_cells);
+    g_autoptr(Outcome) none = plan("xeon-2s10c-ht", without);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    assert_int_equal(((VnumaClient *) o->layout->clients->pdata[0])->memory_kib +
+                     ((VnumaClient *) o->layout->clients->pdata[1])->memory_kib, 219100);
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/memory"), 0);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 2);
+    assert_false(none->managed);
+    assert_contains(none->reason, "no memory");
+    assert_same_bytes("no memory, no cells", none->output, without);
+}
+
+static void
+test_corpus_metadata_after_genid(void **state)
+{
+    /* genid.xml: libvirt's schema wants <metadata> after the whole
+     * name/uuid/genid group. */
+    static const char input[] =
+        "<domain type='qemu' id='1'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
+        "  <genid>e9392370-2917-565e-692b-d057f46512d6</genid>\n"
+        "  <memory unit='KiB'>219136</memory>\n"
+        "  <vcpu placement='static'>1</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+
+    assert_true(o->managed);
+    assert_contains(o->output, "</genid>\n  <metadata>\n");
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+}
+
+static void
+test_corpus_end_tag_with_space(void **state)
+{
+    /* "</metadata >" is a legal end tag, one byte longer than its name says. */
+    static const char input[] =
+        "<domain type='kvm'>\n"
+        "  <name>spaced</name>\n"
+        "  <metadata></metadata >\n"
+        "  <memory unit='KiB'>1048576</memory>\n"
+        "  <vcpu placement='static'>2</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/metadata/vl:layout"), 1);
+    assert_contains(o->output, "    </vnuma:layout>\n  </metadata >\n  <memory unit='KiB'>");
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+}
+
+static void
+test_rewrite_reads_its_output_back(void **state)
+{
+    /* A plan the splice cannot carry (a cell naming a vCPU beyond V) must
+     * come back as an error, never as XML libvirt would refuse. */
+    static const char input[] =
+        "<domain type='kvm'>\n"
+        "  <name>checked</name>\n"
+        "  <memory unit='KiB'>50331648</memory>\n"
+        "  <vcpu placement='static'>24</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(input, strlen(input), "domain XML", &error);
+    g_autoptr(VnumaRequest) request = vnuma_request_from_domain(src, &error);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+    char *output;
+
+    assert_non_null(request);
+    vnuma_settings_init(&settings);
+    layout = vnuma_sizing_run(host, &settings, request);
+    vnuma_settings_clear(&settings);
+    vnuma_placement_run(host, layout, NULL, 0);
+    vnuma_layout_finish(layout, host, request);
+    assert_true(layout->exposed);
+    vnuma_cpuset_add(((VnumaCell *) layout->cells->pdata[0])->vcpus, 99);
+    output = vnuma_domain_rewrite(src, request, layout, NULL, &error);
+    if (output) {
+        print_error("a broken rewrite was returned:\n%s\n", output);
+        g_free(output);
+        fail();
+    }
+    assert_contains(error->message, "rewritten domain");
+    assert_contains(error->message, "99");
+}
+
 int
 main(void)
 {
@@ -1254,6 +1456,12 @@ main(void)
         cmocka_unit_test(test_libvirt_requoted_record_is_stable),
         cmocka_unit_test(test_topology_keep_without_cpu),
         cmocka_unit_test(test_strict_memory_mode_written),
+        cmocka_unit_test(test_corpus_cells_by_id),
+        cmocka_unit_test(test_corpus_memory_only_cells),
+        cmocka_unit_test(test_corpus_no_memory_element),
+        cmocka_unit_test(test_corpus_metadata_after_genid),
+        cmocka_unit_test(test_corpus_end_tag_with_space),
+        cmocka_unit_test(test_rewrite_reads_its_output_back),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
