@@ -392,12 +392,16 @@ test_topology(void **state)
         assert_int_equal(request->cells->len, 0);
     }
     {
-        /* Attributes left out read as 0. */
+        /* dies left out reads as 1, as libvirt reads it; the others as 0. */
         g_autofree char *xml = domain_with("  <memory>4194304</memory>\n  <vcpu>8</vcpu>\n"
                                            "  <cpu><topology sockets='2' cores='2' threads='2'/></cpu>\n");
+        g_autofree char *no_cores = domain_with("  <memory>4194304</memory>\n  <vcpu>8</vcpu>\n"
+                                                "  <cpu><topology sockets='8'/></cpu>\n");
         g_autoptr(VnumaRequest) request = request_ok(xml);
+        g_autoptr(VnumaRequest) sockets_only = request_ok(no_cores);
 
-        assert_topology(&request->topology, 2, 0, 2, 2);
+        assert_topology(&request->topology, 2, 1, 2, 2);
+        assert_topology(&sockets_only->topology, 8, 1, 0, 0);
     }
 }
 

@@ -560,6 +560,24 @@ test_plan_managed(void **state)
     }
 }
 
+/* A <topology> without dies is one die per socket, in text and JSON. */
+static void
+test_plan_absent_dies(void **state)
+{
+    static const char input[] =
+        "<domain type='kvm'>\n  <name>nodies</name>\n  <memory>4194304</memory>\n"
+        "  <vcpu>8</vcpu>\n  <cpu>\n    <topology sockets='2' cores='2' threads='2'/>\n"
+        "    <numa>\n      <cell id='0' cpus='0-3' memory='2097152'/>\n"
+        "      <cell id='1' cpus='4-7' memory='2097152'/>\n    </numa>\n  </cpu>\n</domain>\n";
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    g_autoptr(VnumaPlan) plan = plan_ok(ctx, input, strlen(input));
+    g_autofree char *text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, NULL);
+    g_autofree char *summary = json_summary(plan);
+
+    assert_contains(text, "2 socket(s) × 1 die(s) × 2 core(s) × 2 thread(s)");
+    assert_contains(summary, "\ntopology 2 1 2 2\n");
+}
+
 static void
 test_plan_unmanaged(void **state)
 {
@@ -583,10 +601,10 @@ test_plan_unmanaged(void **state)
     assert_contains(text, "instance-00000515");
     assert_true(g_str_has_prefix(summary, "managed false\nreason \""));
     assert_contains(summary, "\nwarnings 0\n");
-    /* The domain's own topology, no clients or cells of vnuma's. */
+    /* The domain's own topology and cell, no clients of vnuma's. */
     assert_contains(summary, "\ntopology 4 1 1 1\n");
     assert_null(strstr(summary, "client "));
-    assert_null(strstr(summary, "cell "));
+    assert_contains(summary, "\ncell 0,1,2,3 8388608\n");
 }
 
 static void
@@ -894,6 +912,7 @@ main(void)
         cmocka_unit_test(test_set_memory_mode),
         cmocka_unit_test(test_plan_managed),
         cmocka_unit_test(test_plan_unmanaged),
+        cmocka_unit_test(test_plan_absent_dies),
         cmocka_unit_test(test_plan_optout_and_numad),
         cmocka_unit_test(test_plan_bad_overrides_warn),
         cmocka_unit_test(test_json_escaping),

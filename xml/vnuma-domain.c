@@ -168,13 +168,20 @@ read_pins(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
     return TRUE;
 }
 
+/* An absent dies is 1, as libvirt reads it (dies came in libvirt 5.1). */
 static gboolean
 read_topology(const xmlNode *node, VnumaGuestTopology *topo, GError **error)
 {
-    return parse_uint_prop(node, "sockets", &topo->sockets, NULL, error) &&
-           parse_uint_prop(node, "dies", &topo->dies, NULL, error) &&
-           parse_uint_prop(node, "cores", &topo->cores, NULL, error) &&
-           parse_uint_prop(node, "threads", &topo->threads, NULL, error);
+    gboolean has_dies = FALSE;
+
+    if (!parse_uint_prop(node, "sockets", &topo->sockets, NULL, error) ||
+        !parse_uint_prop(node, "dies", &topo->dies, &has_dies, error) ||
+        !parse_uint_prop(node, "cores", &topo->cores, NULL, error) ||
+        !parse_uint_prop(node, "threads", &topo->threads, NULL, error))
+        return FALSE;
+    if (!has_dies)
+        topo->dies = 1;
+    return TRUE;
 }
 
 static VnumaCell *
