@@ -212,6 +212,8 @@ vnuma_sized_by_to_string(VnumaSizedBy sized_by)
         return "owner-cells";
     case VNUMA_SIZED_BY_RECORD:
         return "record";
+    case VNUMA_SIZED_BY_OWNER_TOPOLOGY:
+        return "owner-topology";
     case VNUMA_SIZED_BY_CLIENT_LIMIT:
     default:
         return "client-limit";

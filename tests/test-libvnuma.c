@@ -374,15 +374,12 @@ test_config_honoured(void **state)
     g_unlink(path);
     plan = plan_example(ctx, "wide-12vcpu");
     assert_true(vnuma_plan_is_managed(plan));
-    /* host_cpuset=0-9 leaves node 0 only, 10 threads (preferHT) there:
-     * two clients of 6, both homed on node 0, every pin inside 0-9. */
+    /* host_cpuset=0-9 leaves node 0 only: one CPU-bearing node, so one
+     * client homed there, no guest cells, every pin inside 0-9. */
     assert_summary(plan, "managed true\nreason null\n"
-                         "client 0,1,2,3,4,5 25165824 0\n"
-                         "client 6,7,8,9,10,11 25165824 0\n"
-                         "cell 0,1,2,3,4,5 25165824\n"
-                         "cell 6,7,8,9,10,11 25165824\n"
-                         "topology 2 1 6 1\n"
-                         "warnings 3\n");
+                         "client 0,1,2,3,4,5,6,7,8,9,10,11 50331648 0\n"
+                         "topology 1 1 12 1\n"
+                         "warnings 2\n");
     xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
     vnuma_test_assert_valid(xml, "domain");
     for (guint v = 0; v < 12; v++) {
@@ -392,8 +389,7 @@ test_config_honoured(void **state)
     }
     assert_contains(xml, "<emulatorpin cpuset='0-9'/>");
     assert_contains(xml, "<memory mode='strict' nodeset='0'/>");
-    assert_contains(xml, "<memnode cellid='0' mode='strict' nodeset='0'/>");
-    assert_contains(xml, "<memnode cellid='1' mode='strict' nodeset='0'/>");
+    assert_null(strstr(xml, "<memnode "));
     /* The config's warnings reach every plan. */
     warnings = vnuma_plan_warnings(plan);
     assert_true(strv_mentions(warnings, "bogus"));

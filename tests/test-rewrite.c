@@ -1427,6 +1427,30 @@ test_rewrite_reads_its_output_back(void **state)
     assert_contains(error->message, "99");
 }
 
+static void
+test_owner_topology_kept_and_stable(void **state)
+{
+    /* cpu-topology1.xml's 3 sockets × 2 cores, and a flavor's 3 sockets × 8:
+     * the topology is the owner's, kept byte for byte; the cells follow it. */
+    static const char *const topologies[][2] = {
+        { "6", "<topology sockets=\"3\" dies=\"1\" cores=\"2\" threads=\"1\"/>" },
+        { "24", "<topology sockets='3' cores='8' threads='1'/>" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(topologies); i++) {
+        g_autofree char *input = g_strdup_printf(
+            "<domain type='kvm'>\n  <name>owner</name>\n  <memory unit='KiB'>25165824</memory>\n"
+            "  <vcpu placement='static'>%s</vcpu>\n"
+            "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+            "  <cpu>\n    %s\n  </cpu>\n</domain>\n", topologies[i][0], topologies[i][1]);
+        g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+
+        assert_true(o->managed);
+        assert_contains(o->output, topologies[i][1]);
+        assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    }
+}
+
 int
 main(void)
 {
@@ -1462,6 +1486,7 @@ main(void)
         cmocka_unit_test(test_corpus_metadata_after_genid),
         cmocka_unit_test(test_corpus_end_tag_with_space),
         cmocka_unit_test(test_rewrite_reads_its_output_back),
+        cmocka_unit_test(test_owner_topology_kept_and_stable),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
