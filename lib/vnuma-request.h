@@ -18,6 +18,7 @@ typedef struct {
 typedef struct {
     VnumaCpuSet *vcpus;
     guint64 memory_kib;
+    GArray *distances;           /* guint per sibling cell id (0: not given); NULL: none */
 } VnumaCell;
 
 typedef struct {
@@ -89,7 +90,12 @@ gboolean vnuma_guest_topology_equal(const VnumaGuestTopology *a, const VnumaGues
 
 VnumaCell *vnuma_cell_new(VnumaCpuSet *vcpus, guint64 memory_kib);
 void vnuma_cell_free(VnumaCell *cell);
+VnumaCell *vnuma_cell_copy(const VnumaCell *cell);
+/* Records @value as the distance to cell @sibling. */
+void vnuma_cell_set_distance(VnumaCell *cell, guint sibling, guint value);
+/* vCPUs and memory; distances are compared by vnuma_cells_distances_equal. */
 gboolean vnuma_cells_equal(const GPtrArray *a, const GPtrArray *b);
+gboolean vnuma_cells_distances_equal(const GPtrArray *a, const GPtrArray *b);
 
 VnumaPinSet *vnuma_pinset_new(void);
 void vnuma_pinset_free(VnumaPinSet *pins);

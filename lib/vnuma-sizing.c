@@ -521,11 +521,8 @@ size_keeping_guest_abi(VnumaLayout *layout, const VnumaRequest *request, const V
     layout->policy.autosize = autosize;
 
     g_ptr_array_set_size(layout->cells, 0);
-    for (guint i = 0; i < request->cells->len; i++) {
-        const VnumaCell *cell = request->cells->pdata[i];
-
-        g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
-    }
+    for (guint i = 0; i < request->cells->len; i++)
+        g_ptr_array_add(layout->cells, vnuma_cell_copy(request->cells->pdata[i]));
     layout->owner_cells = request->cells->len > 0 &&
                           !(stamp && vnuma_cells_equal(request->cells, stamp->cells));
     layout->exposed = request->cells->len > 0;

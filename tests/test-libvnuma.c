@@ -742,7 +742,7 @@ test_keep_guest_abi(void **state)
     migrated_xml = vnuma_plan_render(migrated, VNUMA_FORMAT_XML, NULL);
     vnuma_test_assert_valid(migrated_xml, "domain");
     assert_contains(migrated_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
-    assert_contains(migrated_xml, "<cell id='2' cpus='8-11' memory='16777216' unit='KiB'/>");
+    assert_contains(migrated_xml, "<cell id='2' cpus='8-11' memory='16777216' unit='KiB'>");
     assert_contains(migrated_xml, "<memory mode='restrictive' nodeset='0-1'/>");
     assert_null(strstr(migrated_xml, "cpuset='0-3,16-19'"));
     {

@@ -717,7 +717,7 @@ test_edge_empty_cpu_reopened(void **state)
 
         assert_contains(out, "\n  <cpu mode='host-passthrough'>\n    <topology sockets='2' dies='1' "
                              "cores='6' threads='1'/>\n    <numa>\n      <cell id='0' cpus='0-5' "
-                             "memory='25165824' unit='KiB'/>\n");
+                             "memory='25165824' unit='KiB'>\n        <distances>\n");
         assert_contains(out, "    </numa>\n  </cpu>\n  <devices>");
     }
     {
@@ -741,10 +741,15 @@ test_edge_no_cpu_inserted(void **state)
     g_autofree char *input = edge_domain("", "", "");
     g_autofree char *out = plan_edge("no <cpu>", input);
 
+    /* Each cell carries the host SLIT between the cells' home nodes. */
     assert_contains(out, "\n  <cpu>\n    <topology sockets='2' dies='1' cores='6' threads='1'/>\n"
-                         "    <numa>\n      <cell id='0' cpus='0-5' memory='25165824' unit='KiB'/>\n"
-                         "      <cell id='1' cpus='6-11' memory='25165824' unit='KiB'/>\n    </numa>\n"
-                         "  </cpu>\n");
+                         "    <numa>\n      <cell id='0' cpus='0-5' memory='25165824' unit='KiB'>\n"
+                         "        <distances>\n          <sibling id='0' value='10'/>\n"
+                         "          <sibling id='1' value='21'/>\n        </distances>\n      </cell>\n"
+                         "      <cell id='1' cpus='6-11' memory='25165824' unit='KiB'>\n"
+                         "        <distances>\n          <sibling id='0' value='21'/>\n"
+                         "          <sibling id='1' value='10'/>\n        </distances>\n      </cell>\n"
+                         "    </numa>\n  </cpu>\n");
 }
 
 static void
@@ -1021,7 +1026,8 @@ test_host_change_autosize_once(void **state)
     g_autoptr(Parsed) p = NULL;
     g_autofree char *cpu_before = block(four->output, "<cpu ", "</cpu>");
 
-    /* Rule 10: the record's sizing stays; only home nodes move. */
+    /* Rule 10: the record's sizing stays; only home nodes move (the cells
+     * keep the distances they were written with: guest ABI). */
     assert_true(two->managed);
     assert_valid_and_stable("xeon-2s10c-ht", two->output, NULL, FALSE);
     assert_contains(two->output, cpu_before);
@@ -1451,6 +1457,56 @@ test_owner_topology_kept_and_stable(void **state)
     }
 }
 
+/* Every written cell carries the host SLIT between the cells' home nodes
+ * (11 between two cells homed on one node: 10 is the cell itself). */
+static void
+assert_cell_distances(const char *host_name, const Outcome *o)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host(host_name);
+    g_autoptr(Parsed) p = parse_output(o->output);
+    const VnumaLayout *layout = o->layout;
+
+    assert_true(layout->cells->len > 1);
+    for (guint i = 0; i < layout->cells->len; i++) {
+        for (guint j = 0; j < layout->cells->len; j++) {
+            gint a = ((VnumaClient *) layout->clients->pdata[i])->home_node;
+            gint b = ((VnumaClient *) layout->clients->pdata[j])->home_node;
+            guint want = i == j ? 10 : a == b ? 11 : vnuma_host_distance(host, (guint) a, (guint) b);
+            g_autofree char *expected = g_strdup_printf("%u", want);
+
+            assert_xp(p, expected, "/domain/cpu/numa/cell[@id='%u']/distances/sibling[@id='%u']/@value", i, j);
+        }
+    }
+    vnuma_test_assert_valid(o->output, "domain");
+}
+
+static void
+test_cells_carry_host_distances(void **state)
+{
+    static const char wide[] =
+        "<domain type='kvm'>\n  <name>far</name>\n%s  <memory unit='KiB'>50331648</memory>\n"
+        "  <vcpu placement='static'>%u</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n</domain>\n";
+    g_autofree char *epyc_input = g_strdup_printf(wide, "", 24);
+    /* maxPerMachineNode=4: 3 clients of 4 on 2 nodes, two of them on one. */
+    g_autofree char *shared_input = g_strdup_printf(
+        wide, "  <metadata>\n    <vnuma:policy xmlns:vnuma='" NS "' maxPerMachineNode='4'/>\n"
+              "  </metadata>\n", 12);
+    g_autoptr(Outcome) epyc = plan("epyc-nps4-2s", epyc_input);
+    g_autoptr(Outcome) shared = plan("xeon-2s10c-ht", shared_input);
+    guint one_node = 0;
+
+    assert_int_equal(epyc->layout->clients->len, 3);
+    assert_cell_distances("epyc-nps4-2s", epyc);
+    assert_valid_and_stable("epyc-nps4-2s", epyc->output, NULL, FALSE);
+    assert_int_equal(shared->layout->clients->len, 3);
+    assert_cell_distances("xeon-2s10c-ht", shared);
+    assert_valid_and_stable("xeon-2s10c-ht", shared->output, NULL, FALSE);
+    for (guint i = 0; i < 3; i++)
+        one_node += ((VnumaClient *) shared->layout->clients->pdata[i])->home_node == 0;
+    assert_int_equal(one_node, 2);
+}
+
 int
 main(void)
 {
@@ -1487,6 +1543,7 @@ main(void)
         cmocka_unit_test(test_corpus_end_tag_with_space),
         cmocka_unit_test(test_rewrite_reads_its_output_back),
         cmocka_unit_test(test_owner_topology_kept_and_stable),
+        cmocka_unit_test(test_cells_carry_host_distances),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,10 +184,32 @@ read_topology(const xmlNode *node, VnumaGuestTopology *topo, GError **error)
     return TRUE;
 }
 
+/* <distances><sibling id value/></distances> of a guest cell. */
+static gboolean
+read_distances(VnumaCell *cell, const xmlNode *node, GError **error)
+{
+    for (const xmlNode *child = node->children; child; child = child->next) {
+        if (child->type != XML_ELEMENT_NODE || !xmlStrEqual(child->name, BAD_CAST "distances"))
+            continue;
+        for (const xmlNode *sibling = child->children; sibling; sibling = sibling->next) {
+            guint id, value;
+
+            if (sibling->type != XML_ELEMENT_NODE || !xmlStrEqual(sibling->name, BAD_CAST "sibling"))
+                continue;
+            if (!parse_uint_prop(sibling, "id", &id, NULL, error) ||
+                !parse_uint_prop(sibling, "value", &value, NULL, error))
+                return FALSE;
+            vnuma_cell_set_distance(cell, id, value);
+        }
+    }
+    return TRUE;
+}
+
 static VnumaCell *
 read_cell(const xmlNode *node, const char *memory_attr, GError **error)
 {
     g_autoptr(VnumaCpuSet) vcpus = NULL;
+    g_autoptr(VnumaCell) cell = NULL;
     guint64 value, kib;
     gboolean present;
     g_autofree char *unit = vnuma_xml_prop(node, "unit");
@@ -204,7 +226,10 @@ read_cell(const xmlNode *node, const char *memory_attr, GError **error)
     }
     if (!vnuma_xml_scale_kib(value, unit, &kib, error))
         return NULL;
-    return vnuma_cell_new(g_steal_pointer(&vcpus), kib);
+    cell = vnuma_cell_new(g_steal_pointer(&vcpus), kib);
+    if (!read_distances(cell, node, error))
+        return NULL;
+    return g_steal_pointer(&cell);
 }
 
 /* libvirt's rule for guest cells, applied to vnuma's record too: a vCPU

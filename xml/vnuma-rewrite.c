@@ -228,7 +228,18 @@ format_numa(const GPtrArray *cells, const char *indent)
         g_autofree char *cpus = vnuma_cpuset_format(cell->vcpus);
 
         g_string_append_printf(out, "\n%s" INDENT_STEP "<cell id='%u' cpus='%s' memory='%"
-                               G_GUINT64_FORMAT "' unit='KiB'/>", indent, i, cpus, cell->memory_kib);
+                               G_GUINT64_FORMAT "' unit='KiB'", indent, i, cpus, cell->memory_kib);
+        if (!cell->distances) {
+            g_string_append(out, "/>");
+            continue;
+        }
+        g_string_append_printf(out, ">\n%s" INDENT_STEP INDENT_STEP "<distances>", indent);
+        for (guint j = 0; j < cell->distances->len; j++)
+            g_string_append_printf(out, "\n%s" INDENT_STEP INDENT_STEP INDENT_STEP
+                                   "<sibling id='%u' value='%u'/>", indent, j,
+                                   g_array_index(cell->distances, guint, j));
+        g_string_append_printf(out, "\n%s" INDENT_STEP INDENT_STEP "</distances>\n%s" INDENT_STEP
+                               "</cell>", indent, indent);
     }
     g_string_append_printf(out, "\n%s</numa>", indent);
     return g_string_free(out, FALSE);
@@ -319,7 +330,9 @@ rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout
     xmlNode *numa = find(rw, "/domain/cpu/numa");
     gboolean want_topology = layout->write_topology &&
                              (!topology || !vnuma_guest_topology_equal(&request->topology, &layout->topology));
-    gboolean want_cells = !layout->owner_cells && !vnuma_cells_equal(request->cells, layout->cells);
+    gboolean want_cells = !layout->owner_cells &&
+                          (!vnuma_cells_equal(request->cells, layout->cells) ||
+                           !vnuma_cells_distances_equal(request->cells, layout->cells));
     g_autofree char *inner = NULL;
     g_autoptr(GString) fresh = g_string_new(NULL);
 
@@ -501,7 +514,7 @@ broken_invariant(const VnumaRequest *again, const VnumaRequest *request, const V
         return "changed the vCPU count";
     if (again->memory_kib != request->memory_kib)
         return "changed the memory size";
-    if (!vnuma_cells_equal(again->cells, cells))
+    if (!vnuma_cells_equal(again->cells, cells) || !vnuma_cells_distances_equal(again->cells, cells))
         return "does not hold the planned guest cells";
     if (!vnuma_guest_topology_equal(&again->topology, topology))
         return "does not hold the planned guest topology";
