@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+import zlib
 
 SCHEMA = "/usr/share/libvirt/schemas/domain.rng"
 LAYOUT_NS = "urn:x-vnuma:layout:1"
@@ -136,15 +137,23 @@ def check_one(task):
         return {"path": path, "refused": err.strip(), "misses": []}
     if rc != 0:
         return {"path": path, "misses": ["exit %d: %s" % (rc, err.strip())]}
-    jrc, jout, jerr = plan(vnumactl, caps, data, "json")
-    if jrc != 0:
-        return {"path": path, "misses": ["--format json exit %d: %s" % (jrc, jerr.strip())]}
-    managed = json.loads(jout)["managed"]
-    if not managed and out != data:
-        misses.append("unmanaged output differs from the input")
-    again_rc, again, again_err = plan(vnumactl, caps, out)
-    if again_rc != 0 or again != out:
-        misses.append("planning the output again changes it (exit %d %s)" % (again_rc, again_err.strip()))
+    # No corpus input carries vnuma's record, so a managed plan always
+    # writes one: the output equals the input exactly when vnuma leaves the
+    # domain alone. One JSON run in eight checks that verdict (and renders
+    # JSON for a sample, under ASan too) without tripling the process count.
+    managed = out != data
+    if zlib.crc32(os.path.basename(path).encode()) % 8 == 0:
+        jrc, jout, jerr = plan(vnumactl, caps, data, "json")
+        if jrc != 0:
+            return {"path": path, "misses": ["--format json exit %d: %s" % (jrc, jerr.strip())]}
+        if json.loads(jout)["managed"] != managed:
+            misses.append("JSON says managed=%s, the output says otherwise" % json.loads(jout)["managed"])
+    if managed:
+        # Unmanaged, the output is the input: planning it again is this run.
+        again_rc, again, again_err = plan(vnumactl, caps, out)
+        if again_rc != 0 or again != out:
+            misses.append("planning the output again changes it (exit %d %s)"
+                          % (again_rc, again_err.strip()))
     try:
         before, after = ET.fromstring(data), ET.fromstring(out)
     except ET.ParseError as e:
