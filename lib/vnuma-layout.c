@@ -133,6 +133,51 @@ check_node_memory(VnumaLayout *layout, const VnumaRequest *request,
                       names, need, what, node->id, available);
 }
 
+/* The home node of a cell: that of the client holding its first vCPU. */
+static gint
+cell_home(const VnumaLayout *layout, const VnumaCell *cell)
+{
+    gint first = vnuma_cpuset_first(cell->vcpus);
+
+    for (guint i = 0; first >= 0 && i < layout->clients->len; i++) {
+        const VnumaClient *client = layout->clients->pdata[i];
+
+        if (vnuma_cpuset_contains(client->vcpus, (guint) first))
+            return client->home_node;
+    }
+    return -1;
+}
+
+/* The cells vnuma writes carry the host SLIT between their home nodes,
+ * so the guest scheduler sees which cells are near. Two cells on one
+ * host node are as near as libvirt allows distinct cells to be (11:
+ * 10 is reserved for a cell itself). Distances are part of the guest's
+ * ABI, like the cells: cells the domain already has keep theirs, even
+ * when their clients move (restore, a kept record). */
+static void
+set_cell_distances(VnumaLayout *layout, const VnumaHost *host, const VnumaRequest *request)
+{
+    if (vnuma_cells_equal(request->cells, layout->cells)) {
+        for (guint i = 0; i < layout->cells->len; i++) {
+            vnuma_cell_free(layout->cells->pdata[i]);
+            layout->cells->pdata[i] = vnuma_cell_copy(request->cells->pdata[i]);
+        }
+        return;
+    }
+    for (guint i = 0; i < layout->cells->len; i++) {
+        VnumaCell *cell = layout->cells->pdata[i];
+        gint home = cell_home(layout, cell);
+
+        for (guint j = 0; home >= 0 && j < layout->cells->len; j++) {
+            gint other = cell_home(layout, layout->cells->pdata[j]);
+            guint value = i == j ? 10 : home == other ? 11
+                                      : vnuma_host_distance(host, (guint) home, (guint) MAX(other, 0));
+
+            vnuma_cell_set_distance(cell, j, value);
+        }
+    }
+}
+
 void
 vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaRequest *request)
 {
@@ -160,14 +205,19 @@ vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaReque
     pins->has_numatune = TRUE;
     pins->memory_mode = g_strdup(vnuma_memory_mode_to_string(layout->memory_mode));
     pins->memory_nodeset = nodes;
-    /* <memnode> needs a guest cell to refer to. */
+    /* <memnode> needs a guest cell to refer to; layout->cells is indexed
+     * by cell id. A memory-only cell has no vCPU to follow: the domain's
+     * nodeset covers it. */
     for (guint i = 0; i < layout->cells->len && (layout->exposed || layout->owner_cells); i++) {
         const VnumaCell *cell = layout->cells->pdata[i];
 
-        vnuma_pinset_add_memnode(pins, i, home_nodes_of(layout, cell->vcpus));
+        if (!vnuma_cpuset_is_empty(cell->vcpus))
+            vnuma_pinset_add_memnode(pins, i, home_nodes_of(layout, cell->vcpus));
     }
     vnuma_pinset_free(layout->pins);
     layout->pins = g_steal_pointer(&pins);
+    if (layout->exposed && !layout->owner_cells && !request->keep_guest_abi)
+        set_cell_distances(layout, host, request);
 }
 
 VnumaStamp *
@@ -209,6 +259,8 @@ vnuma_sized_by_to_string(VnumaSizedBy sized_by)
         return "owner-cells";
     case VNUMA_SIZED_BY_RECORD:
         return "record";
+    case VNUMA_SIZED_BY_OWNER_TOPOLOGY:
+        return "owner-topology";
     case VNUMA_SIZED_BY_CLIENT_LIMIT:
     default:
         return "client-limit";

@@ -19,6 +19,7 @@ typedef enum {
     VNUMA_SIZED_BY_CORES_PER_SOCKET, /* rule 2 */
     VNUMA_SIZED_BY_OWNER_CELLS,      /* rule 8 */
     VNUMA_SIZED_BY_RECORD,           /* rule 10, autosize=once */
+    VNUMA_SIZED_BY_OWNER_TOPOLOGY,   /* the domain's own <topology>, cut on whole sockets */
 } VnumaSizedBy;
 
 /* A NUMA client (ESXi's PPD): vCPUs placed as a unit on one home node. */
@@ -37,6 +38,8 @@ typedef struct {
     VnumaPolicy policy;          /* effective: defaults, config, then overrides */
     guint vcpus;                 /* V */
     guint client_limit;          /* L */
+    guint cpu_nodes;             /* host nodes with a usable CPU */
+    guint min_node_threads;      /* fewest usable threads on such a node */
     VnumaSizedBy sized_by;
     GPtrArray *clients;          /* VnumaClient * */
 

@@ -186,11 +186,27 @@ vnuma_placement_choose_nodes(const VnumaHost *host, const GPtrArray *usable, gui
     return chosen;
 }
 
+/* More clients than nodes: each goes where most usable threads are left
+ * (the first such node on a tie), so no node takes more vCPUs than its
+ * threads while another still has room. */
+static guint
+roomiest(const gint64 *room, guint n)
+{
+    guint best = 0;
+
+    for (guint c = 1; c < n; c++) {
+        if (room[c] > room[best])
+            best = c;
+    }
+    return best;
+}
+
 void
 vnuma_placement_run(const VnumaHost *host, VnumaLayout *layout, const VnumaNodeLoad *loads,
                     guint n_loads)
 {
     g_autoptr(GArray) chosen = NULL;
+    g_autofree gint64 *room = NULL;
     guint k = layout->clients->len;
 
     if (!layout->managed || k == 0)
@@ -200,11 +216,16 @@ vnuma_placement_run(const VnumaHost *host, VnumaLayout *layout, const VnumaNodeL
         return;
     if (chosen->len < k)
         vnuma_layout_warn(layout, "%u clients share %u usable host nodes", k, chosen->len);
+    room = g_new0(gint64, chosen->len);
+    for (guint c = 0; c < chosen->len; c++)
+        room[c] = vnuma_cpuset_count(layout->usable->pdata[g_array_index(chosen, guint, c)]);
     for (guint i = 0; i < k; i++) {
         VnumaClient *client = layout->clients->pdata[i];
-        guint index = g_array_index(chosen, guint, i % chosen->len);
+        guint pick = chosen->len < k ? roomiest(room, chosen->len) : i;
+        guint index = g_array_index(chosen, guint, pick);
         const VnumaHostNode *node = host->nodes->pdata[index];
 
+        room[pick] -= vnuma_cpuset_count(client->vcpus);
         client->home_node = (gint) node->id;
         vnuma_cpuset_free(client->cpus);
         client->cpus = vnuma_cpuset_copy(layout->usable->pdata[index]);

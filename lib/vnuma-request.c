@@ -24,7 +24,57 @@ vnuma_cell_free(VnumaCell *cell)
     if (!cell)
         return;
     vnuma_cpuset_free(cell->vcpus);
+    if (cell->distances)
+        g_array_unref(cell->distances);
     g_free(cell);
+}
+
+VnumaCell *
+vnuma_cell_copy(const VnumaCell *cell)
+{
+    VnumaCell *copy = vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib);
+
+    for (guint i = 0; cell->distances && i < cell->distances->len; i++)
+        vnuma_cell_set_distance(copy, i, g_array_index(cell->distances, guint, i));
+    return copy;
+}
+
+void
+vnuma_cell_set_distance(VnumaCell *cell, guint sibling, guint value)
+{
+    if (!cell->distances)
+        cell->distances = g_array_new(FALSE, TRUE, sizeof(guint));
+    if (sibling >= cell->distances->len)
+        g_array_set_size(cell->distances, sibling + 1);
+    g_array_index(cell->distances, guint, sibling) = value;
+}
+
+static gboolean
+distances_equal(const GArray *a, const GArray *b)
+{
+    guint len_a = a ? a->len : 0, len_b = b ? b->len : 0;
+
+    for (guint i = 0; i < MAX(len_a, len_b); i++) {
+        guint x = i < len_a ? g_array_index(a, guint, i) : 0;
+        guint y = i < len_b ? g_array_index(b, guint, i) : 0;
+
+        if (x != y)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vnuma_cells_distances_equal(const GPtrArray *a, const GPtrArray *b)
+{
+    if (a->len != b->len)
+        return FALSE;
+    for (guint i = 0; i < a->len; i++) {
+        if (!distances_equal(((const VnumaCell *) a->pdata[i])->distances,
+                             ((const VnumaCell *) b->pdata[i])->distances))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 gboolean
@@ -261,4 +311,11 @@ vnuma_request_add_override(VnumaRequest *request, const char *name, const char *
     VnumaOverride override = { .name = g_strdup(name), .value = g_strdup(value) };
 
     g_array_append_val(request->overrides, override);
+}
+
+guint64
+vnuma_request_cell_memory_kib(const VnumaRequest *request)
+{
+    return request->memory_kib > request->device_memory_kib
+               ? request->memory_kib - request->device_memory_kib : 0;
 }

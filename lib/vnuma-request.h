@@ -18,6 +18,7 @@ typedef struct {
 typedef struct {
     VnumaCpuSet *vcpus;
     guint64 memory_kib;
+    GArray *distances;           /* guint per sibling cell id (0: not given); NULL: none */
 } VnumaCell;
 
 typedef struct {
@@ -71,7 +72,8 @@ typedef struct {
     guint current_vcpus;
     VnumaCpuSet *vcpu_cpuset;    /* <vcpu cpuset>, NULL when absent */
     gboolean placement_auto;     /* numad placement requested */
-    guint64 memory_kib;
+    guint64 memory_kib;          /* <memory>, else the cells' sum (+ devices) */
+    guint64 device_memory_kib;   /* hot-plug memory devices, counted in <memory>, not in cells */
     guint64 page_kib;            /* backing page size; 0: the host's default huge page */
     gboolean hugepages;
     VnumaPinSet *pins;
@@ -88,7 +90,12 @@ gboolean vnuma_guest_topology_equal(const VnumaGuestTopology *a, const VnumaGues
 
 VnumaCell *vnuma_cell_new(VnumaCpuSet *vcpus, guint64 memory_kib);
 void vnuma_cell_free(VnumaCell *cell);
+VnumaCell *vnuma_cell_copy(const VnumaCell *cell);
+/* Records @value as the distance to cell @sibling. */
+void vnuma_cell_set_distance(VnumaCell *cell, guint sibling, guint value);
+/* vCPUs and memory; distances are compared by vnuma_cells_distances_equal. */
 gboolean vnuma_cells_equal(const GPtrArray *a, const GPtrArray *b);
+gboolean vnuma_cells_distances_equal(const GPtrArray *a, const GPtrArray *b);
 
 VnumaPinSet *vnuma_pinset_new(void);
 void vnuma_pinset_free(VnumaPinSet *pins);
@@ -104,6 +111,9 @@ char *vnuma_pinset_digest(const VnumaPinSet *pins);
 VnumaStamp *vnuma_stamp_new(void);
 gboolean vnuma_stamp_equal(const VnumaStamp *a, const VnumaStamp *b);
 void vnuma_stamp_free(VnumaStamp *stamp);
+
+/* The memory the guest cells hold: <memory> less hot-plug devices. */
+guint64 vnuma_request_cell_memory_kib(const VnumaRequest *request);
 
 VnumaRequest *vnuma_request_new(void);
 void vnuma_request_free(VnumaRequest *request);

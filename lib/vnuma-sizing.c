@@ -164,7 +164,9 @@ size_from_owner_cells(VnumaLayout *layout, const VnumaRequest *request, const Vn
         guint n = vnuma_cpuset_count(cell->vcpus);
 
         g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
-        add_balanced_clients(layout, cell->vcpus, (n + limit - 1) / limit);
+        /* A memory-only cell has no vCPU to form a client. */
+        if (n)
+            add_balanced_clients(layout, cell->vcpus, (n + limit - 1) / limit);
         vnuma_cpuset_subtract(rest, cell->vcpus);
     }
     if (!vnuma_cpuset_is_empty(rest)) {
@@ -220,22 +222,75 @@ size_from_record(VnumaLayout *layout, const VnumaRequest *request, const VnumaCp
     return TRUE;
 }
 
+/* @k clients of whole units (@units of @unit vCPUs each) would outnumber
+ * the CPU-bearing nodes: fewer and larger clients instead, one per node,
+ * as long as each fits a node's usable threads. Clients sharing a node
+ * gain nothing from being apart, and the guest would see cells at equal
+ * distance that are one node. Returns the new count (@k when unchanged). */
+static guint
+fewer_clients(VnumaLayout *layout, guint k, guint units, guint unit)
+{
+    guint n = layout->cpu_nodes;
+    /* An admin's maxPerMachineNode still caps a client. */
+    guint most = layout->policy.max_per_machine_node
+                     ? MIN(layout->min_node_threads, layout->policy.max_per_machine_node)
+                     : layout->min_node_threads;
+
+    if (k > n && n > 0 && (units + n - 1) / n * unit <= most) {
+        vnuma_layout_note(layout, "%u clients would outnumber the %u CPU-bearing nodes: %u larger "
+                          "clients instead, one per node (at most %u threads each)", k, n,
+                          MIN(n, units), most);
+        k = MIN(n, units);
+    }
+    return k;
+}
+
+/* @units runs of @unit vCPUs (guest sockets or cells) grouped into
+ * @groups balanced runs of whole units; each group is split into @parts
+ * clients and, with @cells, is one guest cell. */
+static void
+add_unit_groups(VnumaLayout *layout, guint units, guint unit, guint groups, guint parts,
+                gboolean cells)
+{
+    g_autoptr(VnumaCpuSet) ids = vnuma_cpuset_new_range(0, units - 1);
+    g_autoptr(GPtrArray) runs = vnuma_split_balanced(ids, groups);
+    guint first = 0;
+
+    for (guint g = 0; g < runs->len; g++) {
+        guint count = vnuma_cpuset_count(runs->pdata[g]);
+        VnumaCpuSet *vcpus = vnuma_cpuset_new_range(first, first + count * unit - 1);
+
+        first += count * unit;
+        add_balanced_clients(layout, vcpus, parts);
+        if (cells)
+            g_ptr_array_add(layout->cells, vnuma_cell_new(vcpus, 0));
+        else
+            vnuma_cpuset_free(vcpus);
+    }
+}
+
 /* Rule 2: coresPerSocket fixes the cells; clients follow min(L, C). */
 static gboolean
 size_by_cores_per_socket(VnumaLayout *layout, const VnumaCpuSet *all)
 {
     guint v = layout->vcpus;
     guint c = layout->policy.cores_per_socket;
-    guint per_client;
+    guint per_client, k, groups;
     g_autoptr(GPtrArray) runs = NULL;
 
     if (!c)
         return FALSE;
     per_client = MIN(layout->client_limit, c);
+    k = (v + per_client - 1) / per_client;
     layout->sized_by = VNUMA_SIZED_BY_CORES_PER_SOCKET;
-    runs = vnuma_split_balanced(all, v / c);
+    runs = vnuma_split_balanced(all, layout->cpu_nodes == 1 ? 1 : v / c);
     add_cells_from_runs(layout, runs);
-    add_balanced_clients(layout, all, (v + per_client - 1) / per_client);
+    /* More clients than nodes: whole cells per client instead, one per node. */
+    groups = layout->cpu_nodes == 1 ? 1 : fewer_clients(layout, k, v / c, c);
+    if (groups < k)
+        add_unit_groups(layout, v / c, c, groups, 1, FALSE);
+    else
+        add_balanced_clients(layout, all, k);
     vnuma_layout_note(layout, "rule 2: coresPerSocket=%u: %u cells of %u vCPUs; %u clients of at "
                       "most min(L=%u, %u) vCPUs", c, v / c, c, layout->clients->len,
                       layout->client_limit, c);
@@ -247,14 +302,80 @@ static void
 size_by_client_limit(VnumaLayout *layout, const VnumaCpuSet *all)
 {
     guint v = layout->vcpus;
-    guint k = (v + layout->client_limit - 1) / layout->client_limit;
+    guint k = layout->cpu_nodes == 1 ? 1
+              : fewer_clients(layout, (v + layout->client_limit - 1) / layout->client_limit, v, 1);
     g_autoptr(GPtrArray) runs = vnuma_split_balanced(all, k);
 
     layout->sized_by = VNUMA_SIZED_BY_CLIENT_LIMIT;
     add_balanced_clients(layout, all, k);
     add_cells_from_runs(layout, runs);
-    vnuma_layout_note(layout, "rule 3: %u vCPUs / L=%u → %u client(s), sizes balanced", v,
-                      layout->client_limit, k);
+    if (layout->cpu_nodes == 1)
+        vnuma_layout_note(layout, "one CPU-bearing host node: one client of %u vCPUs, no guest "
+                          "cells (nothing to align to)", v);
+    else
+        vnuma_layout_note(layout, "rule 3: %u vCPUs / L=%u → %u client(s), sizes balanced", v,
+                          layout->client_limit, k);
+}
+
+/* The flat default (what Nova writes when nothing was asked): every vCPU
+ * its own socket, or one socket of V cores, one thread each. */
+static gboolean
+topology_is_owners(const VnumaGuestTopology *t, guint v)
+{
+    gboolean flat = t->threads == 1 && t->dies == 1 && (t->sockets == v || t->cores == v);
+
+    return t->sockets && t->dies && t->cores && t->threads &&
+           t->sockets * t->dies * t->cores * t->threads == v && !flat;
+}
+
+/* A topology vnuma wrote itself is not the owner's. */
+static gboolean
+owners_topology(const VnumaRequest *request)
+{
+    const VnumaGuestTopology *t = &request->topology;
+
+    return topology_is_owners(t, request->vcpus) &&
+           !(request->stamp && request->stamp->wrote_topology &&
+             vnuma_guest_topology_equal(&request->stamp->topology, t));
+}
+
+/* The domain's own guest topology (a flavor's hw:cpu_sockets, a licence
+ * limit, SMT): kept, and the cells are cut on whole sockets, each client
+ * one run of sockets and one cell; a socket larger than L is one cell
+ * split into clients. */
+static gboolean
+size_by_owner_topology(VnumaLayout *layout, const VnumaRequest *request)
+{
+    const VnumaGuestTopology *t = &request->topology;
+    guint socket = t->dies * t->cores * t->threads;
+    guint groups, parts, k;
+
+    if (!owners_topology(request))
+        return FALSE;
+    layout->sized_by = VNUMA_SIZED_BY_OWNER_TOPOLOGY;
+    if (socket <= layout->client_limit) {
+        guint per_client = layout->client_limit / socket;
+
+        groups = (t->sockets + per_client - 1) / per_client;
+        parts = 1;
+    } else {
+        groups = t->sockets;
+        parts = (socket + layout->client_limit - 1) / layout->client_limit;
+    }
+    k = layout->cpu_nodes == 1 ? 1 : fewer_clients(layout, groups * parts, t->sockets, socket);
+    if (k < groups * parts) {
+        groups = k;
+        parts = 1;
+    }
+    if (socket > layout->client_limit)
+        vnuma_layout_warn(layout, "the domain's guest socket of %u vCPUs is larger than the client "
+                          "limit L=%u", socket, layout->client_limit);
+    add_unit_groups(layout, t->sockets, socket, groups, parts, TRUE);
+    vnuma_layout_note(layout, "the domain's topology %u socket(s) × %u die(s) × %u core(s) × %u "
+                      "thread(s) is the owner's: kept; %u cell(s) of whole sockets, %u client(s)",
+                      t->sockets, t->dies, t->cores, t->threads, layout->cells->len,
+                      layout->clients->len);
+    return TRUE;
 }
 
 static void
@@ -286,17 +407,18 @@ share_memory(VnumaLayout *layout, const VnumaRequest *request, gboolean cells_to
      * MiB (or whole backing pages when larger) so what vnuma writes is
      * what the guest gets. */
     guint64 page = MAX(layout->page_kib, 1024);
+    guint64 memory = vnuma_request_cell_memory_kib(request);
     guint before = 0;
 
-    if (request->memory_kib % page)
-        vnuma_layout_warn(layout, "<memory> %" G_GUINT64_FORMAT " KiB is not a multiple of %"
-                          G_GUINT64_FORMAT " KiB (the backing page, at least 1 MiB); the last part "
-                          "takes the remainder", request->memory_kib, page);
+    if (memory % page)
+        vnuma_layout_warn(layout, "<memory> %" G_GUINT64_FORMAT " KiB (less hot-plug devices) is "
+                          "not a multiple of %" G_GUINT64_FORMAT " KiB (the backing page, at least "
+                          "1 MiB); the last part takes the remainder", memory, page);
     for (guint i = 0; i < layout->clients->len; i++) {
         VnumaClient *client = layout->clients->pdata[i];
         guint n = vnuma_cpuset_count(client->vcpus);
 
-        client->memory_kib = vnuma_memory_share(request->memory_kib, page, before, n, layout->vcpus);
+        client->memory_kib = vnuma_memory_share(memory, page, before, n, layout->vcpus);
         before += n;
     }
     if (!cells_too)
@@ -306,7 +428,7 @@ share_memory(VnumaLayout *layout, const VnumaRequest *request, gboolean cells_to
         VnumaCell *cell = layout->cells->pdata[i];
         guint n = vnuma_cpuset_count(cell->vcpus);
 
-        cell->memory_kib = vnuma_memory_share(request->memory_kib, page, before, n, layout->vcpus);
+        cell->memory_kib = vnuma_memory_share(memory, page, before, n, layout->vcpus);
         before += n;
     }
 }
@@ -353,11 +475,13 @@ choose_topology(VnumaLayout *layout, const VnumaRequest *request)
 {
     guint v = layout->vcpus;
     guint c = layout->policy.cores_per_socket;
+    gboolean owners = !c && owners_topology(request);
 
     layout->topology = request->topology;
-    if (layout->policy.topology == VNUMA_TOPOLOGY_KEEP || layout->owner_cells) {
+    if (layout->policy.topology == VNUMA_TOPOLOGY_KEEP || layout->owner_cells || owners) {
         vnuma_layout_note(layout, "rule 5: topology left as the domain has it (%s)",
-                          layout->owner_cells ? "owner's cells" : "topology='keep'");
+                          layout->owner_cells ? "owner's cells"
+                          : owners ? "the owner's topology" : "topology='keep'");
         warn_sockets_straddling_cells(layout, &request->topology);
         return;
     }
@@ -397,11 +521,8 @@ size_keeping_guest_abi(VnumaLayout *layout, const VnumaRequest *request, const V
     layout->policy.autosize = autosize;
 
     g_ptr_array_set_size(layout->cells, 0);
-    for (guint i = 0; i < request->cells->len; i++) {
-        const VnumaCell *cell = request->cells->pdata[i];
-
-        g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
-    }
+    for (guint i = 0; i < request->cells->len; i++)
+        g_ptr_array_add(layout->cells, vnuma_cell_copy(request->cells->pdata[i]));
     layout->owner_cells = request->cells->len > 0 &&
                           !(stamp && vnuma_cells_equal(request->cells, stamp->cells));
     layout->exposed = request->cells->len > 0;
@@ -411,6 +532,21 @@ size_keeping_guest_abi(VnumaLayout *layout, const VnumaRequest *request, const V
     share_memory(layout, request, FALSE);
     vnuma_layout_note(layout, "guest ABI kept (migrate/restore): %u cell(s) and the topology stay; "
                       "home nodes are chosen for this host", request->cells->len);
+}
+
+static void
+count_cpu_nodes(VnumaLayout *layout)
+{
+    layout->cpu_nodes = layout->min_node_threads = 0;
+    for (guint i = 0; i < layout->usable->len; i++) {
+        guint threads = vnuma_cpuset_count(layout->usable->pdata[i]);
+
+        if (!threads)
+            continue;
+        layout->cpu_nodes++;
+        if (!layout->min_node_threads || threads < layout->min_node_threads)
+            layout->min_node_threads = threads;
+    }
 }
 
 static void
@@ -441,9 +577,15 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
         vnuma_layout_set_unmanaged(layout, "the domain has no vCPUs");
         return g_steal_pointer(&layout);
     }
+    if (vnuma_request_cell_memory_kib(request) == 0) {
+        vnuma_layout_set_unmanaged(layout, "the domain has no memory to share between cells "
+                                   "(no <memory>, no <numa> cells, or only hot-plug devices)");
+        return g_steal_pointer(&layout);
+    }
 
     compute_usable(layout, host, settings, request);
     layout->client_limit = vnuma_client_size_limit(host, layout->usable, &layout->policy);
+    count_cpu_nodes(layout);
     if (layout->client_limit == 0) {
         vnuma_layout_set_unmanaged(layout, "no usable host CPU (online ∩ host_cpuset ∩ <vcpu cpuset>)");
         return g_steal_pointer(&layout);
@@ -465,7 +607,8 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
                   !(request->stamp && vnuma_cells_equal(request->cells, request->stamp->cells));
     if (owner_cells)
         size_from_owner_cells(layout, request, all);
-    else if (!size_from_record(layout, request, all) && !size_by_cores_per_socket(layout, all))
+    else if (!size_from_record(layout, request, all) && !size_by_cores_per_socket(layout, all) &&
+             !size_by_owner_topology(layout, request))
         size_by_client_limit(layout, all);
 
     if (layout->owner_cells) {

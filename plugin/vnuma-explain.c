@@ -54,15 +54,21 @@ json_clients(VnumaJson *json, const VnumaLayout *layout)
     vnuma_json_end_array(json);
 }
 
+/* The cells the guest sees: the plan's, or, when vnuma leaves the domain
+ * alone, the cells it already has. Indexed by cell id. */
 static void
-json_cells(VnumaJson *json, const VnumaLayout *layout)
+json_cells(VnumaJson *json, const VnumaRequest *request, const VnumaLayout *layout)
 {
+    const GPtrArray *cells = layout->managed ? layout->cells : request->cells;
+    gboolean shown = layout->managed ? layout->exposed : TRUE;
+
     vnuma_json_key(json, "vnuma_cells");
     vnuma_json_begin_array(json);
-    for (guint i = 0; layout->exposed && i < layout->cells->len; i++) {
-        const VnumaCell *cell = layout->cells->pdata[i];
+    for (guint i = 0; shown && i < cells->len; i++) {
+        const VnumaCell *cell = cells->pdata[i];
 
         vnuma_json_begin_object(json);
+        vnuma_json_member_uint(json, "id", i);
         json_ids(json, "vcpus", cell->vcpus);
         vnuma_json_member_uint(json, "memory_kib", cell->memory_kib);
         vnuma_json_end_object(json);
@@ -106,7 +112,7 @@ vnuma_explain_json(const VnumaRequest *request, const VnumaLayout *layout, gbool
     json_clients(json, layout);
     vnuma_json_member_bool(json, "vnuma_exposed", layout->exposed);
     vnuma_json_member_bool(json, "owner_cells", layout->owner_cells);
-    json_cells(json, layout);
+    json_cells(json, request, layout);
     json_topology(json, managed ? &layout->topology : &request->topology);
     vnuma_json_member_bool(json, "topology_written", layout->write_topology);
     vnuma_json_member_string(json, "memory_mode",

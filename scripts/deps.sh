@@ -7,7 +7,7 @@ packages=(
   libglib2.0-dev libxml2-dev libcmocka-dev libvirt-dev
   libstdc++-12-dev libicu-dev liblzma-dev zlib1g-dev libpcre2-dev
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
-  libxml2-utils python3 valgrind
+  libxml2-utils python3 python3-libvirt xz-utils valgrind
   tini
   gnuplot-nox
   libnuma-dev

@@ -392,12 +392,16 @@ test_topology(void **state)
         assert_int_equal(request->cells->len, 0);
     }
     {
-        /* Attributes left out read as 0. */
+        /* dies left out reads as 1, as libvirt reads it; the others as 0. */
         g_autofree char *xml = domain_with("  <memory>4194304</memory>\n  <vcpu>8</vcpu>\n"
                                            "  <cpu><topology sockets='2' cores='2' threads='2'/></cpu>\n");
+        g_autofree char *no_cores = domain_with("  <memory>4194304</memory>\n  <vcpu>8</vcpu>\n"
+                                                "  <cpu><topology sockets='8'/></cpu>\n");
         g_autoptr(VnumaRequest) request = request_ok(xml);
+        g_autoptr(VnumaRequest) sockets_only = request_ok(no_cores);
 
-        assert_topology(&request->topology, 2, 0, 2, 2);
+        assert_topology(&request->topology, 2, 1, 2, 2);
+        assert_topology(&sockets_only->topology, 8, 1, 0, 0);
     }
 }
 
@@ -647,6 +651,37 @@ test_readable_stamp(void **state)
     assert_int_equal(request->warnings->len, 0);
 }
 
+/* Cells are indexed by id (libvirt's order), not by document order; a
+ * cell may hold memory only; without <memory> the cells give it; hot-plug
+ * devices count in <memory> but not in the cells. */
+static void
+test_cells_by_id_and_memory(void **state)
+{
+    static const char by_id[] =
+        "<domain type='qemu'><vcpu>16</vcpu><cpu><numa>"
+        "<cell id='1' cpus='8-15' memory='109550' unit='KiB'/>"
+        "<cell id='0' cpus='0-7' memory='109550' unit='KiB'/>"
+        "<cell memory='1' unit='GiB'/>"
+        "</numa></cpu></domain>";
+    static const char dimms[] =
+        "<domain type='kvm'><memory unit='GiB'>6</memory><vcpu>2</vcpu><cpu><numa>"
+        "<cell id='0' cpus='0-1' memory='4' unit='GiB'/></numa></cpu><devices>"
+        "<memory model='dimm'><target><size unit='GiB'>1</size><node>0</node></target></memory>"
+        "<memory model='dimm'><target><size unit='MiB'>1024</size><node>0</node></target></memory>"
+        "</devices></domain>";
+    g_autoptr(VnumaRequest) cells = request_ok(by_id);
+    g_autoptr(VnumaRequest) devices = request_ok(dimms);
+
+    assert_int_equal(cells->cells->len, 3);
+    assert_cell(cells->cells, 0, "0-7", 109550);
+    assert_cell(cells->cells, 1, "8-15", 109550);
+    assert_cell(cells->cells, 2, "", 1048576);
+    assert_int_equal(cells->memory_kib, 2 * 109550 + 1048576);
+    assert_int_equal(devices->memory_kib, 6 * 1048576);
+    assert_int_equal(devices->device_memory_kib, 2 * 1048576);
+    assert_int_equal(vnuma_request_cell_memory_kib(devices), 4 * 1048576);
+}
+
 static void
 test_errors(void **state)
 {
@@ -662,8 +697,13 @@ test_errors(void **state)
           { "vcpu", "current" } },
         { "<domain type='kvm'><memory>1048576</memory><vcpu cpuset='0-x'>4</vcpu></domain>",
           { "vcpu", "cpuset" } },
-        { "<domain type='kvm'><vcpu>4</vcpu></domain>", { "memory" } },
         { "<domain type='kvm'><memory>lots</memory><vcpu>4</vcpu></domain>", { "memory", "lots" } },
+        { "<domain type='kvm'><memory>2048</memory><vcpu>4</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0-1' memory='1024'/><cell id='0' cpus='2-3' memory='1024'/>"
+          "</numa></cpu></domain>", { "two <cell>", "id='0'" } },
+        { "<domain type='kvm'><memory>2048</memory><vcpu>4</vcpu><cpu><numa>"
+          "<cell id='1' cpus='0-1' memory='1024'/><cell id='2' cpus='2-3' memory='1024'/>"
+          "</numa></cpu></domain>", { "id='2'", "out of range" } },
         { "<domain type='kvm'><memory unit='parsec'>1</memory><vcpu>4</vcpu></domain>", { "parsec" } },
         { "<domain type='kvm'><memory>1048576</memory><vcpu>4</vcpu>"
           "<cputune><vcpupin vcpu='0' cpuset='1-'/></cputune></domain>", { "vcpupin", "cpuset", "1-" } },
@@ -740,6 +780,7 @@ main(void)
         cmocka_unit_test(test_stamp_round_trip),
         cmocka_unit_test(test_unreadable_stamp),
         cmocka_unit_test(test_readable_stamp),
+        cmocka_unit_test(test_cells_by_id_and_memory),
         cmocka_unit_test(test_errors),
     };
 

@@ -284,7 +284,7 @@ def cell(m):
     kib = -(-int(m.group(2)) // 1024) * 1024
     total += kib
     return m.group(1) + str(kib) + m.group(3)
-s = re.sub(r"(<cell id='\d+' cpus='[^']*' memory=')(\d+)(' unit='KiB'/>)", cell, s)
+s = re.sub(r"(<cell id='\d+' cpus='[^']*' memory=')(\d+)(' unit='KiB'/?>)", cell, s)
 s = re.sub(r"(<(?:memory|currentMemory) unit='KiB'>)\d+<", lambda m: m.group(1) + str(total) + '<', s)
 sys.stdout.write(s)
 EOF2

@@ -374,15 +374,12 @@ test_config_honoured(void **state)
     g_unlink(path);
     plan = plan_example(ctx, "wide-12vcpu");
     assert_true(vnuma_plan_is_managed(plan));
-    /* host_cpuset=0-9 leaves node 0 only, 10 threads (preferHT) there:
-     * two clients of 6, both homed on node 0, every pin inside 0-9. */
+    /* host_cpuset=0-9 leaves node 0 only: one CPU-bearing node, so one
+     * client homed there, no guest cells, every pin inside 0-9. */
     assert_summary(plan, "managed true\nreason null\n"
-                         "client 0,1,2,3,4,5 25165824 0\n"
-                         "client 6,7,8,9,10,11 25165824 0\n"
-                         "cell 0,1,2,3,4,5 25165824\n"
-                         "cell 6,7,8,9,10,11 25165824\n"
-                         "topology 2 1 6 1\n"
-                         "warnings 3\n");
+                         "client 0,1,2,3,4,5,6,7,8,9,10,11 50331648 0\n"
+                         "topology 1 1 12 1\n"
+                         "warnings 2\n");
     xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
     vnuma_test_assert_valid(xml, "domain");
     for (guint v = 0; v < 12; v++) {
@@ -392,8 +389,7 @@ test_config_honoured(void **state)
     }
     assert_contains(xml, "<emulatorpin cpuset='0-9'/>");
     assert_contains(xml, "<memory mode='strict' nodeset='0'/>");
-    assert_contains(xml, "<memnode cellid='0' mode='strict' nodeset='0'/>");
-    assert_contains(xml, "<memnode cellid='1' mode='strict' nodeset='0'/>");
+    assert_null(strstr(xml, "<memnode "));
     /* The config's warnings reach every plan. */
     warnings = vnuma_plan_warnings(plan);
     assert_true(strv_mentions(warnings, "bogus"));
@@ -560,6 +556,24 @@ test_plan_managed(void **state)
     }
 }
 
+/* A <topology> without dies is one die per socket, in text and JSON. */
+static void
+test_plan_absent_dies(void **state)
+{
+    static const char input[] =
+        "<domain type='kvm'>\n  <name>nodies</name>\n  <memory>4194304</memory>\n"
+        "  <vcpu>8</vcpu>\n  <cpu>\n    <topology sockets='2' cores='2' threads='2'/>\n"
+        "    <numa>\n      <cell id='0' cpus='0-3' memory='2097152'/>\n"
+        "      <cell id='1' cpus='4-7' memory='2097152'/>\n    </numa>\n  </cpu>\n</domain>\n";
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    g_autoptr(VnumaPlan) plan = plan_ok(ctx, input, strlen(input));
+    g_autofree char *text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, NULL);
+    g_autofree char *summary = json_summary(plan);
+
+    assert_contains(text, "2 socket(s) × 1 die(s) × 2 core(s) × 2 thread(s)");
+    assert_contains(summary, "\ntopology 2 1 2 2\n");
+}
+
 static void
 test_plan_unmanaged(void **state)
 {
@@ -583,10 +597,10 @@ test_plan_unmanaged(void **state)
     assert_contains(text, "instance-00000515");
     assert_true(g_str_has_prefix(summary, "managed false\nreason \""));
     assert_contains(summary, "\nwarnings 0\n");
-    /* The domain's own topology, no clients or cells of vnuma's. */
+    /* The domain's own topology and cell, no clients of vnuma's. */
     assert_contains(summary, "\ntopology 4 1 1 1\n");
     assert_null(strstr(summary, "client "));
-    assert_null(strstr(summary, "cell "));
+    assert_contains(summary, "\ncell 0,1,2,3 8388608\n");
 }
 
 static void
@@ -728,7 +742,7 @@ test_keep_guest_abi(void **state)
     migrated_xml = vnuma_plan_render(migrated, VNUMA_FORMAT_XML, NULL);
     vnuma_test_assert_valid(migrated_xml, "domain");
     assert_contains(migrated_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
-    assert_contains(migrated_xml, "<cell id='2' cpus='8-11' memory='16777216' unit='KiB'/>");
+    assert_contains(migrated_xml, "<cell id='2' cpus='8-11' memory='16777216' unit='KiB'>");
     assert_contains(migrated_xml, "<memory mode='restrictive' nodeset='0-1'/>");
     assert_null(strstr(migrated_xml, "cpuset='0-3,16-19'"));
     {
@@ -964,6 +978,7 @@ main(void)
         cmocka_unit_test(test_set_memory_mode),
         cmocka_unit_test(test_plan_managed),
         cmocka_unit_test(test_plan_unmanaged),
+        cmocka_unit_test(test_plan_absent_dies),
         cmocka_unit_test(test_plan_optout_and_numad),
         cmocka_unit_test(test_plan_bad_overrides_warn),
         cmocka_unit_test(test_json_escaping),

@@ -295,10 +295,15 @@ static void
 test_epyc_twelve_clients(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("epyc-nps4-2s");
-    g_autoptr(VnumaLayout) layout = plan(host, 96, 0);
+    /* maxPerMachineNode=8 keeps 12 clients of 8: without it, 96 vCPUs are 8
+     * clients of 12, one per node (each node has 16 threads). */
+    g_autoptr(VnumaLayout) layout = plan(host, 96, 8);
+    g_autoptr(VnumaLayout) fewer = plan(host, 96, 0);
     guint per_node[8] = { 0 };
 
     (void) state;
+    assert_int_equal(fewer->clients->len, 8);
+    assert_home_set(fewer, "0-7");
     assert_int_equal(layout->clients->len, 12);
     assert_warning(layout, "share");
     assert_home_set(layout, "0-7");

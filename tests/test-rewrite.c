@@ -717,7 +717,7 @@ test_edge_empty_cpu_reopened(void **state)
 
         assert_contains(out, "\n  <cpu mode='host-passthrough'>\n    <topology sockets='2' dies='1' "
                              "cores='6' threads='1'/>\n    <numa>\n      <cell id='0' cpus='0-5' "
-                             "memory='25165824' unit='KiB'/>\n");
+                             "memory='25165824' unit='KiB'>\n        <distances>\n");
         assert_contains(out, "    </numa>\n  </cpu>\n  <devices>");
     }
     {
@@ -741,10 +741,15 @@ test_edge_no_cpu_inserted(void **state)
     g_autofree char *input = edge_domain("", "", "");
     g_autofree char *out = plan_edge("no <cpu>", input);
 
+    /* Each cell carries the host SLIT between the cells' home nodes. */
     assert_contains(out, "\n  <cpu>\n    <topology sockets='2' dies='1' cores='6' threads='1'/>\n"
-                         "    <numa>\n      <cell id='0' cpus='0-5' memory='25165824' unit='KiB'/>\n"
-                         "      <cell id='1' cpus='6-11' memory='25165824' unit='KiB'/>\n    </numa>\n"
-                         "  </cpu>\n");
+                         "    <numa>\n      <cell id='0' cpus='0-5' memory='25165824' unit='KiB'>\n"
+                         "        <distances>\n          <sibling id='0' value='10'/>\n"
+                         "          <sibling id='1' value='21'/>\n        </distances>\n      </cell>\n"
+                         "      <cell id='1' cpus='6-11' memory='25165824' unit='KiB'>\n"
+                         "        <distances>\n          <sibling id='0' value='21'/>\n"
+                         "          <sibling id='1' value='10'/>\n        </distances>\n      </cell>\n"
+                         "    </numa>\n  </cpu>\n");
 }
 
 static void
@@ -1021,7 +1026,8 @@ test_host_change_autosize_once(void **state)
     g_autoptr(Parsed) p = NULL;
     g_autofree char *cpu_before = block(four->output, "<cpu ", "</cpu>");
 
-    /* Rule 10: the record's sizing stays; only home nodes move. */
+    /* Rule 10: the record's sizing stays; only home nodes move (the cells
+     * keep the distances they were written with: guest ABI). */
     assert_true(two->managed);
     assert_valid_and_stable("xeon-2s10c-ht", two->output, NULL, FALSE);
     assert_contains(two->output, cpu_before);
@@ -1225,6 +1231,282 @@ test_strict_memory_mode_written(void **state)
     assert_int_equal(xp_count(p, "/domain/numatune/*[@mode='restrictive']"), 0);
 }
 
+/* ---- libvirt's own test corpus (tests/qemuxml2argvdata) --------------------- */
+
+/* The host node whose CPUs @cpuset (a vcpupin of xeon-2s10c-ht) names. */
+static const char *
+xeon_node_of(const char *cpuset)
+{
+    if (strcmp(cpuset, "0-9,20-29") == 0)
+        return "0";
+    if (strcmp(cpuset, "10-19,30-39") == 0)
+        return "1";
+    return "?";
+}
+
+static void
+test_corpus_cells_by_id(void **state)
+{
+    /* cpu-numa2.xml: the cells are listed id 1 first. */
+    static const char input[] =
+        "<domain type='qemu'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <memory unit='KiB'>219100</memory>\n"
+        "  <vcpu placement='static'>16</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "  <cpu>\n"
+        "    <topology sockets='2' dies='1' cores='4' threads='2'/>\n"
+        "    <numa>\n"
+        "      <cell id='1' cpus='8-15' memory='109550' unit='KiB'/>\n"
+        "      <cell id='0' cpus='0-7' memory='109550' unit='KiB'/>\n"
+        "    </numa>\n"
+        "  </cpu>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 2);
+    for (guint id = 0; id < 2; id++) {
+        /* The first vCPU of cell @id: 0 or 8. */
+        g_autofree char *pin = xp_string(p, "/domain/cputune/vcpupin[@vcpu='%u']/@cpuset", id * 8);
+        g_autofree char *memnode = xp_string(p, "/domain/numatune/memnode[@cellid='%u']/@nodeset", id);
+
+        if (strcmp(memnode, xeon_node_of(pin)) != 0) {
+            print_error("cell %u: memory bound to node %s, its vCPUs pinned to %s\n", id, memnode, pin);
+            fail();
+        }
+    }
+}
+
+static void
+test_corpus_memory_only_cells(void **state)
+{
+    /* numatune-no-vcpu.xml: guest nodes with memory and no vCPU. */
+    static const char input[] =
+        "<domain type='kvm'>\n"
+        "  <name>hmat</name>\n"
+        "  <memory unit='KiB'>6291456</memory>\n"
+        "  <vcpu placement='static'>8</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "  <cpu>\n"
+        "    <numa>\n"
+        "      <cell id='0' cpus='0-3' memory='2097152' unit='KiB'/>\n"
+        "      <cell id='1' cpus='4-7' memory='2097152' unit='KiB'/>\n"
+        "      <cell id='2' memory='2097152' unit='KiB'/>\n"
+        "    </numa>\n"
+        "  </cpu>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    assert_int_equal(o->layout->clients->len, 2);
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/cpu/numa/cell"), 3);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 2);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode[@cellid='2']"), 0);
+    assert_int_equal(xp_count(p, "/domain/cputune/vcpupin"), 8);
+}
+
+static void
+test_corpus_no_memory_element(void **state)
+{
+    /* cpu-numa-no-memory-element.xml: libvirt sums the cells. */
+    static const char with_cells[] =
+        "<domain type='qemu'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <vcpu placement='static'>16</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "  <cpu>\n"
+        "    <numa>\n"
+        "      <cell id='0' cpus='0-7' memory='109550' unit='KiB'/>\n"
+        "      <cell id='1' cpus='8-15' memory='109550' unit='KiB'/>\n"
+        "    </numa>\n"
+        "  </cpu>\n"
+        "</domain>\n";
+    /* minimal-no-memory.xml: no memory at all, libvirt refuses to start
+     * it; nothing to share, so vnuma leaves it alone. */
+    static const char without[] =
+        "<domain type='qemu'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <vcpu placement='static'>1</vcpu>\n"
+        "  <os>\n    <type arch='i686' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", with_cells);
+    g_autoptr(Outcome) none = plan("xeon-2s10c-ht", without);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    assert_int_equal(((VnumaClient *) o->layout->clients->pdata[0])->memory_kib +
+                     ((VnumaClient *) o->layout->clients->pdata[1])->memory_kib, 219100);
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/memory"), 0);
+    assert_int_equal(xp_count(p, "/domain/numatune/memnode"), 2);
+    assert_false(none->managed);
+    assert_contains(none->reason, "no memory");
+    assert_same_bytes("no memory, no cells", none->output, without);
+}
+
+static void
+test_corpus_metadata_after_genid(void **state)
+{
+    /* genid.xml: libvirt's schema wants <metadata> after the whole
+     * name/uuid/genid group. */
+    static const char input[] =
+        "<domain type='qemu' id='1'>\n"
+        "  <name>QEMUGuest1</name>\n"
+        "  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
+        "  <genid>e9392370-2917-565e-692b-d057f46512d6</genid>\n"
+        "  <memory unit='KiB'>219136</memory>\n"
+        "  <vcpu placement='static'>1</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+
+    assert_true(o->managed);
+    assert_contains(o->output, "</genid>\n  <metadata>\n");
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+}
+
+static void
+test_corpus_end_tag_with_space(void **state)
+{
+    /* "</metadata >" is a legal end tag, one byte longer than its name says. */
+    static const char input[] =
+        "<domain type='kvm'>\n"
+        "  <name>spaced</name>\n"
+        "  <metadata></metadata >\n"
+        "  <memory unit='KiB'>1048576</memory>\n"
+        "  <vcpu placement='static'>2</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+    g_autoptr(Parsed) p = NULL;
+
+    assert_true(o->managed);
+    p = parse_output(o->output);
+    assert_int_equal(xp_count(p, "/domain/metadata/vl:layout"), 1);
+    assert_contains(o->output, "    </vnuma:layout>\n  </metadata >\n  <memory unit='KiB'>");
+    assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+}
+
+static void
+test_rewrite_reads_its_output_back(void **state)
+{
+    /* A plan the splice cannot carry (a cell naming a vCPU beyond V) must
+     * come back as an error, never as XML libvirt would refuse. */
+    static const char input[] =
+        "<domain type='kvm'>\n"
+        "  <name>checked</name>\n"
+        "  <memory unit='KiB'>50331648</memory>\n"
+        "  <vcpu placement='static'>24</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+        "</domain>\n";
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(input, strlen(input), "domain XML", &error);
+    g_autoptr(VnumaRequest) request = vnuma_request_from_domain(src, &error);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+    char *output;
+
+    assert_non_null(request);
+    vnuma_settings_init(&settings);
+    layout = vnuma_sizing_run(host, &settings, request);
+    vnuma_settings_clear(&settings);
+    vnuma_placement_run(host, layout, NULL, 0);
+    vnuma_layout_finish(layout, host, request);
+    assert_true(layout->exposed);
+    vnuma_cpuset_add(((VnumaCell *) layout->cells->pdata[0])->vcpus, 99);
+    output = vnuma_domain_rewrite(src, request, layout, NULL, &error);
+    if (output) {
+        print_error("a broken rewrite was returned:\n%s\n", output);
+        g_free(output);
+        fail();
+    }
+    assert_contains(error->message, "rewritten domain");
+    assert_contains(error->message, "99");
+}
+
+static void
+test_owner_topology_kept_and_stable(void **state)
+{
+    /* cpu-topology1.xml's 3 sockets × 2 cores, and a flavor's 3 sockets × 8:
+     * the topology is the owner's, kept byte for byte; the cells follow it. */
+    static const char *const topologies[][2] = {
+        { "6", "<topology sockets=\"3\" dies=\"1\" cores=\"2\" threads=\"1\"/>" },
+        { "24", "<topology sockets='3' cores='8' threads='1'/>" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(topologies); i++) {
+        g_autofree char *input = g_strdup_printf(
+            "<domain type='kvm'>\n  <name>owner</name>\n  <memory unit='KiB'>25165824</memory>\n"
+            "  <vcpu placement='static'>%s</vcpu>\n"
+            "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n"
+            "  <cpu>\n    %s\n  </cpu>\n</domain>\n", topologies[i][0], topologies[i][1]);
+        g_autoptr(Outcome) o = plan("xeon-2s10c-ht", input);
+
+        assert_true(o->managed);
+        assert_contains(o->output, topologies[i][1]);
+        assert_valid_and_stable("xeon-2s10c-ht", o->output, NULL, FALSE);
+    }
+}
+
+/* Every written cell carries the host SLIT between the cells' home nodes
+ * (11 between two cells homed on one node: 10 is the cell itself). */
+static void
+assert_cell_distances(const char *host_name, const Outcome *o)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host(host_name);
+    g_autoptr(Parsed) p = parse_output(o->output);
+    const VnumaLayout *layout = o->layout;
+
+    assert_true(layout->cells->len > 1);
+    for (guint i = 0; i < layout->cells->len; i++) {
+        for (guint j = 0; j < layout->cells->len; j++) {
+            gint a = ((VnumaClient *) layout->clients->pdata[i])->home_node;
+            gint b = ((VnumaClient *) layout->clients->pdata[j])->home_node;
+            guint want = i == j ? 10 : a == b ? 11 : vnuma_host_distance(host, (guint) a, (guint) b);
+            g_autofree char *expected = g_strdup_printf("%u", want);
+
+            assert_xp(p, expected, "/domain/cpu/numa/cell[@id='%u']/distances/sibling[@id='%u']/@value", i, j);
+        }
+    }
+    vnuma_test_assert_valid(o->output, "domain");
+}
+
+static void
+test_cells_carry_host_distances(void **state)
+{
+    static const char wide[] =
+        "<domain type='kvm'>\n  <name>far</name>\n%s  <memory unit='KiB'>50331648</memory>\n"
+        "  <vcpu placement='static'>%u</vcpu>\n"
+        "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n</domain>\n";
+    g_autofree char *epyc_input = g_strdup_printf(wide, "", 24);
+    /* maxPerMachineNode=4: 3 clients of 4 on 2 nodes, two of them on one. */
+    g_autofree char *shared_input = g_strdup_printf(
+        wide, "  <metadata>\n    <vnuma:policy xmlns:vnuma='" NS "' maxPerMachineNode='4'/>\n"
+              "  </metadata>\n", 12);
+    g_autoptr(Outcome) epyc = plan("epyc-nps4-2s", epyc_input);
+    g_autoptr(Outcome) shared = plan("xeon-2s10c-ht", shared_input);
+    guint one_node = 0;
+
+    assert_int_equal(epyc->layout->clients->len, 3);
+    assert_cell_distances("epyc-nps4-2s", epyc);
+    assert_valid_and_stable("epyc-nps4-2s", epyc->output, NULL, FALSE);
+    assert_int_equal(shared->layout->clients->len, 3);
+    assert_cell_distances("xeon-2s10c-ht", shared);
+    assert_valid_and_stable("xeon-2s10c-ht", shared->output, NULL, FALSE);
+    for (guint i = 0; i < 3; i++)
+        one_node += ((VnumaClient *) shared->layout->clients->pdata[i])->home_node == 0;
+    assert_int_equal(one_node, 2);
+}
+
 int
 main(void)
 {
@@ -1254,6 +1536,14 @@ main(void)
         cmocka_unit_test(test_libvirt_requoted_record_is_stable),
         cmocka_unit_test(test_topology_keep_without_cpu),
         cmocka_unit_test(test_strict_memory_mode_written),
+        cmocka_unit_test(test_corpus_cells_by_id),
+        cmocka_unit_test(test_corpus_memory_only_cells),
+        cmocka_unit_test(test_corpus_no_memory_element),
+        cmocka_unit_test(test_corpus_metadata_after_genid),
+        cmocka_unit_test(test_corpus_end_tag_with_space),
+        cmocka_unit_test(test_rewrite_reads_its_output_back),
+        cmocka_unit_test(test_owner_topology_kept_and_stable),
+        cmocka_unit_test(test_cells_carry_host_distances),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -420,7 +420,8 @@ test_rule1_memory_only_node_ignored(void **state)
     assert_clients(layout, "0-7", "8-15");
     assert_homes(layout, "0", "1");
     assert_int_equal(wide_layout->client_limit, 8);
-    assert_clients(wide_layout, "0-7", "8-15", "16-23");
+    /* 3 clients of 8 would outnumber the 2 CPU nodes: 2 of 12 (16 threads each). */
+    assert_clients(wide_layout, "0-11", "12-23");
     for (guint i = 0; i < wide_layout->clients->len; i++)
         assert_int_not_equal(((VnumaClient *) wide_layout->clients->pdata[i])->home_node, 2);
     assert_false(vnuma_cpuset_contains(wide_layout->pins->memory_nodeset, 2));
@@ -487,9 +488,10 @@ test_rule1_offline_cpus(void **state)
     (void) state;
     /* Node 0 has 4 online cores (8 threads), node 1 has 6 (12). */
     assert_int_equal(layout->client_limit, 4);
-    assert_clients(layout, "0-3", "4-7", "8-11");
-    assert_cells(layout, "0-3", "4-7", "8-11");
-    assert_topology(layout, 3, 1, 4, 1);
+    /* 3 clients of 4 would outnumber the 2 nodes: 2 of 6 (node 0 has 8 threads). */
+    assert_clients(layout, "0-5", "6-11");
+    assert_cells(layout, "0-5", "6-11");
+    assert_topology(layout, 2, 1, 6, 1);
     first = layout->clients->pdata[0];
     assert_int_equal(first->home_node, 0);
     /* Offline CPUs are never pinned to. */
@@ -506,7 +508,8 @@ test_rule1_offline_cpus(void **state)
 static void
 test_rule3_even_split_21(void **state)
 {
-    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    /* 8 nodes: three clients do not outnumber them. */
+    g_autoptr(VnumaHost) host = vnuma_test_host("epyc-nps4-2s");
     g_autoptr(VnumaRequest) r = vnuma_test_request(21, 42 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
@@ -521,12 +524,12 @@ test_rule3_even_split_21(void **state)
 static void
 test_rule3_uneven_split_23(void **state)
 {
-    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaHost) host = vnuma_test_host("epyc-nps4-2s");
     g_autoptr(VnumaRequest) r = vnuma_test_request(23, 23 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
 
     (void) state;
-    /* Larger clients first, contiguous, ascending. */
+    /* Larger clients first, contiguous, ascending (L=8 on 8 nodes). */
     assert_clients(layout, "0-7", "8-15", "16-22");
     /* Uneven cells are still exposed, but the guest gets 1 socket × V. */
     assert_true(layout->exposed);
@@ -571,13 +574,14 @@ test_rule2_cores_per_socket_above_limit(void **state)
     assert_managed(layout);
     assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_CORES_PER_SOCKET);
     assert_cells(layout, "0-11", "12-23");
-    /* ceil(24 / min(10, 12)) = 3 clients, balanced. */
-    assert_clients(layout, "0-7", "8-15", "16-23");
-    assert_warning(layout, "vNUMA node spans NUMA clients");
+    /* ceil(24 / min(10, 12)) = 3 clients would outnumber the 2 nodes: one
+     * client per cell instead (12 vCPUs fit a node's 20 threads). */
+    assert_clients(layout, "0-11", "12-23");
+    assert_no_warning(layout, "vNUMA node spans NUMA clients");
     assert_topology(layout, 2, 1, 12, 1);
     assert_memory_tiles(layout, 48 * GIB, 4);
     assert_int_equal(cell_memory(layout, 0), 24 * GIB);
-    assert_int_equal(client_memory(layout, 0), 16 * GIB);
+    assert_int_equal(client_memory(layout, 0), 24 * GIB);
 }
 
 static void
@@ -588,11 +592,12 @@ test_rule2_cores_per_socket_below_limit(void **state)
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
-    /* C < L: clients follow the cells, one client per cell. */
+    /* C < L: clients follow the cells; 3 would outnumber the 2 nodes, so
+     * whole cells are grouped, one client per node. */
     vnuma_request_add_override(r, "coresPerSocket", "4");
     layout = plan(host, r);
     assert_cells(layout, "0-3", "4-7", "8-11");
-    assert_clients(layout, "0-3", "4-7", "8-11");
+    assert_clients(layout, "0-7", "8-11");
     assert_topology(layout, 3, 1, 4, 1);
     assert_no_warning(layout, "spans");
 }
@@ -713,7 +718,8 @@ test_rule5_align_replaces_topology(void **state)
     g_autoptr(VnumaLayout) layout = NULL;
 
     (void) state;
-    r->topology = (VnumaGuestTopology) { .sockets = 1, .dies = 1, .cores = 6, .threads = 2 };
+    /* The flat default Nova writes when nothing was asked is not the owner's. */
+    r->topology = (VnumaGuestTopology) { .sockets = 12, .dies = 1, .cores = 1, .threads = 1 };
     layout = plan(host, r);
     assert_true(layout->write_topology);
     assert_topology(layout, 2, 1, 6, 1);
@@ -777,11 +783,11 @@ test_rule6_uneven_vcpus_small_pages(void **state)
     guint64 exact;
 
     (void) state;
-    /* 8 + 8 + 7 vCPUs over 1000 MiB of 4 KiB pages: parts are cut on whole
+    /* 12 + 11 vCPUs over 1000 MiB of 4 KiB pages: parts are cut on whole
      * MiB, since libvirt rounds each guest cell up to 1 MiB. */
     assert_memory_tiles(layout, 1024000, 1024);
     assert_no_warning(layout, "not a multiple");
-    for (guint i = 0; i < 3; i++) {
+    for (guint i = 0; i < layout->clients->len; i++) {
         exact = 1024000ull * vnuma_cpuset_count(((VnumaClient *) layout->clients->pdata[i])->vcpus) / 23;
         assert_true(client_memory(layout, i) + 1024 >= exact && client_memory(layout, i) <= exact + 1024);
     }
@@ -950,10 +956,10 @@ test_rule7_hot_add(void **state)
     layout = plan(host, r);
     assert_managed(layout);
     assert_int_equal(layout->vcpus, 24);
-    assert_clients(layout, "0-7", "8-15", "16-23");
+    assert_clients(layout, "0-11", "12-23");
     assert_true(layout->exposed);
-    assert_cells(layout, "0-7", "8-15", "16-23");
-    assert_topology(layout, 3, 1, 8, 1);
+    assert_cells(layout, "0-11", "12-23");
+    assert_topology(layout, 2, 1, 12, 1);
     /* Every possible vCPU gets a pin. */
     assert_int_equal(layout->pins->vcpupins->len, 24);
 }
@@ -1456,8 +1462,9 @@ test_host_cpuset_lowers_limit(void **state)
     layout = plan_with(host, &settings, r);
     assert_managed(layout);
     assert_int_equal(layout->client_limit, 5);
-    assert_clients(layout, "0-3", "4-7", "8-11");
-    assert_topology(layout, 3, 1, 4, 1);
+    /* 3 clients would outnumber the 2 nodes; 6 vCPUs fit node 0's 10 threads. */
+    assert_clients(layout, "0-5", "6-11");
+    assert_topology(layout, 2, 1, 6, 1);
     for (guint i = 0; i < layout->clients->len; i++) {
         const VnumaClient *c = layout->clients->pdata[i];
 
@@ -1512,9 +1519,11 @@ test_vcpu_cpuset_one_node(void **state)
     layout = plan(host, r);
     assert_managed(layout);
     assert_int_equal(layout->client_limit, 10);
-    assert_clients(layout, "0-5", "6-11");
-    assert_homes(layout, "1", "1");
-    assert_warning(layout, "share");
+    /* One CPU-bearing node: one client, no guest cells. */
+    assert_clients(layout, "0-11");
+    assert_homes(layout, "1");
+    assert_false(layout->exposed);
+    assert_no_warning(layout, "share");
     for (guint i = 0; i < layout->pins->vcpupins->len; i++)
         assert_set(g_array_index(layout->pins->vcpupins, VnumaVcpuPin, i).cpuset, "10-19,30-39");
     assert_set(layout->pins->emulatorpin, "10-19,30-39");
@@ -1737,6 +1746,126 @@ test_zero_vcpus(void **state)
     assert_non_null(layout->reason);
 }
 
+/* ---- the owner's topology; clients and node capacity -------------------- */
+
+static VnumaLayout *
+plan_topology(const char *host_name, guint vcpus, VnumaGuestTopology topology)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host(host_name);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(vcpus, vcpus * GIB);
+
+    r->topology = topology;
+    return plan(host, r);
+}
+
+static void
+test_owner_topology_whole_sockets(void **state)
+{
+    /* hw:cpu_sockets=3 on 24 vCPUs: 3 sockets of 8; the cells take whole
+     * sockets, two on one node, one on the other. */
+    g_autoptr(VnumaLayout) three = plan_topology("xeon-2s10c-ht", 24,
+                                                 (VnumaGuestTopology) { 3, 1, 8, 1 });
+    /* hw:cpu_threads=2: SMT stays, and a socket of 12 is larger than L=10. */
+    g_autoptr(VnumaLayout) smt = plan_topology("xeon-2s10c-ht", 24,
+                                               (VnumaGuestTopology) { 2, 1, 6, 2 });
+    /* hw:cpu_max_sockets=2: 2 sockets of 12 cores. */
+    g_autoptr(VnumaLayout) licence = plan_topology("xeon-2s10c-ht", 24,
+                                                   (VnumaGuestTopology) { 2, 1, 12, 1 });
+
+    (void) state;
+    assert_int_equal(three->sized_by, VNUMA_SIZED_BY_OWNER_TOPOLOGY);
+    assert_false(three->write_topology);
+    assert_topology(three, 3, 1, 8, 1);
+    assert_cells(three, "0-15", "16-23");
+    assert_clients(three, "0-15", "16-23");
+    assert_homes(three, "0", "1");
+    assert_no_warning(three, "larger than the client limit");
+
+    assert_int_equal(smt->sized_by, VNUMA_SIZED_BY_OWNER_TOPOLOGY);
+    assert_false(smt->write_topology);
+    assert_topology(smt, 2, 1, 6, 2);
+    assert_cells(smt, "0-11", "12-23");
+    assert_clients(smt, "0-11", "12-23");
+    assert_warning(smt, "guest socket of 12 vCPUs is larger than the client limit L=10");
+
+    assert_false(licence->write_topology);
+    assert_topology(licence, 2, 1, 12, 1);
+    assert_cells(licence, "0-11", "12-23");
+}
+
+static void
+test_owner_topology_socket_wider_than_nodes(void **state)
+{
+    /* One socket of 24 threads fits no node's 20: one cell, split into
+     * clients of at most L. */
+    g_autoptr(VnumaLayout) layout = plan_topology("xeon-2s10c-ht", 24,
+                                                  (VnumaGuestTopology) { 1, 1, 12, 2 });
+
+    (void) state;
+    assert_int_equal(layout->sized_by, VNUMA_SIZED_BY_OWNER_TOPOLOGY);
+    assert_clients(layout, "0-7", "8-15", "16-23");
+    assert_false(layout->exposed);
+    assert_topology(layout, 1, 1, 12, 2);
+    assert_warning(layout, "larger than the client limit");
+}
+
+/* vCPUs homed on host node @id. */
+static guint
+vcpus_on_node(const VnumaLayout *layout, gint id)
+{
+    guint count = 0;
+
+    for (guint i = 0; i < layout->clients->len; i++) {
+        const VnumaClient *client = layout->clients->pdata[i];
+
+        if (client->home_node == id)
+            count += vnuma_cpuset_count(client->vcpus);
+    }
+    return count;
+}
+
+static void
+test_clients_within_node_threads(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = vnuma_test_request(24, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    /* No SMT sibling left: node 0 has 8 threads, node 1 has 10. Three
+     * clients of 8 (12 would not fit node 0) on two nodes: node 0 takes
+     * one, node 1, which has room left, the other two. */
+    settings.host_cpuset = vnuma_test_cpuset("0-7,10-19");
+    layout = plan_with(host, &settings, r);
+    assert_clients(layout, "0-7", "8-15", "16-23");
+    assert_int_equal(vcpus_on_node(layout, 0), 8);
+    assert_int_equal(vcpus_on_node(layout, 1), 16);
+    vnuma_settings_clear(&settings);
+}
+
+static void
+test_fewer_larger_clients(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = vnuma_test_request(24, 48 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    vnuma_settings_init(&settings);
+    /* Nova's host_cpuset leaving 8 and 10 cores (with their threads): L=8
+     * would make 3 clients on 2 nodes; 2 clients of 12 fit 16 threads. */
+    settings.host_cpuset = vnuma_test_cpuset("0-7,20-27,10-19,30-39");
+    layout = plan_with(host, &settings, r);
+    assert_int_equal(layout->client_limit, 8);
+    assert_clients(layout, "0-11", "12-23");
+    assert_cells(layout, "0-11", "12-23");
+    assert_homes(layout, "0", "1");
+    vnuma_settings_clear(&settings);
+}
+
 int
 main(void)
 {
@@ -1799,6 +1928,10 @@ main(void)
         cmocka_unit_test(test_host_cpuset_lowers_limit),
         cmocka_unit_test(test_host_cpuset_threads_only),
         cmocka_unit_test(test_vcpu_cpuset_one_node),
+        cmocka_unit_test(test_owner_topology_whole_sockets),
+        cmocka_unit_test(test_owner_topology_socket_wider_than_nodes),
+        cmocka_unit_test(test_clients_within_node_threads),
+        cmocka_unit_test(test_fewer_larger_clients),
         cmocka_unit_test(test_nothing_usable),
         cmocka_unit_test(test_usable_cpus),
         cmocka_unit_test(test_bad_overrides),

@@ -73,6 +73,24 @@ read_vcpus(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
     return TRUE;
 }
 
+/* Hot-plug memory devices (DIMM, NVDIMM, virtio-mem, ...): <memory>
+ * counts them, the guest cells do not. */
+static gboolean
+read_memory_devices(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
+{
+    g_autoptr(GPtrArray) sizes = vnuma_xml_nodes(xpath, NULL, "/domain/devices/memory/target/size");
+
+    request->device_memory_kib = 0;
+    for (guint i = 0; i < sizes->len; i++) {
+        guint64 kib;
+
+        if (!vnuma_xml_memory_kib(sizes->pdata[i], "unit", &kib, error))
+            return FALSE;
+        request->device_memory_kib += kib;
+    }
+    return TRUE;
+}
+
 static gboolean
 read_memory(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 {
@@ -81,11 +99,10 @@ read_memory(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
     guint64 size;
     gboolean present;
 
-    if (!memory) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "domain XML has no <memory>");
+    /* Without <memory>, libvirt sums the <numa> cells (read_guest_cpu). */
+    if (memory && !vnuma_xml_memory_kib(memory, "unit", &request->memory_kib, error))
         return FALSE;
-    }
-    if (!vnuma_xml_memory_kib(memory, "unit", &request->memory_kib, error))
+    if (!read_memory_devices(request, xpath, error))
         return FALSE;
     if (!vnuma_xml_node(xpath, NULL, "/domain/memoryBacking/hugepages"))
         return TRUE;
@@ -151,23 +168,55 @@ read_pins(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
     return TRUE;
 }
 
+/* An absent dies is 1, as libvirt reads it (dies came in libvirt 5.1). */
 static gboolean
 read_topology(const xmlNode *node, VnumaGuestTopology *topo, GError **error)
 {
-    return parse_uint_prop(node, "sockets", &topo->sockets, NULL, error) &&
-           parse_uint_prop(node, "dies", &topo->dies, NULL, error) &&
-           parse_uint_prop(node, "cores", &topo->cores, NULL, error) &&
-           parse_uint_prop(node, "threads", &topo->threads, NULL, error);
+    gboolean has_dies = FALSE;
+
+    if (!parse_uint_prop(node, "sockets", &topo->sockets, NULL, error) ||
+        !parse_uint_prop(node, "dies", &topo->dies, &has_dies, error) ||
+        !parse_uint_prop(node, "cores", &topo->cores, NULL, error) ||
+        !parse_uint_prop(node, "threads", &topo->threads, NULL, error))
+        return FALSE;
+    if (!has_dies)
+        topo->dies = 1;
+    return TRUE;
+}
+
+/* <distances><sibling id value/></distances> of a guest cell. */
+static gboolean
+read_distances(VnumaCell *cell, const xmlNode *node, GError **error)
+{
+    for (const xmlNode *child = node->children; child; child = child->next) {
+        if (child->type != XML_ELEMENT_NODE || !xmlStrEqual(child->name, BAD_CAST "distances"))
+            continue;
+        for (const xmlNode *sibling = child->children; sibling; sibling = sibling->next) {
+            guint id, value;
+
+            if (sibling->type != XML_ELEMENT_NODE || !xmlStrEqual(sibling->name, BAD_CAST "sibling"))
+                continue;
+            if (!parse_uint_prop(sibling, "id", &id, NULL, error) ||
+                !parse_uint_prop(sibling, "value", &value, NULL, error))
+                return FALSE;
+            vnuma_cell_set_distance(cell, id, value);
+        }
+    }
+    return TRUE;
 }
 
 static VnumaCell *
 read_cell(const xmlNode *node, const char *memory_attr, GError **error)
 {
-    g_autoptr(VnumaCpuSet) vcpus = parse_set_prop(node, "cpus", TRUE, error);
+    g_autoptr(VnumaCpuSet) vcpus = NULL;
+    g_autoptr(VnumaCell) cell = NULL;
     guint64 value, kib;
     gboolean present;
     g_autofree char *unit = vnuma_xml_prop(node, "unit");
 
+    /* A guest cell may hold memory only (libvirt ≥ 6.5: HMAT, CXL-like guests). */
+    vcpus = xmlHasProp(node, BAD_CAST "cpus") ? parse_set_prop(node, "cpus", TRUE, error)
+                                                 : vnuma_cpuset_new();
     if (!vcpus || !vnuma_xml_prop_uint(node, memory_attr, &value, &present, error))
         return NULL;
     if (!present) {
@@ -177,7 +226,10 @@ read_cell(const xmlNode *node, const char *memory_attr, GError **error)
     }
     if (!vnuma_xml_scale_kib(value, unit, &kib, error))
         return NULL;
-    return vnuma_cell_new(g_steal_pointer(&vcpus), kib);
+    cell = vnuma_cell_new(g_steal_pointer(&vcpus), kib);
+    if (!read_distances(cell, node, error))
+        return NULL;
+    return g_steal_pointer(&cell);
 }
 
 /* libvirt's rule for guest cells, applied to vnuma's record too: a vCPU
@@ -206,6 +258,24 @@ claim_vcpus(VnumaCpuSet *claimed, const VnumaCpuSet *vcpus, guint v, const xmlNo
     return TRUE;
 }
 
+/* libvirt's rule: ids 0..n-1 (absent: the position), each once. */
+static gboolean
+check_cell_id(const GPtrArray *cells, guint id, GError **error)
+{
+    if (id >= cells->len) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "domain XML: <cell id='%u'> is out of range for %u cells (ids are 0 to %u)",
+                    id, cells->len, cells->len - 1);
+        return FALSE;
+    }
+    if (cells->pdata[id]) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "domain XML: two <cell> elements have id='%u'", id);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 read_guest_cpu(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 {
@@ -215,14 +285,30 @@ read_guest_cpu(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 
     if (topology && !read_topology(topology, &request->topology, error))
         return FALSE;
+    /* request->cells is indexed by cell id, as libvirt stores them: the
+     * document order is not the guest's order (cpu-numa2.xml lists id 1
+     * first), and <memnode cellid> refers to the id. */
+    g_ptr_array_set_size(request->cells, cells->len);
     for (guint i = 0; i < cells->len; i++) {
-        VnumaCell *cell = read_cell(cells->pdata[i], "memory", error);
+        guint id;
+        gboolean has_id;
+        VnumaCell *cell;
 
-        if (!cell)
+        if (!parse_uint_prop(cells->pdata[i], "id", &id, &has_id, error))
             return FALSE;
-        g_ptr_array_add(request->cells, cell);
+        if (!has_id)
+            id = i;
+        if (!check_cell_id(request->cells, id, error) ||
+            !(cell = read_cell(cells->pdata[i], "memory", error)))
+            return FALSE;
+        request->cells->pdata[id] = cell;
         if (!claim_vcpus(claimed, cell->vcpus, request->vcpus, cells->pdata[i], error))
             return FALSE;
+    }
+    if (!vnuma_xml_node(xpath, NULL, "/domain/memory")) {
+        for (guint i = 0; i < request->cells->len; i++)
+            request->memory_kib += ((VnumaCell *) request->cells->pdata[i])->memory_kib;
+        request->memory_kib += request->device_memory_kib;
     }
     return TRUE;
 }

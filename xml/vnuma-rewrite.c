@@ -100,6 +100,19 @@ replace_element(Rewriter *rw, xmlNode *node, char *text, GError **error)
     return TRUE;
 }
 
+/* Where the end tag of a non-empty element starts: its last '<'. The
+ * end tag may be "</name >" or carry a prefix, so its length is not
+ * that of the name. */
+static gsize
+end_tag_start(const char *text, const VnumaXmlSpan *span)
+{
+    gsize at = span->end;
+
+    while (at > span->tag_end && text[at - 1] != '<')
+        at--;
+    return at > span->tag_end ? at - 1 : span->tag_end;
+}
+
 /* Appends @fragment (already indented for its first line only) as the
  * last child of @parent. An empty <x/> is reopened as <x>…</x>. */
 static gboolean
@@ -136,9 +149,8 @@ append_child(Rewriter *rw, xmlNode *parent, const char *fragment, GError **error
     }
     if (close_at == span.tag_end) {
         /* No child element: replace whatever whitespace sits inside. */
-        gsize end_tag = span.end - strlen((const char *) parent->name) - 3;
-
-        add_edit(rw, span.tag_end, end_tag, g_strdup_printf("\n%s%s\n%s", inner, fragment, indent));
+        add_edit(rw, span.tag_end, end_tag_start(text, &span),
+                 g_strdup_printf("\n%s%s\n%s", inner, fragment, indent));
         return TRUE;
     }
     add_edit(rw, close_at, close_at, g_strdup_printf("\n%s%s", inner, fragment));
@@ -171,6 +183,34 @@ insert_top_level(Rewriter *rw, const char *const *anchors, const char *fragment,
     return append_child(rw, xmlDocGetRootElement(vnuma_xml_source_doc(rw->src)), fragment, error);
 }
 
+/* Adds a new top-level element after whichever of @anchors comes last in
+ * the document. libvirt's schema keeps <name>, <uuid> and <genid> as one
+ * group that libxml2's validator will not see split (genid.xml lists
+ * <genid> after <uuid>), so a new element goes after all of them. */
+static gboolean
+insert_after_last(Rewriter *rw, const char *const *anchors, const char *fragment, GError **error)
+{
+    xmlNode *last = NULL;
+    VnumaXmlSpan last_span = { 0 };
+
+    for (guint i = 0; anchors[i]; i++) {
+        xmlNode *anchor = find(rw, anchors[i]);
+        VnumaXmlSpan span;
+
+        if (!anchor)
+            continue;
+        if (!span_of(rw, anchor, &span, error))
+            return FALSE;
+        if (!last || span.start > last_span.start) {
+            last = anchor;
+            last_span = span;
+        }
+    }
+    if (last)
+        return insert_after(rw, last, fragment, error);
+    return append_child(rw, xmlDocGetRootElement(vnuma_xml_source_doc(rw->src)), fragment, error);
+}
+
 static char *
 format_topology(const VnumaGuestTopology *t)
 {
@@ -188,7 +228,18 @@ format_numa(const GPtrArray *cells, const char *indent)
         g_autofree char *cpus = vnuma_cpuset_format(cell->vcpus);
 
         g_string_append_printf(out, "\n%s" INDENT_STEP "<cell id='%u' cpus='%s' memory='%"
-                               G_GUINT64_FORMAT "' unit='KiB'/>", indent, i, cpus, cell->memory_kib);
+                               G_GUINT64_FORMAT "' unit='KiB'", indent, i, cpus, cell->memory_kib);
+        if (!cell->distances) {
+            g_string_append(out, "/>");
+            continue;
+        }
+        g_string_append_printf(out, ">\n%s" INDENT_STEP INDENT_STEP "<distances>", indent);
+        for (guint j = 0; j < cell->distances->len; j++)
+            g_string_append_printf(out, "\n%s" INDENT_STEP INDENT_STEP INDENT_STEP
+                                   "<sibling id='%u' value='%u'/>", indent, j,
+                                   g_array_index(cell->distances, guint, j));
+        g_string_append_printf(out, "\n%s" INDENT_STEP INDENT_STEP "</distances>\n%s" INDENT_STEP
+                               "</cell>", indent, indent);
     }
     g_string_append_printf(out, "\n%s</numa>", indent);
     return g_string_free(out, FALSE);
@@ -279,7 +330,9 @@ rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout
     xmlNode *numa = find(rw, "/domain/cpu/numa");
     gboolean want_topology = layout->write_topology &&
                              (!topology || !vnuma_guest_topology_equal(&request->topology, &layout->topology));
-    gboolean want_cells = !layout->owner_cells && !vnuma_cells_equal(request->cells, layout->cells);
+    gboolean want_cells = !layout->owner_cells &&
+                          (!vnuma_cells_equal(request->cells, layout->cells) ||
+                           !vnuma_cells_distances_equal(request->cells, layout->cells));
     g_autofree char *inner = NULL;
     g_autoptr(GString) fresh = g_string_new(NULL);
 
@@ -381,8 +434,8 @@ rewrite_numatune(Rewriter *rw, const VnumaLayout *layout, GError **error)
 static gboolean
 rewrite_record(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout, GError **error)
 {
-    static const char *const anchors[] = { "/domain/description", "/domain/title", "/domain/uuid",
-                                           "/domain/name", NULL };
+    static const char *const anchors[] = { "/domain/name", "/domain/uuid", "/domain/genid",
+                                           "/domain/title", "/domain/description", NULL };
     xmlNode *metadata = find(rw, "/domain/metadata");
     xmlNode *record = find(rw, "/domain/metadata/vnumal:layout");
     g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
@@ -406,7 +459,7 @@ rewrite_record(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *lay
     indent = g_strconcat(outer, INDENT_STEP, NULL);
     formatted = vnuma_stamp_format(stamp, indent);
     g_autofree char *fragment = g_strdup_printf("<metadata>\n%s%s\n%s</metadata>", indent, formatted, outer);
-    return insert_top_level(rw, anchors, fragment, error);
+    return insert_after_last(rw, anchors, fragment, error);
 }
 
 static gint
@@ -446,6 +499,58 @@ apply_edits(Rewriter *rw, gsize *len, GError **error)
     return g_string_free(out, FALSE);
 }
 
+/* What the rewritten domain, read back, fails to carry of the plan; NULL
+ * when it carries all of it. */
+static const char *
+broken_invariant(const VnumaRequest *again, const VnumaRequest *request, const VnumaLayout *layout)
+{
+    g_autofree char *want_pins = vnuma_pinset_digest(layout->pins);
+    g_autofree char *have_pins = vnuma_pinset_digest(again->pins);
+    g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
+    const GPtrArray *cells = layout->owner_cells ? request->cells : layout->cells;
+    const VnumaGuestTopology *topology = layout->write_topology ? &layout->topology : &request->topology;
+
+    if (again->vcpus != request->vcpus || again->current_vcpus != request->current_vcpus)
+        return "changed the vCPU count";
+    if (again->memory_kib != request->memory_kib)
+        return "changed the memory size";
+    if (!vnuma_cells_equal(again->cells, cells) || !vnuma_cells_distances_equal(again->cells, cells))
+        return "does not hold the planned guest cells";
+    if (!vnuma_guest_topology_equal(&again->topology, topology))
+        return "does not hold the planned guest topology";
+    if (g_strcmp0(want_pins, have_pins) != 0)
+        return "does not hold the planned pins and numatune";
+    if (!again->stamp || !vnuma_stamp_equal(again->stamp, stamp))
+        return "does not hold vnuma's record of the plan";
+    return NULL;
+}
+
+/* The splice is checked by reading its result back as any consumer
+ * would: output that is not well-formed or lost part of the plan is an
+ * error, so the caller (the hook fails open) keeps the input. */
+static gboolean
+check_rewritten(const char *text, gsize len, const VnumaRequest *request,
+                const VnumaLayout *layout, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(text, len, "the rewritten domain", &local);
+    g_autoptr(VnumaRequest) again = src ? vnuma_request_from_domain(src, &local) : NULL;
+    const char *broken;
+
+    if (!again) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "internal error: the rewritten domain does not read back: %s", local->message);
+        return FALSE;
+    }
+    broken = broken_invariant(again, request, layout);
+    if (broken) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "internal error: the rewritten domain %s",
+                    broken);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 char *
 vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
                      const VnumaLayout *layout, gsize *len, GError **error)
@@ -455,6 +560,8 @@ vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
     Rewriter rw = { src, xpath, edits };
     g_autofree char *old_digest = NULL;
     g_autofree char *new_digest = NULL;
+    g_autofree char *output = NULL;
+    gsize out_len = 0;
 
     g_array_set_clear_func(edits, edit_clear);
     if (!layout->managed || !layout->pins) {
@@ -474,5 +581,10 @@ vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
         return NULL;
     if (!rewrite_record(&rw, request, layout, error))
         return NULL;
-    return apply_edits(&rw, len, error);
+    output = apply_edits(&rw, &out_len, error);
+    if (!output || !check_rewritten(output, out_len, request, layout, error))
+        return NULL;
+    if (len)
+        *len = out_len;
+    return g_steal_pointer(&output);
 }
