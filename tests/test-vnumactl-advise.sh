@@ -129,13 +129,22 @@ check "24 vCPU on 4x4: agrees with plan at 4 nodes" \
 run advise --caps "$hosts/xeon-4s4c-ht.xml" --vcpus 24 --memory 64G
 check "24 vCPU on 4x4: 4 nodes, 4 sockets x 6" \
   [ "$(specs)" = "hw:numa_nodes=4 hw:cpu_sockets=4 hw:cpu_cores=6 hw:cpu_threads=1 " ]
-check "24 vCPU on 4x4: says why" grep -q '^# Nova puts each guest node on its own host node, within its CPUs: 4' "$tmp/out"
+check "24 vCPU on 4x4: vnuma's own plan fits Nova, no re-plan" \
+  bash -c "! grep -q '^# Nova puts each guest node' '$tmp/out'"
+# 40 vCPUs: vnuma makes 10 clients of 4, more than the 4 host nodes; no
+# even split fits a node's 8 threads, so no guest NUMA, and advise says why.
+run advise --caps "$hosts/xeon-4s4c-ht.xml" --vcpus 40 --memory 64G
+check "40 vCPU on 4x4: no guest NUMA" [ "$(specs)" = "hw:cpu_sockets=1 hw:cpu_cores=40 hw:cpu_threads=1 " ]
+check "40 vCPU on 4x4: says why" grep -q '^# Nova puts each guest node on its own host node, within its CPUs: 4' "$tmp/out"
 run advise --caps "$hosts/xeon-2s10c-ht.xml" --vcpus 24 --memory 64G
 check "24 vCPU on 2x10: 2 nodes, not 3" \
   [ "$(specs)" = "hw:numa_nodes=2 hw:cpu_sockets=2 hw:cpu_cores=12 hw:cpu_threads=1 " ]
 run advise --caps "$hosts/xeon-2s10c-ht.xml" --vcpus 25 --memory 64G
-check "25 vCPU on 2x10: no even split over 2 nodes, no guest NUMA" \
-  [ "$(specs)" = "hw:cpu_sockets=1 hw:cpu_cores=25 hw:cpu_threads=1 " ]
+# Two clients of 13 and 12 fit the two nodes (one per node, up to a node's
+# threads): uneven guest nodes, as plan makes them.
+check "25 vCPU on 2x10: 2 uneven guest nodes" \
+  [ "$(specs | grep -o 'hw:numa_nodes=[0-9]* hw:numa_cpus.0=[0-9-]*')" = "hw:numa_nodes=2 hw:numa_cpus.0=0-12" ]
+check "25 vCPU on 2x10: agrees with plan" advise_matches_plan xeon-2s10c-ht 25 65536 ""
 check "EPYC NPS4 64 vCPU: agrees with plan" advise_matches_plan epyc-nps4-2s 64 262144 ""
 
 # Units and errors.
