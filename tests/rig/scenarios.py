@@ -356,8 +356,15 @@ class Agent:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self):
         if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(20)
@@ -428,7 +435,27 @@ class Run:
         self.results["scenarios"][self.scenario]["checks"].append(
             {"check": name, "passed": ok, "detail": detail})
         log(f"{'PASS' if ok else 'FAIL'}: {self.scenario}: {name}{': ' + detail if detail else ''}")
+        if not ok:
+            self.keep_evidence()
         return ok
+
+    def keep_evidence(self):
+        """The kernel's per-mapping view of every rig guest at a failed
+        check (numa_maps beside maps, which tell the mappings apart),
+        once per scenario and guest; run.sh copies it with the agent's
+        and libvirtd's logs into the results and says where."""
+        for dom in virsh("list", "--name", check=False).split():
+            path = f"{self.out}/evidence-{self.scenario}-{dom}.txt"
+            if not dom.startswith("rig-") or os.path.exists(path):
+                continue
+            try:
+                pid = int(read(f"/run/libvirt/qemu/{dom}.pid"))
+                text = (f"# {time.strftime('%H:%M:%S')} {dom} pid {pid}\n# /proc/{pid}/maps\n"
+                        + read(f"/proc/{pid}/maps") + f"# /proc/{pid}/numa_maps\n" + read(f"/proc/{pid}/numa_maps"))
+            except (OSError, ValueError) as e:
+                text = f"# {dom}: {e}\n"
+            with open(path, "w") as f:
+                f.write(text)
 
     def figure(self, key, value, text=None):
         self.results["scenarios"][self.scenario]["figures"][key] = value
@@ -533,6 +560,99 @@ def scenario_wide(run, host, agent, images):
     run.figure("locality_vnuma", loc, f"wide guest ({vcpus} vCPUs, {mem} MiB), vnuma on: locality {pct(loc)}"
                f", homes {nodes}, RAM by node {s.summary()['ram_kib_by_node']}")
     run.figure("placement", s.summary())
+
+
+def vcpu_affinities(pid):
+    """{vCPU: Cpus_allowed_list} of the vCPU threads, read without the
+    monitor (which a held job blocks)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            m = re.fullmatch(r"CPU (\d+)/TCG", read(f"/proc/{pid}/task/{tid}/comm").strip())
+            if m:
+                status = read(f"/proc/{pid}/task/{tid}/status")
+                out[int(m.group(1))] = cpulist(re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1))
+        except (OSError, AttributeError):
+            continue
+    return out
+
+
+def wait_logged(path, pattern, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if re.search(pattern, read(path)):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def scenario_busy(run, host, agent, images):
+    """Issue 19, deterministically: the placement meets libvirt's real BUSY
+    (a monitor job held on a SIGSTOPped QEMU: 'cannot acquire state change
+    lock') while all the guest's RAM sits on one node (where QEMU left it
+    before any pin: migratepages puts it there), is placed on a later pass
+    once the job ends, and then each of the two cells' RAM must follow its
+    own client: asserted per mapping (numa_maps), as the kernel shows it."""
+    vcpus, mem = wide_size(host)
+    name = "rig-busy"
+    run.check("agent starts", agent.start())
+    define(name, vcpus, mem, images["spin"])
+    run.check("definition sized by the agent on define", wait_sized(name))
+    # The agent waits (stopped) while the guest starts and the job is
+    # taken, so its first placement meets the held job, not a free domain.
+    agent.pause()
+    virsh("start", name)
+    pid = int(read(f"/run/libvirt/qemu/{name}.pid"))
+    os.kill(pid, signal.SIGSTOP)
+    monitor = subprocess.Popen(["virsh", "-c", URI, "qemu-monitor-command", name, '{"execute":"query-status"}'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)   # libvirtd takes the job as soon as the call reaches it
+        run.check("the monitor command waits on the stopped QEMU", monitor.poll() is None)
+        # As in the issue: cell 0's RAM where the last cell's vCPUs run
+        # (the define-time pins), i.e. off its own client's node.
+        before = vcpu_affinities(pid)
+        crowded = host.node_of(before.get(vcpus - 1, frozenset()))
+        crowded = host.nodes[1] if crowded is None else crowded
+        subprocess.run(["migratepages", str(pid), "all", str(crowded)], check=False)
+        agent.resume()
+        busy = wait_logged(f"{run.out}/agent.log", rf"{name}: place: .*state change lock.*placing it again", 120)
+        run.check("libvirt answered BUSY (state change lock) to the placement", busy)
+        run.check("nothing applied while the job lasts (vCPU affinities as at start)",
+                  vcpu_affinities(pid) == before, f"RAM crowded onto node {crowded}")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        monitor.wait(120)
+    s = wait_placed(host, name, vcpus, 180)
+    run.check("placed on a later pass: every vCPU thread pinned to one node", s and s.placed(),
+              json.dumps(s.summary()) if s else "no snapshot")
+    if not s:
+        return
+    with open(f"{run.out}/busy-cells.tsv", "w") as tsv:
+        tsv.write("t_s\tvcpu_nodes\tram_kib_by_block\n")
+        t0 = time.time()
+        while time.time() - t0 < mem / RATE_MIB + 30:
+            s = snapshot(host, name, vcpus)
+            tsv.write(f"{time.time() - t0:.0f}\t{json.dumps(s.summary()['vcpu_nodes'])}\t"
+                      f"{json.dumps(s.summary()['ram_kib_by_block'])}\n")
+            tsv.flush()
+            time.sleep(2)
+    s = snapshot(host, name, vcpus)
+    homes = s.homes()
+    worst = 1.0
+    for cell_vcpus, block in s.cells:
+        cell = s.memory.get(block, {})
+        nodes = {homes.get(v) for v in cell_vcpus}
+        kib = sum(cell.values())
+        share = cell.get(next(iter(nodes)), 0) / kib if len(nodes) == 1 and kib else 0.0
+        worst = min(worst, share)
+    run.check("each cell's mapping (numa_maps) >= 90 % on its own client's node", worst >= 0.9,
+              f"worst cell {pct(worst)}; cells {s.cells}; vCPU nodes {s.summary()['vcpu_nodes']}; "
+              f"RAM by block {s.summary()['ram_kib_by_block']}")
+    run.check("two clients on two distinct nodes", len(s.home_nodes()) == 2, f"nodes {s.home_nodes()}")
 
 
 def mems_union(snap):
@@ -784,7 +904,7 @@ def scenario_steady(run, host, agent, images, seconds):
     run.check(f"no {BUDGET_WINDOW:.0f} s window with more than {BUDGET} moves", worst <= BUDGET, f"max {worst}")
 
 
-ORDER = ["baseline", "wide", "persist", "locality", "balance", "steady"]
+ORDER = ["baseline", "wide", "persist", "busy", "locality", "balance", "steady"]
 
 
 def main():
