@@ -356,15 +356,9 @@ class Agent:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def pause(self):
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self):
-        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self):
         if self.alive():
-            self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(20)
@@ -601,9 +595,10 @@ def scenario_busy(run, host, agent, images):
     run.check("agent starts", agent.start())
     define(name, vcpus, mem, images["spin"])
     run.check("definition sized by the agent on define", wait_sized(name))
-    # The agent waits (stopped) while the guest starts and the job is
-    # taken, so its first placement meets the held job, not a free domain.
-    agent.pause()
+    # No agent while the guest starts and the job is taken: its first
+    # placement (the next agent's first pass) meets the held job. (A
+    # SIGSTOPped agent would lose its connection to libvirtd's keepalive.)
+    agent.stop()
     virsh("start", name)
     pid = int(read(f"/run/libvirt/qemu/{name}.pid"))
     os.kill(pid, signal.SIGSTOP)
@@ -618,7 +613,7 @@ def scenario_busy(run, host, agent, images):
         crowded = host.node_of(before.get(vcpus - 1, frozenset()))
         crowded = host.nodes[1] if crowded is None else crowded
         subprocess.run(["migratepages", str(pid), "all", str(crowded)], check=False)
-        agent.resume()
+        run.check("agent starts while the job is held", agent.start())
         busy = wait_logged(f"{run.out}/agent.log", rf"{name}: place: .*state change lock.*placing it again", 120)
         run.check("libvirt answered BUSY (state change lock) to the placement", busy)
         run.check("nothing applied while the job lasts (vCPU affinities as at start)",
@@ -631,15 +626,37 @@ def scenario_busy(run, host, agent, images):
               json.dumps(s.summary()) if s else "no snapshot")
     if not s:
         return
+    placed = s.homes()
+    moved, fell = [], []
+    last = {}   # cell block -> (its client's node, KiB there)
     with open(f"{run.out}/busy-cells.tsv", "w") as tsv:
         tsv.write("t_s\tvcpu_nodes\tram_kib_by_block\n")
         t0 = time.time()
         while time.time() - t0 < mem / RATE_MIB + 30:
             s = snapshot(host, name, vcpus)
-            tsv.write(f"{time.time() - t0:.0f}\t{json.dumps(s.summary()['vcpu_nodes'])}\t"
+            t = time.time() - t0
+            tsv.write(f"{t:.0f}\t{json.dumps(s.summary()['vcpu_nodes'])}\t"
                       f"{json.dumps(s.summary()['ram_kib_by_block'])}\n")
             tsv.flush()
+            if s.homes() != placed:
+                moved.append(f"{t:.0f} s: {s.summary()['vcpu_nodes']}")
+            # A follow never moves a cell's RAM off its client's node: while
+            # the client stays, its cell's KiB there never fall (4 MiB slack).
+            for cell_vcpus, block in s.cells:
+                nodes = {s.homes().get(v) for v in cell_vcpus}
+                if len(nodes) != 1:
+                    continue
+                node = nodes.pop()
+                kib = s.memory.get(block, {}).get(node, 0)
+                before = last.get(block)
+                if before and before[0] == node and kib < before[1] - 4 * MIB:
+                    fell.append(f"{t:.0f} s: {block} on node {node} {before[1]} -> {kib} KiB")
+                last[block] = (node, kib)
             time.sleep(2)
+    run.check("no client moved while its memory settled (vCPU homes as placed, kernel view)", not moved,
+              f"placed {placed}; then {moved[:3]}")
+    run.check("no cell's RAM left its client's node while following (numa_maps per mapping)", not fell,
+              "; ".join(fell[:3]))
     s = snapshot(host, name, vcpus)
     homes = s.homes()
     worst = 1.0
