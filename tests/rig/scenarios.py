@@ -87,13 +87,14 @@ def virsh(*args, check=True):
     return r.stdout
 
 
-def guest_xml(name, vcpus, mem_mib, image, numatune=""):
+def guest_xml(name, vcpus, mem_mib, image, numatune="", cputune=""):
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>{mem_mib}</memory>
   <vcpu placement='static'>{vcpus}</vcpu>
   <memoryBacking><allocation mode='immediate'/></memoryBacking>
   {numatune}
+  {cputune}
   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{image}</kernel></os>
   <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model></cpu>
   <clock offset='utc'/>
@@ -107,10 +108,10 @@ def guest_xml(name, vcpus, mem_mib, image, numatune=""):
 """
 
 
-def define(name, vcpus, mem_mib, image, numatune=""):
+def define(name, vcpus, mem_mib, image, numatune="", cputune=""):
     path = f"/tmp/{name}.xml"
     with open(path, "w") as f:
-        f.write(guest_xml(name, vcpus, mem_mib, image, numatune))
+        f.write(guest_xml(name, vcpus, mem_mib, image, numatune, cputune))
     virsh("define", path)
 
 
@@ -596,7 +597,12 @@ def scenario_busy(run, host, agent, images):
     name = "rig-busy"
     if not agent.alive():
         run.check("agent starts", agent.start())
-    define(name, vcpus, mem, images["spin"])
+    # Each vCPU capped at a quarter of a CPU: a client's demand (~0.5 CPU)
+    # fits beside the other's on one node, so nothing but where its memory
+    # lies could make the rebalancer move it: the case of the issue's
+    # loaded machine, made the same on any machine.
+    define(name, vcpus, mem, images["spin"],
+           cputune="<cputune><period>100000</period><quota>25000</quota></cputune>")
     run.check("definition sized by the agent on define", wait_sized(name))
     # No agent while the guest starts and the job is taken: its first
     # placement (the next agent's first pass) meets the held job. (A
