@@ -196,6 +196,17 @@ write_record(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentState *state, 
     return TRUE;
 }
 
+VnumaAgentState *
+vnuma_agent_read_record(virDomainPtr dom, GError **error)
+{
+    g_autofree char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VNUMA_AGENT_NAMESPACE,
+                                                VIR_DOMAIN_AFFECT_LIVE);
+
+    if (!xml)
+        return NULL;   /* VIR_ERR_NO_DOMAIN_METADATA: never placed */
+    return vnuma_agent_state_parse(xml, error);
+}
+
 /* The record, complete: with the digest of the pins as libvirt now
  * reports them, which is how a later pass knows they are the agent's. */
 gboolean

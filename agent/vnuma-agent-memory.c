@@ -4,6 +4,7 @@
 #include "agent/vnuma-agent-private.h"
 
 #include "agent/vnuma-agent-demand.h"
+#include "agent/vnuma-agent-follow.h"
 #include "agent/vnuma-agent-numamaps.h"
 #include "agent/vnuma-agent-pages.h"
 #include "lib/vnuma-error.h"
@@ -52,7 +53,7 @@ vnuma_agent_follow_new(const VnumaAgent *agent, const char *cause)
 gboolean
 vnuma_agent_follows_memory(const VnumaAgent *agent, const VnumaAgentDomain *d)
 {
-    return agent->config->memory_migrate_rate > 0 && agent->read_numa_maps &&
+    return agent->config->memory_migrate_rate > 0 && agent->read_numa_maps && !d->follow_stopped &&
            vnuma_agent_nodeset_applies(agent, d);
 }
 
@@ -216,13 +217,27 @@ vnuma_agent_settle_memory(VnumaAgent *agent, VnumaAgentDomain *d)
     vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_MESSAGE,
            "%.1f %% of the clients' memory is off their home nodes: it follows them at <= %g MiB/s",
            100.0 * (1.0 - locality), agent->config->memory_migrate_rate);
+    d->follow->decided = TRUE;
+}
+
+void
+vnuma_agent_follow_stop(VnumaAgent *agent, VnumaAgentDomain *d, const char *why)
+{
+    g_autofree char *copy = g_strdup(why);   /* @why may live in d->follow */
+
+    g_clear_pointer(&d->follow, vnuma_agent_follow_free);
+    d->follow_stopped = TRUE;
+    d->settle = FALSE;
+    vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_CRITICAL,
+           "invariant violated: %s; no longer following this domain's memory", copy);
 }
 
 static void
-follow_add_span(VnumaFollow *follow, const VnumaMemRegion *region, guint target, VnumaCpuSet *allowed)
+follow_add_span(VnumaFollow *follow, guint cell, gboolean shared, const VnumaMemRegion *region, guint target,
+                VnumaCpuSet *allowed)
 {
     VnumaFollowSpan span = {
-        .start = region->start, .end = region->end, .cursor = region->start,
+        .cell = cell, .shared = shared, .start = region->start, .end = region->end, .cursor = region->start,
         .target = (gint) target, .allowed = allowed,
     };
 
@@ -255,11 +270,38 @@ follow_resolve(VnumaAgent *agent, VnumaAgentDomain *d)
             VnumaCpuSet *only = vnuma_cpuset_new();
 
             vnuma_cpuset_add(only, target);
-            follow_add_span(follow, d->regions->pdata[r], target, only);
+            follow_add_span(follow, i, FALSE, d->regions->pdata[r], target, only);
         } else {
-            follow_add_span(follow, d->regions->pdata[r], target, vnuma_cpuset_copy(nodes));
+            follow_add_span(follow, i, TRUE, d->regions->pdata[r], target, vnuma_cpuset_copy(nodes));
         }
     }
+}
+
+/* The nodeset about to be narrowed must be the union of the homes'
+ * memory nodes, of the agent's state and of the record libvirt holds
+ * (a state that drifted from its record would narrow to the wrong
+ * nodes, and with cgroup v2 the kernel moves every page at once). A
+ * record that cannot be read now is checked next pass. */
+static gboolean
+narrowing_checked(VnumaAgent *agent, VnumaAgentDomain *d, virDomainPtr dom, const VnumaCpuSet *nodes)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaAgentState) record = vnuma_agent_read_record(dom, &error);
+    g_autoptr(VnumaCpuSet) homes = vnuma_agent_memory_nodes(agent->host, d->state);
+    g_autoptr(VnumaCpuSet) recorded = NULL;
+
+    if (!record && error)
+        return FALSE;
+    if (!record) {
+        vnuma_agent_follow_stop(agent, d, "the domain has no record to narrow its nodeset by");
+        return FALSE;
+    }
+    recorded = vnuma_agent_memory_nodes(agent->host, record);
+    if (!vnuma_follow_check_narrowing(nodes, homes, recorded, &error)) {
+        vnuma_agent_follow_stop(agent, d, error->message);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* The nodeset narrowed to the clients' memory nodes once their pages
@@ -272,6 +314,8 @@ follow_finish(VnumaAgent *agent, VnumaAgentDomain *d, virDomainPtr dom, const ch
     g_autoptr(GError) error = NULL;
     VnumaFollow *follow = d->follow;
 
+    if (!narrowing_checked(agent, d, dom, nodes))
+        return;
     if (!vnuma_agent_set_nodeset(dom, nodes, FALSE, &error) ||
         !vnuma_agent_save_record(agent, dom, d->state, &error)) {
         vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_WARNING,
@@ -286,6 +330,33 @@ follow_finish(VnumaAgent *agent, VnumaAgentDomain *d, virDomainPtr dom, const ch
     g_clear_pointer(&d->follow, vnuma_agent_follow_free);
 }
 
+/* Before any page moves this pass: each span is still its cell's
+ * mapping in this pass's numa_maps, and goes to its owner's home
+ * memory node in the state as it is now. */
+static gboolean
+spans_checked(VnumaAgent *agent, VnumaAgentDomain *d)
+{
+    for (guint i = 0; i < d->follow->spans->len; i++) {
+        const VnumaFollowSpan *span = &g_array_index(d->follow->spans, VnumaFollowSpan, i);
+        VnumaFollowSpanView view = {
+            .cell = span->cell, .shared = span->shared, .start = span->start, .end = span->end,
+            .target = span->target,
+        };
+        gint r = d->ram && span->cell < d->ram->len ? g_array_index(d->ram, gint, span->cell) : -1;
+        gint owner = cell_owner(d, span->cell);
+        guint home = span->shared || owner < 0 ? (guint) span->target
+                     : vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
+                                                                          owner).home_node);
+        g_autoptr(GError) error = NULL;
+
+        if (!vnuma_follow_check_span(&view, r >= 0 ? d->regions->pdata[r] : NULL, home, &error)) {
+            vnuma_agent_follow_stop(agent, d, error->message);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* One pass's share of page migration: as many bytes as the rate limit
  * allows, then, when every span is walked, the nodeset narrowed. */
 void
@@ -298,8 +369,14 @@ vnuma_agent_follow_memory(VnumaAgent *agent, VnumaAgentDomain *d)
 
     if (!d->regions)
         return;   /* numa_maps not read this pass: try next time */
+    if (!follow->decided) {
+        vnuma_agent_follow_stop(agent, d, "memory would follow with no logged decision (a move, a settle)");
+        return;
+    }
     if (!follow->spans)
         follow_resolve(agent, d);
+    if (!spans_checked(agent, d))
+        return;
     allowance = vnuma_rate_limit_allowance(&follow->limit, (double) g_get_monotonic_time() / G_USEC_PER_SEC);
     scan_cap = MAX(allowance * FOLLOW_SCAN_FACTOR, FOLLOW_SCAN_MIN);
     for (guint i = 0; i < follow->spans->len; i++) {

@@ -15,6 +15,7 @@ vnuma_agent_placement_free(VnumaAgentPlacement *placement)
         return;
     g_free(placement->reason);
     vnuma_request_free(placement->request);
+    vnuma_cpuset_free(placement->live_nodeset);
     vnuma_layout_free(placement->layout);
     g_free(placement->fingerprint);
     g_free(placement);
@@ -66,6 +67,8 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
     p->nodeset_live = !pins->has_numatune || g_strcmp0(pins->memory_mode, "restrictive") == 0;
     p->resumed = state_matches(state, p->request, p->fingerprint);
     p->recovered = !p->resumed && state && state->pending;
+    if (pins->memory_nodeset)
+        p->live_nodeset = vnuma_cpuset_copy(pins->memory_nodeset);
     if (p->resumed || p->recovered) {
         /* The pins are the agent's own: sizing must not take them for an
          * admin's. What is left to check is the rest of rule 9. */

@@ -32,6 +32,10 @@ typedef struct {
      * are taken for the agent's own and the domain is placed afresh. */
     gboolean recovered;
     VnumaRequest *request;
+    /* The live <numatune> nodeset (NULL: none), read before a resumed
+     * domain's pins are dropped from @request: a move's memory may
+     * still be following (the nodeset wider than the homes). */
+    VnumaCpuSet *live_nodeset;
     VnumaLayout *layout;          /* sized, and placed unless resumed; NULL when unmanaged */
     /* libvirt changes a running domain's nodeset only without a
      * <numatune> yet or in mode restrictive. */

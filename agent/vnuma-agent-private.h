@@ -33,6 +33,8 @@ typedef enum {
 /* Memory following a moved client (memory_migrate_rate): one span per
  * guest RAM mapping to walk, pages off @allowed going to @target. */
 typedef struct {
+    guint cell;                  /* the guest cell whose mapping this is */
+    gboolean shared;             /* the cell spans clients: no one home */
     guint64 start;
     guint64 end;
     guint64 cursor;
@@ -42,6 +44,9 @@ typedef struct {
 
 typedef struct {
     const char *cause;           /* "the move", "the placement": for the log */
+    /* Its decision is logged (a move, a settle, a resumed record's
+     * move): no page moves before (issue 19). */
+    gboolean decided;
     GArray *spans;               /* VnumaFollowSpan; NULL until resolved from numa_maps */
     VnumaRateLimit limit;
     guint64 moved;               /* bytes */
@@ -74,6 +79,10 @@ typedef struct {
     GArray *ram;                 /* gint per cell: its backing mapping in regions, or -1 */
     VnumaFollow *follow;         /* pages still following a move or a placement */
     gboolean settle;             /* placed or resumed, memory not checked against the homes yet */
+    /* An invariant of following was violated (logged as an error): its
+     * memory is no longer followed (nor a locality signal) this run. */
+    gboolean follow_stopped;
+    int domain_id;               /* libvirt's ID of the run placed: a STARTED event of that run is no new start */
     guint64 memory_moved_kib;    /* by page migration since placed */
 } VnumaAgentDomain;
 
@@ -152,6 +161,9 @@ guint vnuma_agent_vcpus_on_home(const VnumaAgent *agent, virDomainPtr dom, const
 gboolean vnuma_agent_nodeset_applies(const VnumaAgent *agent, const VnumaAgentDomain *d);
 gboolean vnuma_agent_set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean numatune_absent,
                                  GError **error);
+/* The agent's record as libvirt holds it (live metadata); NULL with
+ * @error unset when there is none. */
+VnumaAgentState *vnuma_agent_read_record(virDomainPtr dom, GError **error);
 /* The complete record, with the digest of the pins libvirt now reports. */
 gboolean vnuma_agent_save_record(VnumaAgent *agent, virDomainPtr dom, VnumaAgentState *state, GError **error);
 /* Applies @next (pins, nodeset, record) all or nothing; see the .c. */
@@ -177,6 +189,9 @@ gboolean vnuma_agent_follows_memory(const VnumaAgent *agent, const VnumaAgentDom
  * allocated it before the pins; a restore put it back anywhere) follows
  * them at the bounded rate. */
 void vnuma_agent_settle_memory(VnumaAgent *agent, VnumaAgentDomain *d);
+/* An invariant of following is violated (@why): logged as an error,
+ * and this domain's memory is no longer followed. */
+void vnuma_agent_follow_stop(VnumaAgent *agent, VnumaAgentDomain *d, const char *why);
 /* One pass's share of page migration after a move. */
 void vnuma_agent_follow_memory(VnumaAgent *agent, VnumaAgentDomain *d);
 

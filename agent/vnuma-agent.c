@@ -8,6 +8,7 @@
 
 #include "agent/vnuma-agent-demand.h"
 #include "agent/vnuma-agent-events.h"
+#include "agent/vnuma-agent-follow.h"
 #include "agent/vnuma-agent-metrics.h"
 #include "agent/vnuma-agent-plan.h"
 #include "agent/vnuma-agent-report.h"
@@ -495,14 +496,10 @@ committed_loads(VnumaAgent *agent, const char *except)
 static VnumaAgentState *
 read_state(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *uuid)
 {
-    g_autofree char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                                VNUMA_AGENT_NAMESPACE, VIR_DOMAIN_AFFECT_LIVE);
     g_autoptr(GError) error = NULL;
-    VnumaAgentState *state;
+    VnumaAgentState *state = vnuma_agent_read_record(dom, &error);
 
-    if (!xml)
-        return NULL;   /* VIR_ERR_NO_DOMAIN_METADATA: never placed */
-    if (!(state = vnuma_agent_state_parse(xml, &error)))
+    if (!state && error)
         vnuma_agent_record(agent, name, uuid, "resume", G_LOG_LEVEL_WARNING, "%s; placing afresh", error->message);
     return state;
 }
@@ -589,6 +586,39 @@ keep_cells(VnumaAgentDomain *d, const VnumaRequest *request)
     d->vcpus_current = request->current_vcpus;
 }
 
+static gboolean
+move_recorded(const VnumaAgentState *state)
+{
+    for (guint c = 0; c < state->clients->len; c++) {
+        if (g_array_index(state->clients, VnumaAgentClient, c).moved >= 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* A resumed domain's live nodeset (read before its pins were dropped)
+ * against its homes: wider after a recorded move means the agent was
+ * stopped while that move's memory followed: finish it. A nodeset the
+ * agent would never have left is an invariant violated. */
+static void
+resume_follow(VnumaAgent *agent, VnumaAgentDomain *d, const VnumaCpuSet *live, const VnumaCpuSet *homes)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean following;
+
+    if (!vnuma_follow_check_resume(live, homes, move_recorded(d->state), &following, &error)) {
+        vnuma_agent_follow_stop(agent, d, error->message);
+        return;
+    }
+    if (!following || !vnuma_agent_follows_memory(agent, d))
+        return;
+    d->follow = vnuma_agent_follow_new(agent, "the move");
+    vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_MESSAGE,
+           "the record holds a move whose memory was still following (nodeset wider than the homes): "
+           "it follows on at <= %g MiB/s", agent->config->memory_migrate_rate);
+    d->follow->decided = TRUE;
+}
+
 static void
 place_domain(VnumaAgent *agent, virDomainPtr dom)
 {
@@ -619,6 +649,7 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
         return;
     }
     d = domain_add(agent, uuid, name);
+    d->domain_id = (int) virDomainGetID(dom);
     d->managed = p->managed;
     keep_cells(d, p->request);
     if (!p->managed) {
@@ -634,7 +665,6 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
     agent->next_client_id += p->layout->clients->len;
     if (p->resumed) {
         g_autoptr(VnumaCpuSet) nodes = vnuma_agent_memory_nodes(agent->host, previous);
-        const VnumaCpuSet *live = p->request->pins->memory_nodeset;
         guint home;
 
         d->state = g_steal_pointer(&previous);
@@ -646,11 +676,9 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
         home = vnuma_agent_vcpus_on_home(agent, dom, d, d->vcpus_current);
         if (home > 0)
             d->vcpus_current = MIN(d->vcpus_current, home);
-        /* Killed while memory followed a move: the nodeset is still the
-         * widened one. Finish the job. */
-        if (live && vnuma_agent_nodeset_applies(agent, d) && !vnuma_cpuset_equal(live, nodes))
-            d->follow = vnuma_agent_follow_new(agent, "the move");
         d->settle = TRUE;
+        if (vnuma_agent_nodeset_applies(agent, d))
+            resume_follow(agent, d, p->live_nodeset, nodes);
         return;
     }
     if (p->recovered)
@@ -806,6 +834,23 @@ sweep_definitions(VnumaAgent *agent, GError **error)
 
 /* ---- events --------------------------------------------------------- */
 
+/* The STARTED event of a run the agent already placed: a pass met the
+ * domain first (its start job still held the domain, so the placement
+ * was refused as busy and placed again once the job ended, and the
+ * event comes when it ends). Placing it again would forget its state
+ * mid-way, memory following included (issue 19). */
+static gboolean
+started_before(VnumaAgent *agent, const char *uuid, virDomainPtr dom)
+{
+    const VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
+
+    if (!d || d->domain_id <= 0 || d->domain_id != (int) virDomainGetID(dom))
+        return FALSE;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "VNUMA_DOMAIN", d->name, "MESSAGE",
+                     "%s: STARTED event of the run already placed (ID %d): nothing to do", d->name, d->domain_id);
+    return TRUE;
+}
+
 void
 vnuma_agent_handle_event(VnumaAgent *agent, const char *uuid, int event, int detail)
 {
@@ -828,8 +873,10 @@ vnuma_agent_handle_event(VnumaAgent *agent, const char *uuid, int event, int det
     }
     if (!(dom = virDomainLookupByUUIDString(agent->conn, uuid)))
         return;   /* gone again already */
-    if (in_scope(agent, dom) && event == VIR_DOMAIN_EVENT_STARTED)
-        place_domain(agent, dom);
+    if (in_scope(agent, dom) && event == VIR_DOMAIN_EVENT_STARTED) {
+        if (!started_before(agent, uuid, dom))
+            place_domain(agent, dom);
+    }
     else if (in_scope(agent, dom) && agent->config->define_sizing &&
              detail != VIR_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT)
         size_definition(agent, dom);
@@ -1000,6 +1047,16 @@ describe_move(const VnumaAgent *agent, const VnumaMove *move, const ClientRef *r
     return g_string_free(out, FALSE);
 }
 
+/* The move of domain @uuid is logged: its memory may follow now. */
+static void
+move_decided(VnumaAgent *agent, const char *uuid)
+{
+    VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
+
+    if (d && d->follow)
+        d->follow->decided = TRUE;
+}
+
 static void
 apply_move(VnumaAgent *agent, const VnumaMove *move, const ClientRef *refs,
            const VnumaRebalanceNode *nodes, gint64 now)
@@ -1017,8 +1074,9 @@ apply_move(VnumaAgent *agent, const VnumaMove *move, const ClientRef *refs,
     if (!move_domain(agent, a, move, refs, nodes, now))
         return;
     vnuma_agent_record(agent, name, a, "move", G_LOG_LEVEL_MESSAGE, "%s", what);
-    if (!g_str_equal(a, b))
-        move_domain(agent, b, move, refs, nodes, now);
+    move_decided(agent, a);
+    if (!g_str_equal(a, b) && move_domain(agent, b, move, refs, nodes, now))
+        move_decided(agent, b);
 }
 
 gboolean
@@ -1054,6 +1112,7 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
     /* move_domain() may not forget @d on success. */
     vnuma_agent_record(agent, d->name, uuid, "move", G_LOG_LEVEL_MESSAGE, "requested %s migration of client %u to node %u",
            vnuma_move_kind_to_string(kind), client, node_id);
+    move_decided(agent, uuid);
     return TRUE;
 }
 
@@ -1067,6 +1126,19 @@ unplaced_load(const VnumaAgentDomain *d, guint n)
     if (vnuma_agent_placed(d) || !d->demand || vcpus <= 0 || n >= d->spread->len)
         return 0;
     return sum_doubles(d->demand) * g_array_index(d->spread, double, n) / vcpus;
+}
+
+/* Where a client's memory lies is a locality signal only once it has
+ * settled: right after placement it is where QEMU allocated it before
+ * the pins, and while it follows a move or a placement it is on its way
+ * home. A rebalancer that read it then would move the client to memory
+ * that is leaving (issue 19: a just-placed client moved onto another's
+ * node, where its cell's RAM was, with that RAM already following it
+ * home), so it counts as unknown (no locality gain, no copy cost). */
+static gboolean
+memory_settled(const VnumaAgentDomain *d)
+{
+    return !d->settle && !d->follow && !d->follow_stopped;
 }
 
 static void
@@ -1107,7 +1179,7 @@ rebalance(VnumaAgent *agent, GPtrArray *domains)
         for (guint c = 0; vnuma_agent_placed(d) && d->demand && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
             gint home = vnuma_agent_node_index(agent->host, client->home_node);
-            guint64 *mem = vnuma_agent_client_memory(agent, d, c);
+            guint64 *mem = memory_settled(d) ? vnuma_agent_client_memory(agent, d, c) : NULL;
             VnumaRebalanceClient rc = {
                 .id = d->client_base + c,
                 .home = home < 0 ? n_nodes : (guint) home,

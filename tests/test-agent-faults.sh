@@ -17,6 +17,9 @@
 #      with SIGSTOP): libvirt gives up on the placement after its 30 s wait
 #      → the daemon tries again on a later pass and places it once the
 #      job ended
+#   8. the record libvirt holds names a home node the live nodeset lacks
+#      (drifted from what the agent applied) → on resume an invariant of
+#      memory following is violated: an error, the memory no longer followed
 # Fault points (VNUMA_AGENT_FAULT, docs/agent.md) are used only where
 # the failure cannot be provoked for real at that moment: a stop point
 # to act in the middle of a pass (1, 4, 5), and a refused record write (3).
@@ -40,7 +43,7 @@ prefix=vnuma-test-faults-$$
 made=()
 agent_pid=
 . "$(dirname "$0")/lib.sh"
-deadline 360  # meson's timeout (tests/meson.build) leaves room for the cleanup
+deadline 420  # meson's timeout (tests/meson.build) leaves room for the cleanup
 
 cleanup() {
   # A QEMU left stopped would hold its monitor job (and the suite) forever.
@@ -269,5 +272,23 @@ check "7: placed on a later pass, record complete" wait_for 90 placed_and_record
 check "7: daemon alive" kill -0 "$agent_pid"
 stop_agent
 check "7: daemon exits 0" [ "$?" -eq 0 ]
+
+# 8. The record libvirt holds drifted from what the agent applied (it
+# names a home node the live nodeset the agent set lacks): on resume an
+# invariant of memory following is violated. Logged as an error (a failed
+# action), the domain's memory no longer followed; pins left alone.
+step "8. The record libvirt holds drifted from what the agent applied"
+h=$prefix-h
+check "8: create" create "$h"
+once "$h"
+check "8: placed" [ "$(affinity "$h")" = "$placed" ]
+virsh -c "$uri" metadata "$h" urn:x-vnuma:agent:1 2>/dev/null | sed 's/ node="0"/ node="1"/' >"$tmp/drift.xml"
+check "8: the record edited to home node 1" grep -q ' node="1"' "$tmp/drift.xml"
+virsh -c "$uri" metadata "$h" urn:x-vnuma:agent:1 --live --key vnumad --set "$(cat "$tmp/drift.xml")" >/dev/null
+once "$h"
+check "8: exit 1 (a failed action)" [ "$rc" -eq 1 ]
+check "8: logged: invariant violated, memory no longer followed" \
+  logged "$h: memory: invariant violated: the live nodeset 0 lacks home nodes' memory nodes of 1; no longer following"
+check "8: pins left alone" [ "$(affinity "$h")" = "$placed" ]
 
 finish test-agent-faults

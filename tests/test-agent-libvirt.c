@@ -265,6 +265,37 @@ test_events(void **unused)
     virConnectClose(conn);
 }
 
+/* A STARTED event for the run a pass already placed (its start job made
+ * the placement busy and the pass placed it once the job ended; the event
+ * comes when the job ends) is no new start: the domain is not forgotten
+ * and resumed mid-way (issue 19: its memory follow was dropped, settle
+ * started over). A new run of the same domain (new ID) is placed. */
+static void
+test_started_after_pass(void **unused)
+{
+    virConnectPtr conn = open_test();
+    virDomainPtr dom = virDomainLookupByName(conn, "test");
+    g_autoptr(VnumaAgent) agent = agent_on(conn, 0, NULL);
+
+    pass(agent);
+    assert_true(reported(agent, "test", "place"));
+    event(agent, dom, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
+    pass(agent);
+    assert_false(reported(agent, "test", "resume"));
+    assert_false(reported(agent, "test", "place"));
+    assert_non_null(strstr(vnuma_agent_report(agent), "\"actions\":[]"));
+
+    assert_int_equal(virDomainDestroy(dom), 0);
+    assert_int_equal(virDomainCreate(dom), 0);
+    event(agent, dom, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
+    pass(agent);
+    assert_true(reported(agent, "test", "place") || reported(agent, "test", "resume") ||
+                reported(agent, "test", "recover"));
+    assert_int_equal(vnuma_agent_errors(agent), 0);
+    virDomainFree(dom);
+    virConnectClose(conn);
+}
+
 /* A domain that stops without the agent hearing of it is forgotten by
  * the next pass; events about vanished domains are ignored. */
 static void
@@ -387,6 +418,7 @@ main(void)
         cmocka_unit_test(test_unmanaged_load_counts),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_started_after_pass),
         cmocka_unit_test(test_vanished),
         cmocka_unit_test(test_unmanaged_and_dry_run),
     };

@@ -12,9 +12,9 @@
 #                    [--results DIR] [--cores-per-node N] [--memory-mib M]
 #
 # FIXTURE: a name in examples/hosts/ or a path. SCENARIOS: comma list of
-# baseline,wide,persist,balance,locality,steady (default: all). Without
-# --host: epyc-nps2-2s (4 nodes, 10/12/32) with every scenario, and
-# epyc-nps4-2s (8 nodes) with baseline,wide. A host whose VM reaches its
+# baseline,wide,persist,busy,balance,locality,steady (default: all). Without
+# --host: epyc-nps2-2s (4 nodes, 10/12/32) with every scenario but busy,
+# and epyc-nps4-2s (8 nodes) with baseline,wide,busy. A host whose VM reaches its
 # long steady-load phase lets the next host's VM start beside it.
 # Results (JSON, TSV, logs) land in DIR (default build/rig/); the closing
 # line is "rig: N passed, N failed". Exit 0 only when every check passed.
@@ -41,7 +41,8 @@ while [ $# -gt 0 ]; do
             "[--results DIR] [--cores-per-node N] [--memory-mib M]" >&2; exit 2 ;;
   esac
 done
-[ ${#hosts[@]} -gt 0 ] || hosts=(epyc-nps2-2s epyc-nps4-2s:baseline,wide)
+[ ${#hosts[@]} -gt 0 ] || hosts=(epyc-nps2-2s:baseline,wide,persist,locality,balance,steady
+                                 epyc-nps4-2s:baseline,wide,busy)
 
 scripts/deps.sh
 scripts/build.sh
@@ -181,6 +182,12 @@ for name in "${names[@]}"; do
     tail -n 20 "$out/inner.log" 2>/dev/null | sed 's/^/  /' >&2 || tail -n 20 "$out/console.log" >&2
   fi
   read -r p f <"$out/counts" 2>/dev/null || { p=0; f=1; }
+  if [ "$f" -ne 0 ] || [ "$(cat "$out/status" 2>/dev/null)" != 0 ]; then
+    # The evidence stays: the agent's and libvirtd's logs and, per failed
+    # check, each guest's maps + numa_maps (evidence-SCENARIO-GUEST.txt).
+    echo "rig: $name: evidence in $(realpath "$results/$name"):" \
+         "$(cd "$results/$name" && ls agent.log libvirtd.log evidence-*.txt 2>/dev/null | tr '\n' ' ')" >&2
+  fi
   passed=$((passed + p))
   failed=$((failed + f))
 done

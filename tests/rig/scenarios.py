@@ -87,13 +87,14 @@ def virsh(*args, check=True):
     return r.stdout
 
 
-def guest_xml(name, vcpus, mem_mib, image, numatune=""):
+def guest_xml(name, vcpus, mem_mib, image, numatune="", cputune=""):
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>{mem_mib}</memory>
   <vcpu placement='static'>{vcpus}</vcpu>
   <memoryBacking><allocation mode='immediate'/></memoryBacking>
   {numatune}
+  {cputune}
   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{image}</kernel></os>
   <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model></cpu>
   <clock offset='utc'/>
@@ -107,10 +108,10 @@ def guest_xml(name, vcpus, mem_mib, image, numatune=""):
 """
 
 
-def define(name, vcpus, mem_mib, image, numatune=""):
+def define(name, vcpus, mem_mib, image, numatune="", cputune=""):
     path = f"/tmp/{name}.xml"
     with open(path, "w") as f:
-        f.write(guest_xml(name, vcpus, mem_mib, image, numatune))
+        f.write(guest_xml(name, vcpus, mem_mib, image, numatune, cputune))
     virsh("define", path)
 
 
@@ -340,6 +341,7 @@ class Agent:
         self.build, self.out, self.proc, self.runs = build, out, None, 0
 
     def start(self, **keys):
+        self.stop()   # one agent at a time: a second would act beside the first
         conf = {"log_file": f"{self.out}/hook.log", "vcpuMin": "3", "rebalance_period": "2",
                 "memory_migrate_rate": str(RATE_MIB)}
         conf.update({k: str(v) for k, v in keys.items()})
@@ -355,6 +357,7 @@ class Agent:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
 
     def stop(self):
         if self.alive():
@@ -428,7 +431,27 @@ class Run:
         self.results["scenarios"][self.scenario]["checks"].append(
             {"check": name, "passed": ok, "detail": detail})
         log(f"{'PASS' if ok else 'FAIL'}: {self.scenario}: {name}{': ' + detail if detail else ''}")
+        if not ok:
+            self.keep_evidence()
         return ok
+
+    def keep_evidence(self):
+        """The kernel's per-mapping view of every rig guest at a failed
+        check (numa_maps beside maps, which tell the mappings apart),
+        once per scenario and guest; run.sh copies it with the agent's
+        and libvirtd's logs into the results and says where."""
+        for dom in virsh("list", "--name", check=False).split():
+            path = f"{self.out}/evidence-{self.scenario}-{dom}.txt"
+            if not dom.startswith("rig-") or os.path.exists(path):
+                continue
+            try:
+                pid = int(read(f"/run/libvirt/qemu/{dom}.pid"))
+                text = (f"# {time.strftime('%H:%M:%S')} {dom} pid {pid}\n# /proc/{pid}/maps\n"
+                        + read(f"/proc/{pid}/maps") + f"# /proc/{pid}/numa_maps\n" + read(f"/proc/{pid}/numa_maps"))
+            except (OSError, ValueError) as e:
+                text = f"# {dom}: {e}\n"
+            with open(path, "w") as f:
+                f.write(text)
 
     def figure(self, key, value, text=None):
         self.results["scenarios"][self.scenario]["figures"][key] = value
@@ -533,6 +556,131 @@ def scenario_wide(run, host, agent, images):
     run.figure("locality_vnuma", loc, f"wide guest ({vcpus} vCPUs, {mem} MiB), vnuma on: locality {pct(loc)}"
                f", homes {nodes}, RAM by node {s.summary()['ram_kib_by_node']}")
     run.figure("placement", s.summary())
+
+
+def vcpu_affinities(pid):
+    """{vCPU: Cpus_allowed_list} of the vCPU threads, read without the
+    monitor (which a held job blocks)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            m = re.fullmatch(r"CPU (\d+)/TCG", read(f"/proc/{pid}/task/{tid}/comm").strip())
+            if m:
+                status = read(f"/proc/{pid}/task/{tid}/status")
+                out[int(m.group(1))] = cpulist(re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1))
+        except (OSError, AttributeError):
+            continue
+    return out
+
+
+def wait_logged(path, pattern, timeout, offset=0):
+    """Waits for @pattern in @path after its first @offset characters."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if re.search(pattern, read(path)[offset:]):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def scenario_busy(run, host, agent, images):
+    """Issue 19, deterministically: the placement meets libvirt's real BUSY
+    (a monitor job held on a SIGSTOPped QEMU: 'cannot acquire state change
+    lock') while all the guest's RAM sits on one node (where QEMU left it
+    before any pin: migratepages puts it there), is placed on a later pass
+    once the job ends, and then each of the two cells' RAM must follow its
+    own client: asserted per mapping (numa_maps), as the kernel shows it."""
+    vcpus, mem = wide_size(host)
+    name = "rig-busy"
+    if not agent.alive():
+        run.check("agent starts", agent.start())
+    # Each vCPU capped at a quarter of a CPU: a client's demand (~0.5 CPU)
+    # fits beside the other's on one node, so nothing but where its memory
+    # lies could make the rebalancer move it: the case of the issue's
+    # loaded machine, made the same on any machine.
+    define(name, vcpus, mem, images["spin"],
+           cputune="<cputune><period>100000</period><quota>25000</quota></cputune>")
+    run.check("definition sized by the agent on define", wait_sized(name))
+    # No agent while the guest starts and the job is taken: its first
+    # placement (the next agent's first pass) meets the held job. (A
+    # SIGSTOPped agent would lose its connection to libvirtd's keepalive.)
+    agent.stop()
+    virsh("start", name)
+    pid = int(read(f"/run/libvirt/qemu/{name}.pid"))
+    os.kill(pid, signal.SIGSTOP)
+    monitor = subprocess.Popen(["virsh", "-c", URI, "qemu-monitor-command", name, '{"execute":"query-status"}'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)   # libvirtd takes the job as soon as the call reaches it
+        run.check("the monitor command waits on the stopped QEMU", monitor.poll() is None)
+        # As in the issue: cell 0's RAM where the last cell's vCPUs run
+        # (the define-time pins), i.e. off its own client's node.
+        before = vcpu_affinities(pid)
+        crowded = host.node_of(before.get(vcpus - 1, frozenset()))
+        crowded = host.nodes[1] if crowded is None else crowded
+        subprocess.run(["migratepages", str(pid), "all", str(crowded)], check=False)
+        seen = len(read(f"{run.out}/agent.log"))   # this agent's lines only
+        run.check("agent starts while the job is held", agent.start())
+        busy = wait_logged(f"{run.out}/agent.log", rf"{name}: place: .*state change lock.*placing it again", 120,
+                           seen)
+        run.check("libvirt answered BUSY (state change lock) to the placement", busy)
+        run.check("nothing applied while the job lasts (vCPU affinities as at start)",
+                  vcpu_affinities(pid) == before, f"RAM crowded onto node {crowded}")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        monitor.wait(120)
+    s = wait_placed(host, name, vcpus, 180)
+    run.check("placed on a later pass: every vCPU thread pinned to one node", s and s.placed(),
+              json.dumps(s.summary()) if s else "no snapshot")
+    if not s:
+        return
+    placed = s.homes()
+    moved, fell = [], []
+    last = {}   # cell block -> (its client's node, KiB there)
+    with open(f"{run.out}/busy-cells.tsv", "w") as tsv:
+        tsv.write("t_s\tvcpu_nodes\tram_kib_by_block\n")
+        t0 = time.time()
+        while time.time() - t0 < mem / RATE_MIB + 30:
+            s = snapshot(host, name, vcpus)
+            t = time.time() - t0
+            tsv.write(f"{t:.0f}\t{json.dumps(s.summary()['vcpu_nodes'])}\t"
+                      f"{json.dumps(s.summary()['ram_kib_by_block'])}\n")
+            tsv.flush()
+            if s.homes() != placed:
+                moved.append(f"{t:.0f} s: {s.summary()['vcpu_nodes']}")
+            # A follow never moves a cell's RAM off its client's node: while
+            # the client stays, its cell's KiB there never fall (4 MiB slack).
+            for cell_vcpus, block in s.cells:
+                nodes = {s.homes().get(v) for v in cell_vcpus}
+                if len(nodes) != 1:
+                    continue
+                node = nodes.pop()
+                kib = s.memory.get(block, {}).get(node, 0)
+                before = last.get(block)
+                if before and before[0] == node and kib < before[1] - 4 * MIB:
+                    fell.append(f"{t:.0f} s: {block} on node {node} {before[1]} -> {kib} KiB")
+                last[block] = (node, kib)
+            time.sleep(2)
+    run.check("no client moved while its memory settled (vCPU homes as placed, kernel view)", not moved,
+              f"placed {placed}; then {moved[:3]}")
+    run.check("no cell's RAM left its client's node while following (numa_maps per mapping)", not fell,
+              "; ".join(fell[:3]))
+    s = snapshot(host, name, vcpus)
+    homes = s.homes()
+    worst = 1.0
+    for cell_vcpus, block in s.cells:
+        cell = s.memory.get(block, {})
+        nodes = {homes.get(v) for v in cell_vcpus}
+        kib = sum(cell.values())
+        share = cell.get(next(iter(nodes)), 0) / kib if len(nodes) == 1 and kib else 0.0
+        worst = min(worst, share)
+    run.check("each cell's mapping (numa_maps) >= 90 % on its own client's node", worst >= 0.9,
+              f"worst cell {pct(worst)}; cells {s.cells}; vCPU nodes {s.summary()['vcpu_nodes']}; "
+              f"RAM by block {s.summary()['ram_kib_by_block']}")
+    run.check("two clients on two distinct nodes", len(s.home_nodes()) == 2, f"nodes {s.home_nodes()}")
 
 
 def mems_union(snap):
@@ -784,7 +932,7 @@ def scenario_steady(run, host, agent, images, seconds):
     run.check(f"no {BUDGET_WINDOW:.0f} s window with more than {BUDGET} moves", worst <= BUDGET, f"max {worst}")
 
 
-ORDER = ["baseline", "wide", "persist", "locality", "balance", "steady"]
+ORDER = ["baseline", "wide", "persist", "busy", "locality", "balance", "steady"]
 
 
 def main():
