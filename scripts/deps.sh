@@ -14,6 +14,7 @@ packages=(
   groff-base man-db
   clang-14 libclang-rt-14-dev systemd
   linux-image-amd64 busybox-static numactl cpio
+  debhelper dpkg-dev lintian prometheus prometheus-node-exporter
 )
 
 missing=()
