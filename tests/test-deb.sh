@@ -29,6 +29,9 @@ if [ -z "$uri" ] || [ -z "${VNUMA_TEST_HOOK_STATE:-}" ] || flock -n "$lock" true
 fi
 
 packages=(vnuma libvnuma1 libvnuma-dev)
+# Exists while this test has the packages installed: a run killed before
+# its cleanup (SIGKILL) leaves it, and the next run purges them first.
+marker=/var/lib/vnuma-test-deb.installed
 wrapper=/etc/libvirt/hooks/qemu.d/vnuma
 unit=/lib/systemd/system/vnumad.service
 tmp=$(mktemp -d)
@@ -61,6 +64,7 @@ cleanup() {
       apt-get purge -y -qq "$p" >/dev/null 2>&1 || dpkg --purge "$p" >/dev/null 2>&1
     fi
   done
+  rm -f "$marker"
   if [ -e "$tmp/wrapper.saved" ] || [ -L "$tmp/wrapper.saved" ]; then
     mv -f "$tmp/wrapper.saved" "$wrapper"
   fi
@@ -140,9 +144,15 @@ check "every override was used" bash -c "[ \"\$(grep -c '^O:' '$cache/lintian.tx
 
 # --- 2. Install --------------------------------------------------------------
 step "2. apt-get install ./*.deb"
+if [ -f "$marker" ]; then
+  echo "an earlier run of this test was killed with the packages installed: purging them"
+  for p in "${packages[@]}"; do known "$p" && apt-get purge -y -qq "$p" >/dev/null 2>&1; done
+  rm -f "$marker"
+fi
 for p in "${packages[@]}"; do
-  check "$p not installed before the test" absent "$p"
+  check "$p not installed before the test (not installed by someone else: never touched)" absent "$p"
 done
+[ "$failed" -eq 0 ] || { trap - EXIT; rm -rf "$tmp"; finish test-deb; exit 1; }
 snapshot >"$tmp/before.txt"
 dpkg_list >"$tmp/dpkg-before.txt"
 mkdir "$tmp/debs"
@@ -152,6 +162,7 @@ if [ -e "$wrapper" ] || [ -L "$wrapper" ]; then
   mv "$wrapper" "$tmp/wrapper.saved"   # the run's test hook: back in cleanup
 fi
 libvirtd_before=$(pgrep -x libvirtd | head -n 1)
+touch "$marker"
 start=$SECONDS
 (cd "$tmp/debs" && apt-get install -y ./*.deb) >"$tmp/install.log" 2>&1
 check "apt-get install ./*.deb: exit 0" [ $? -eq 0 ]
@@ -356,6 +367,7 @@ check "remove: vnumad and the libraries gone" \
 apt-get purge -y vnuma >"$tmp/purge.log" 2>&1
 check "apt-get purge: exit 0" [ $? -eq 0 ]
 check "purge: /etc/vnuma gone" [ ! -e /etc/vnuma ]
+rm -f "$marker"
 dpkg_list >"$tmp/dpkg-after.txt"
 check "dpkg -L: as before the install" diff -u "$tmp/dpkg-before.txt" "$tmp/dpkg-after.txt"
 if [ -e "$tmp/wrapper.saved" ] || [ -L "$tmp/wrapper.saved" ]; then
