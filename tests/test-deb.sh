@@ -187,7 +187,7 @@ check "the hook: $wrapper -> /usr/libexec/vnuma-hook" [ "$(readlink "$wrapper")"
 check "the hook runs (prepare begin: exit 0, advice on stderr)" \
   bash -c "[ $? -eq 0 ] && grep -q '^vnuma-hook: web prepare begin: ' '$tmp/hook.err'"
 check "conffile: /etc/vnuma/vnuma.conf" bash -c "dpkg-query -W -f='\${Conffiles}' vnuma | grep -q '^ /etc/vnuma/vnuma.conf '"
-check "man vnumad finds the page" [ "$(man -w vnumad 2>/dev/null)" = /usr/share/man/man8/vnumad.8.gz ]
+check "man finds the packaged vnumad(8)" bash -c "man -aw vnumad 2>/dev/null | grep -qx /usr/share/man/man8/vnumad.8.gz"
 check "the unit enabled (multi-user.target.wants)" \
   [ "$(readlink /etc/systemd/system/multi-user.target.wants/vnumad.service)" = "$unit" ]
 check "postinst starts the unit under systemd (deb-systemd-invoke)" \
@@ -306,7 +306,7 @@ for node in nodes:
     if com != [committed.get(node, 0)]:
         fail("node %d committed %s, want %d (the only guest)" % (node, com, committed.get(node, 0)))
     load = [v for _, v in of("vnuma_node_load_cpus", **lab)]
-    if len(load) != 1 or not 0 <= load[0] <= cpus(node):
+    if len(load) != 1 or not load[0] >= 0:  # run + ready time: may exceed the CPUs
         fail("node %d load %s" % (node, load))
     meminfo = open("/sys/devices/system/node/node%d/meminfo" % node).read()
     free = int(re.search(r"MemFree:\s+(\d+) kB", meminfo).group(1)) * 1024
@@ -364,7 +364,7 @@ check "remove: /etc/vnuma/vnuma.conf kept, with the change" grep -qx "# changed 
 check "remove: the hook gone" bash -c "[ ! -e '$wrapper' ] && [ ! -L '$wrapper' ]"
 check "remove: vnumad and the libraries gone" \
   bash -c "[ ! -e /usr/sbin/vnumad ] && [ ! -e /usr/lib/x86_64-linux-gnu/libvnuma.so.1 ]"
-apt-get purge -y vnuma >"$tmp/purge.log" 2>&1
+apt-get purge -y "${packages[@]}" >"$tmp/purge.log" 2>&1
 check "apt-get purge: exit 0" [ $? -eq 0 ]
 check "purge: /etc/vnuma gone" [ ! -e /etc/vnuma ]
 rm -f "$marker"
