@@ -241,7 +241,7 @@ virsh -c "$uri" create "$tmp/guest.xml" >/dev/null 2>"$tmp/virsh.err"
 check "guest started" [ $? -eq 0 ]
 uuid=$(virsh -c "$uri" domuuid "$guest" 2>/dev/null | head -n 1)
 check "libvirtd called the installed hook for the guest" \
-  wait_for 10 grep -sq "$guest" "$tmp/hook.log"
+  wait_for 10 grep -sq " $guest prepare begin: " "$tmp/hook.log"
 check "vnumad placed the guest and measured its locality" \
   wait_for 30 grep -sq "^vnuma_domain_memory_locality_ratio{domain=\"$guest\"" "$tmp/textfile/vnuma.prom"
 vnumactl explain --connect "$uri" --format json "$guest" >"$tmp/explain.json" 2>"$tmp/explain.err"
