@@ -101,7 +101,10 @@ dpkg_list() {  # dpkg -L of every package, errors included
 # --- 1. Build (or reuse) and lintian -----------------------------------------
 step "1. dpkg-buildpackage -us -uc -b (or the packages of the same sources)"
 check "the sources are a git checkout" git -C "$src" rev-parse --git-dir >/dev/null
-hash=$(cd "$src" && git ls-files -co --exclude-standard -z | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+# The package's sources: every file git lists (changes not committed
+# included) but tests/, which the package build does not read (-Dtests=disabled).
+sources() { git -C "$src" ls-files -co --exclude-standard -z -- . ':!tests'; }
+hash=$(cd "$src" && sources | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
 cache=$src/build-deb/$hash
 if [ -f "$cache/done" ]; then
@@ -109,7 +112,7 @@ if [ -f "$cache/done" ]; then
 else
   rm -rf "$src/build-deb"
   mkdir -p "$tmp/build/vnuma-$version" "$cache"
-  (cd "$src" && git ls-files -co --exclude-standard -z | xargs -0 cp -a --parents -t "$tmp/build/vnuma-$version")
+  (cd "$src" && sources | xargs -0 cp -a --parents -t "$tmp/build/vnuma-$version")
   start=$SECONDS
   # nocheck: the project's suite needs root and a real libvirtd (debian/rules);
   # noddebs: no -dbgsym packages, so ./*.deb is the three packages.
