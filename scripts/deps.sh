@@ -18,7 +18,7 @@ packages=(
   python3-nova python3-placement python3-oslotest python3-fixtures python3-testtools
   python3-ddt python3-wsgi-intercept python3-requests-mock python3-stestr
   python3-testscenarios python3-testresources
-  debhelper dpkg-dev lintian prometheus prometheus-node-exporter
+  debhelper dh-python dpkg-dev lintian prometheus prometheus-node-exporter
 )
 
 # Nova's functional API fixture reads api-paste.ini, which only the

@@ -28,7 +28,7 @@ if [ -z "$uri" ] || [ -z "${VNUMA_TEST_HOOK_STATE:-}" ] || flock -n "$lock" true
   exit 77
 fi
 
-packages=(vnuma libvnuma1 libvnuma-dev)
+packages=(vnuma libvnuma1 libvnuma-dev python3-vnuma-nova)
 # Exists while this test has the packages installed: a run killed before
 # its cleanup (SIGKILL) leaves it, and the next run purges them first.
 marker=/var/lib/vnuma-test-deb.installed
@@ -116,7 +116,7 @@ else
   (cd "$src" && sources | xargs -0 cp -a --parents -t "$tmp/build/vnuma-$version")
   start=$SECONDS
   # nocheck: the project's suite needs root and a real libvirtd (debian/rules);
-  # noddebs: no -dbgsym packages, so ./*.deb is the three packages.
+  # noddebs: no -dbgsym packages, so ./*.deb is the four packages.
   (cd "$tmp/build/vnuma-$version" &&
      DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(nproc)" dpkg-buildpackage -us -uc -b) >"$cache/build.log" 2>&1
   rc=$?
@@ -134,7 +134,7 @@ fi
 for p in "${packages[@]}"; do
   check "built: ${p}_${version}_*.deb" ls "$cache/${p}_${version}_"*.deb >/dev/null
 done
-check "built: nothing else (no -dbgsym)" [ "$(ls "$cache"/*.deb | wc -l)" -eq 3 ]
+check "built: nothing else (no -dbgsym)" [ "$(ls "$cache"/*.deb | wc -l)" -eq ${#packages[@]} ]
 sed 's/^/  lintian: /' "$cache/lintian.txt"
 check "lintian read the packages" grep -q "^O: vnuma: statically-linked-binary" "$cache/lintian.txt"
 check "lintian --pedantic --fail-on error,warning: exit 0" [ "$(cat "$cache/lintian.rc" 2>/dev/null)" = 0 ]
@@ -211,6 +211,10 @@ check "prerm stops it on removal (deb-systemd-invoke stop)" \
   grep -q "deb-systemd-invoke stop 'vnumad.service'" /var/lib/dpkg/info/vnuma.prerm
 check "vnumactl finds libvnuma.so.1" \
   bash -c "ldd /usr/bin/vnumactl | grep -qE 'libvnuma\.so\.1 => (/usr)?/lib/x86_64-linux-gnu/libvnuma\.so\.1 '"
+check "python3-vnuma-nova: Nova imports the driver from its own package" \
+  /usr/bin/python3 -c "import nova.virt.vnuma.driver as d, sys; sys.exit(not hasattr(d, 'VnumaLibvirtDriver'))"
+check "python3-vnuma-nova: the driver loads the packaged libvnuma.so.1" \
+  /usr/bin/python3 -c "from nova.virt.vnuma import libvnuma; libvnuma.Context().close()"
 vnumactl plan --caps "$src/examples/hosts/xeon-2s10c-ht.xml" --format json "$src/examples/domains/wide-12vcpu.xml" \
   >"$tmp/plan.json" 2>"$tmp/plan.err"
 check "vnumactl plan runs" python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['managed']" "$tmp/plan.json"
