@@ -54,6 +54,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "scripts/deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Another apt (unattended-upgrades at boot, a second checkout) may hold
+# dpkg's lock for a while: wait for it rather than fail.
+apt_wait=(-o DPkg::Lock::Timeout=600)
+apt-get "${apt_wait[@]}" update -qq
+apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 install_nova_paste
