@@ -25,6 +25,7 @@ wait_for() {  # wait_for SECONDS COMMAND...: until COMMAND succeeds, at most SEC
 }
 
 finish() {  # finish [LABEL]: the closing line; fails when any check failed
+  stop_deadline
   echo "${1:+$1: }$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
@@ -66,11 +67,18 @@ deadline() {  # deadline SECONDS: fail the test (after its cleanup) past SECONDS
   # A watchdog that ends by itself when the test does; it stops the test's
   # running command too (a hung virsh), so that bash gets to run the trap.
   (
-    trap - EXIT USR1 TERM
+    trap - EXIT USR1
+    # stop_deadline ends it with its nap: a nap left behind would carry the
+    # run's environment and count as a process the test left running.
+    nap=
+    trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
     end=$((SECONDS + secs))
     while [ "$SECONDS" -lt "$end" ]; do
       kill -0 "$main" 2>/dev/null || exit 0
-      sleep 1
+      sleep 1 &
+      nap=$!
+      wait "$nap"
+      nap=
     done
     kill -USR1 "$main" 2>/dev/null
     sleep 0.2
@@ -78,4 +86,17 @@ deadline() {  # deadline SECONDS: fail the test (after its cleanup) past SECONDS
   ) </dev/null >/dev/null 2>&1 &
   deadline_watchdog=$!
   disown "$deadline_watchdog"  # a test's bare `wait` must not wait for it
+}
+
+# stop_deadline: ends the watchdog, and waits (up to 2 s) until it has gone,
+# so that the run's clean-up after this test finds nothing of it.
+stop_deadline() {
+  local wd=${deadline_watchdog:-} i
+  [ -n "$wd" ] || return 0
+  deadline_watchdog=
+  kill -TERM "$wd" 2>/dev/null || return 0
+  for i in $(seq 1 20); do
+    case "$(awk '{print $3}' "/proc/$wd/stat" 2>/dev/null)" in ''|Z|X) break ;; esac
+    sleep 0.1
+  done
 }
