@@ -188,11 +188,10 @@ append_set(GString *out, const char *label, const VnumaCpuSet *set)
     g_string_append_c(out, ';');
 }
 
-char *
-vnuma_pinset_digest(const VnumaPinSet *pins)
+static GString *
+pinset_canonical(const VnumaPinSet *pins)
 {
-    g_autoptr(GString) out = g_string_new(NULL);
-    g_autofree char *digest = NULL;
+    GString *out = g_string_new(NULL);
 
     for (guint i = 0; i < pins->vcpupins->len; i++) {
         const VnumaVcpuPin *pin = &g_array_index(pins->vcpupins, VnumaVcpuPin, i);
@@ -214,8 +213,32 @@ vnuma_pinset_digest(const VnumaPinSet *pins)
         g_string_append_c(out, ':');
         append_set(out, "nodeset", memnode->nodeset);
     }
-    digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, out->str, (gssize) out->len);
+    return out;
+}
+
+char *
+vnuma_pinset_digest(const VnumaPinSet *pins)
+{
+    g_autoptr(GString) out = pinset_canonical(pins);
+    g_autofree char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, out->str,
+                                                            (gssize) out->len);
+
     return g_strndup(digest, 16);
+}
+
+/* The canonical forms compared as they are: hashing them first (the hook
+ * compares pins twice per call) would cost more than the comparison. */
+gboolean
+vnuma_pinset_equal(const VnumaPinSet *a, const VnumaPinSet *b)
+{
+    g_autoptr(GString) text_a = NULL;
+    g_autoptr(GString) text_b = NULL;
+
+    if (!a || !b)
+        return a == b;
+    text_a = pinset_canonical(a);
+    text_b = pinset_canonical(b);
+    return g_string_equal(text_a, text_b);
 }
 
 static void

@@ -107,6 +107,8 @@ gboolean vnuma_pinset_is_empty(const VnumaPinSet *pins);
  * whatever order or spelling the XML used. Lets vnuma tell the pins it
  * wrote from pins an admin or Nova wrote. */
 char *vnuma_pinset_digest(const VnumaPinSet *pins);
+/* Equal canonical forms: what equal digests say, without the hashing. */
+gboolean vnuma_pinset_equal(const VnumaPinSet *a, const VnumaPinSet *b);
 
 VnumaStamp *vnuma_stamp_new(void);
 gboolean vnuma_stamp_equal(const VnumaStamp *a, const VnumaStamp *b);

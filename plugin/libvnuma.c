@@ -106,6 +106,25 @@ detect_memory_mode(void)
     return "strict";
 }
 
+/* The hook reads the host at every call; the topology cache spares it
+ * most of that (xml/vnuma-sysfs.c). $VNUMA_SYSFS_ROOT: a sysfs tree other
+ * than /sys (hook-bench's and the tests' generated hosts), which gets a
+ * cache only where $VNUMA_HOST_CACHE names one ("" turns it off). */
+#define DEFAULT_HOST_CACHE "/run/vnuma/sysfs-topology"
+
+static gboolean
+load_sysfs_cached(VnumaContext *ctx, GError **error)
+{
+    const char *root = g_getenv("VNUMA_SYSFS_ROOT");
+    const char *cache = g_getenv("VNUMA_HOST_CACHE");
+
+    if (!root)
+        root = "/sys";
+    if (!cache && g_str_equal(root, "/sys"))
+        cache = DEFAULT_HOST_CACHE;
+    return set_host(ctx, vnuma_host_from_sysfs_cached(root, cache, error));
+}
+
 gboolean
 vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **error)
 {
@@ -120,11 +139,8 @@ vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **
     caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
     if (!caps)
         caps = vnuma_context_config_string(ctx, "capabilities");
-    /* $VNUMA_SYSFS_ROOT: a sysfs tree other than /sys (hook-bench's and
-     * the tests' generated hosts). */
     if (caps ? !vnuma_context_load_caps_file(ctx, caps, error)
-             : !vnuma_context_load_sysfs(ctx, g_getenv("VNUMA_SYSFS_ROOT") ? g_getenv("VNUMA_SYSFS_ROOT") : "/sys",
-                                         error))
+             : !load_sysfs_cached(ctx, error))
         return FALSE;
     mode = vnuma_context_config_string(ctx, "memory_mode");
     if (mode && g_str_equal(mode, "auto"))

@@ -108,6 +108,8 @@ start() {
   fi
   mkdir -p "$state"
   state=$(realpath "$state")
+  # The hook (and vnumactl without --caps) keep their topology cache there.
+  [ -e /run/vnuma ] || record created runvnuma
 
   local running ours=""
   running=$(pgrep -x libvirtd | head -n 1 || true)
@@ -252,6 +254,7 @@ stop() {
   # The hook goes once the daemon that used it is gone.
   uninstall_hook
   if recorded created logdir; then rm -rf /var/log/libvirt; fi
+  if recorded created runvnuma; then rm -rf /run/vnuma; fi
   if recorded created user; then userdel libvirt-qemu 2>/dev/null || true; fi
   rm -rf "$state"
 }

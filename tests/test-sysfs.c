@@ -454,6 +454,186 @@ test_real_machine(void **state)
     assert_same_host(uri, caps, sysfs);
 }
 
+/* --- The topology cache ---------------------------------------------- */
+
+static VnumaHost *
+read_tree_cached(const char *root, const char *cache)
+{
+    g_autoptr(GError) error = NULL;
+    VnumaHost *host = vnuma_host_from_sysfs_cached(root, cache, &error);
+
+    if (!host) {
+        print_error("%s\n", error->message);
+        fail();
+    }
+    return host;
+}
+
+static const VnumaHostCpu *
+find_cpu(const VnumaHost *host, guint id, guint *node_id)
+{
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+
+        for (guint c = 0; c < node->cpus->len; c++) {
+            const VnumaHostCpu *cpu = &g_array_index(node->cpus, VnumaHostCpu, c);
+
+            if (cpu->id == id) {
+                if (node_id)
+                    *node_id = node->id;
+                return cpu;
+            }
+        }
+    }
+    print_error("no CPU %u\n", id);
+    fail();
+    return NULL;
+}
+
+static void
+set_core_id(const char *root, guint cpu, guint core_id)
+{
+    g_autofree char *path = g_strdup_printf("devices/system/cpu/cpu%u/topology/core_id", cpu);
+    g_autofree char *value = g_strdup_printf("%u\n", core_id);
+
+    write_file(root, path, value);
+}
+
+/* What the kernel does at an offline and online of @cpu: its topology
+ * directory is a new one (made before the old one goes, so that no file
+ * system can hand out the old inode number again). */
+static void
+replug_cpu(const char *root, const VnumaHostCpu *cpu, guint core_id)
+{
+    g_autofree char *dir = g_strdup_printf("%s/devices/system/cpu/cpu%u", root, cpu->id);
+    g_autofree char *old = g_build_filename(dir, "topology", NULL);
+    g_autofree char *gone = g_build_filename(dir, "topology.gone", NULL);
+    g_autofree char *fresh = g_build_filename(dir, "topology.new", NULL);
+    g_autofree char *siblings = vnuma_cpuset_format(cpu->siblings);
+    const char *names[] = { "physical_package_id", "die_id", "core_id", "thread_siblings_list" };
+    guint values[] = { cpu->socket_id, cpu->die_id, core_id };
+
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *path = g_build_filename(fresh, names[i], NULL);
+        g_autofree char *text = i < 3 ? g_strdup_printf("%u\n", values[i])
+                                      : g_strdup_printf("%s\n", siblings);
+
+        write_file("/", path, text);
+    }
+    assert_int_equal(g_rename(old, gone), 0);
+    assert_int_equal(g_rename(fresh, old), 0);
+    remove_tree(gone);
+}
+
+/* @cpu offline: no topology directory, 'online' 0, out of its node's cpulist. */
+static void
+unplug_cpu(const char *root, const VnumaHost *host, guint id)
+{
+    guint node_id = 0;
+    const VnumaHostCpu *cpu = find_cpu(host, id, &node_id);
+    g_autoptr(VnumaCpuSet) online = vnuma_host_node_cpus(vnuma_host_find_node(host, node_id));
+    g_autofree char *dir = g_strdup_printf("%s/devices/system/cpu/cpu%u/topology", root, id);
+    g_autofree char *online_path = g_strdup_printf("devices/system/cpu/cpu%u/online", id);
+    g_autofree char *cpulist_path = g_strdup_printf("devices/system/node/node%u/cpulist", node_id);
+    g_autofree char *cpulist = NULL;
+
+    assert_true(cpu->online);
+    vnuma_cpuset_remove(online, id);
+    cpulist = vnuma_cpuset_format(online);
+    remove_tree(dir);
+    write_file(root, online_path, "0\n");
+    write_file(root, cpulist_path, cpulist);
+}
+
+static void
+assert_core_id(const char *what, const VnumaHost *host, guint cpu, guint expected)
+{
+    guint got = find_cpu(host, cpu, NULL)->core_id;
+
+    if (got != expected) {
+        print_error("%s: CPU %u has core %u, expected %u\n", what, cpu, got, expected);
+        fail();
+    }
+}
+
+/* The cache answers only while the kernel shows every CPU unchanged;
+ * a core id edited in place (which the kernel never does) shows which
+ * source answered. */
+static void
+test_topology_cache(void **state)
+{
+    g_autoptr(VnumaHost) caps = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *root = make_root();
+    g_autofree char *cache = g_build_filename(root, "run", "vnuma", "sysfs-topology", NULL);
+    guint core3 = find_cpu(caps, 3, NULL)->core_id;
+
+    (void) state;
+    write_tree(root, caps, TREE_CURRENT);
+    {
+        g_autoptr(VnumaHost) first = read_tree_cached(root, cache);
+
+        assert_same_host("first read (no cache yet)", caps, first);
+        assert_true(g_file_test(cache, G_FILE_TEST_IS_REGULAR));
+    }
+    set_core_id(root, 3, 77);
+    {
+        g_autoptr(VnumaHost) cached = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) live = read_tree(root);
+
+        assert_core_id("cached, CPU unchanged", cached, 3, core3);
+        assert_core_id("live", live, 3, 77);
+    }
+    /* An offline and online of CPU 3: the cache must not serve. */
+    replug_cpu(root, find_cpu(caps, 3, NULL), 78);
+    {
+        g_autoptr(VnumaHost) after = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) live = read_tree(root);
+
+        assert_core_id("cached, CPU 3 replugged", after, 3, 78);
+        assert_same_host("cached read after a replug", live, after);
+    }
+    /* Rewritten: it serves again. */
+    set_core_id(root, 3, 79);
+    {
+        g_autoptr(VnumaHost) cached = read_tree_cached(root, cache);
+
+        assert_core_id("cache rewritten after the replug", cached, 3, 78);
+    }
+    /* CPU 5 offline: its sibling's list changes; the cache must not serve. */
+    unplug_cpu(root, caps, 5);
+    {
+        g_autoptr(VnumaHost) after = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) live = read_tree(root);
+
+        assert_false(find_cpu(after, 5, NULL)->online);
+        assert_core_id("cached, CPU 5 unplugged", after, 3, 79);
+        assert_same_host("cached read after an unplug", live, after);
+    }
+    /* A cache others may write is not read. */
+    set_core_id(root, 3, 80);
+    assert_int_equal(g_chmod(cache, 0666), 0);
+    {
+        g_autoptr(VnumaHost) after = read_tree_cached(root, cache);
+
+        assert_core_id("cache writable by others", after, 3, 80);
+    }
+    /* Nor is one of another format, or another sysfs root. */
+    set_core_id(root, 3, 81);
+    write_file("/", cache, "vnuma sysfs topology cache 0\ngarbage\n");
+    {
+        g_autoptr(VnumaHost) after = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) other_root = NULL;
+        g_autofree char *root2 = make_root();
+
+        assert_core_id("cache of another format", after, 3, 81);
+        write_tree(root2, caps, TREE_CURRENT);
+        other_root = read_tree_cached(root2, cache);
+        assert_same_host("another root", caps, other_root);
+        remove_tree(root2);
+    }
+    remove_tree(root);
+}
+
 int
 main(void)
 {
@@ -462,6 +642,7 @@ main(void)
         cmocka_unit_test(test_free_pages),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_missing_node),
+        cmocka_unit_test(test_topology_cache),
         cmocka_unit_test(test_real_machine),
     };
 

@@ -504,8 +504,6 @@ apply_edits(Rewriter *rw, gsize *len, GError **error)
 static const char *
 broken_invariant(const VnumaRequest *again, const VnumaRequest *request, const VnumaLayout *layout)
 {
-    g_autofree char *want_pins = vnuma_pinset_digest(layout->pins);
-    g_autofree char *have_pins = vnuma_pinset_digest(again->pins);
     g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
     const GPtrArray *cells = layout->owner_cells ? request->cells : layout->cells;
     const VnumaGuestTopology *topology = layout->write_topology ? &layout->topology : &request->topology;
@@ -518,7 +516,7 @@ broken_invariant(const VnumaRequest *again, const VnumaRequest *request, const V
         return "does not hold the planned guest cells";
     if (!vnuma_guest_topology_equal(&again->topology, topology))
         return "does not hold the planned guest topology";
-    if (g_strcmp0(want_pins, have_pins) != 0)
+    if (!vnuma_pinset_equal(layout->pins, again->pins))
         return "does not hold the planned pins and numatune";
     if (!again->stamp || !vnuma_stamp_equal(again->stamp, stamp))
         return "does not hold vnuma's record of the plan";
@@ -558,8 +556,6 @@ vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
     g_autoptr(xmlXPathContext) xpath = vnuma_xml_xpath_new(vnuma_xml_source_doc(src));
     g_autoptr(GArray) edits = g_array_new(FALSE, TRUE, sizeof(Edit));
     Rewriter rw = { src, xpath, edits };
-    g_autofree char *old_digest = NULL;
-    g_autofree char *new_digest = NULL;
     g_autofree char *output = NULL;
     gsize out_len = 0;
 
@@ -574,9 +570,7 @@ vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
     }
     if (!rewrite_cpu(&rw, request, layout, error))
         return NULL;
-    old_digest = vnuma_pinset_digest(request->pins);
-    new_digest = vnuma_pinset_digest(layout->pins);
-    if (g_strcmp0(old_digest, new_digest) != 0 &&
+    if (!vnuma_pinset_equal(request->pins, layout->pins) &&
         (!rewrite_cputune(&rw, layout, error) || !rewrite_numatune(&rw, layout, error)))
         return NULL;
     if (!rewrite_record(&rw, request, layout, error))
