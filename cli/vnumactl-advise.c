@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vnumactl advise: the Nova flavor extra specs that give an instance the
  * layout vnuma would choose. Nova defines and starts a domain at once,
- * with no XML hook (SPEC.md §6), so for guest-visible vNUMA at first
+ * with no XML hook (docs/spec.md §6), so for guest-visible vNUMA at first
  * boot the flavor must ask for it.
  *
  * The layout comes from libvnuma itself: a domain with the flavor's

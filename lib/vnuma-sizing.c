@@ -502,7 +502,7 @@ choose_topology(VnumaLayout *layout, const VnumaRequest *request)
     }
 }
 
-/* Migrate and restore (SPEC.md §6): the guest already runs on its cells
+/* Migrate and restore (docs/spec.md §6): the guest already runs on its cells
  * and topology, so they stay; only home nodes are chosen for this host. */
 static void
 size_keeping_guest_abi(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all)

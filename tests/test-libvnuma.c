@@ -423,7 +423,7 @@ test_config_prefer_ht_changes_sizing(void **state)
     }
     without = plan_example(plain, "wide-12vcpu");
     with = plan_example(ht, "wide-12vcpu");
-    /* SPEC §3 examples: 12 vCPUs on 2 × 10 cores HT → 6+6 and two cells;
+    /* docs/spec.md §3 examples: 12 vCPUs on 2 × 10 cores HT → 6+6 and two cells;
      * with preferHT → one client of 12, no cells, one socket. */
     assert_summary(without, "managed true\nreason null\n"
                             "client 0,1,2,3,4,5 25165824 0\n"
@@ -875,7 +875,7 @@ test_every_example_every_format(void **state)
     }
 }
 
-/* The sizing accessors: the wide example on 2 x 10 cores (SPEC §3's
+/* The sizing accessors: the wide example on 2 x 10 cores (docs/spec.md §3's
  * first public example) as clients, cells and guest topology. */
 static void
 test_plan_accessors(void **state)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* xml/vnuma-rewrite: the splicer that writes a layout into the original
  * bytes. Every output is checked with libvirt's own schema
- * (virt-xml-validate), planned again for idempotence (SPEC rule 11), and
+ * (virt-xml-validate), planned again for idempotence (docs/spec.md §3 rule 11), and
  * read back with plain libxml2 XPath. */
 #include "tests/testutil.h"
 

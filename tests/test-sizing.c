@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* NUMA client sizing, SPEC.md §3: every rule and the six public examples,
+/* NUMA client sizing, docs/spec.md §3: every rule and the six public examples,
  * run through sizing → placement → layout on the host fixtures of
  * examples/hosts/. */
 #include "tests/testutil.h"
@@ -281,7 +281,7 @@ pins_digest(const VnumaLayout *layout)
     return vnuma_pinset_digest(layout->pins);
 }
 
-/* ---- the six public examples of SPEC.md §3 ---------------------------- */
+/* ---- the six public examples of docs/spec.md §3 ---------------------------- */
 
 static void
 test_example_12_vcpus(void **state)
@@ -1418,7 +1418,7 @@ test_rule10_record_then_cores_per_socket(void **state)
     assert_no_warning(layout, "straddles");
 }
 
-/* Migrate/restore (SPEC.md §6): cells and topology stay, whatever autosize says. */
+/* Migrate/restore (docs/spec.md §6): cells and topology stay, whatever autosize says. */
 static void
 test_keep_guest_abi(void **state)
 {
