@@ -177,7 +177,7 @@ run_daemon(VnumaAgent *agent)
 int
 main(int argc, char **argv)
 {
-    g_autoptr(GOptionContext) options = g_option_context_new("— the vnuma NUMA placement agent");
+    g_autoptr(GOptionContext) options = g_option_context_new("- the vnuma NUMA placement agent");
     g_autoptr(GError) error = NULL;
     g_autoptr(VnumaAgentConfig) config = vnuma_agent_config_new();
     g_autoptr(VnumaAgent) agent = NULL;

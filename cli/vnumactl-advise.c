@@ -324,7 +324,7 @@ vnumactl_advise(int argc, char **argv)
         { "flavor", 0, 0, G_OPTION_ARG_STRING, &flavor, "Flavor name in the printed command", "NAME" },
         { NULL },
     };
-    g_autoptr(GOptionContext) options = g_option_context_new("— Nova flavor extra specs for vnuma's layout");
+    g_autoptr(GOptionContext) options = g_option_context_new("- Nova flavor extra specs for vnuma's layout");
     g_autoptr(GError) error = NULL;
     g_autoptr(VnumaContext) ctx = vnuma_context_new();
     g_autoptr(VnumaPlan) plan = NULL;

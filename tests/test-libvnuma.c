@@ -571,7 +571,7 @@ test_plan_absent_dies(void **state)
     g_autofree char *text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, NULL);
     g_autofree char *summary = json_summary(plan);
 
-    assert_contains(text, "2 socket(s) × 1 die(s) × 2 core(s) × 2 thread(s)");
+    assert_contains(text, "2 socket(s) x 1 die(s) x 2 core(s) x 2 thread(s)");
     assert_contains(summary, "\ntopology 2 1 2 2\n");
 }
 
