@@ -320,7 +320,7 @@ restore_snapshot(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d,
     return TRUE;
 }
 
-/* Undoes a failed apply (SPEC §7: no half-applied state): the pins and
+/* Undoes a failed apply (docs/spec.md §7: no half-applied state): the pins and
  * nodeset go back to what they were; a move's record goes back to the
  * previous one. A first placement's record stays pending, so whatever
  * libvirt now shows of its pins is never taken for an admin's. */

@@ -146,7 +146,7 @@ parse_maps_line(const char *line, guint lineno, GError **error)
     g_autofree char *x = NULL;
 
     if (!g_regex_match(re, line, 0, &match)) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "maps line %u: not START-END PERMS …", lineno);
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "maps line %u: not START-END PERMS ...", lineno);
         return NULL;
     }
     region = g_new0(VnumaMemRegion, 1);

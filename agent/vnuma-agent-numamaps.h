@@ -7,7 +7,7 @@
 G_BEGIN_DECLS
 
 /* Where a QEMU process's memory sits, per host node. libvirt's stats
- * API has no per-node memory (SPEC.md §6), and the agent must not use
+ * API has no per-node memory (docs/spec.md §6), and the agent must not use
  * the QEMU monitor, so it reads the kernel's /proc/PID/numa_maps. */
 
 /* KiB resident per host node id (index = node id; nodes the process has

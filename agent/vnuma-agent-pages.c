@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-math.h"
 
 /* The walk goes by windows aligned to 2 MiB, the size of a transparent
  * huge page on x86-64: moving any address of one moves all of it, so a
@@ -55,7 +56,7 @@ vnuma_pages_follow(pid_t pid, guint64 *cursor, guint64 end, int target, const Vn
     *cursor -= *cursor % page;
     while (*cursor < end && step->moved < max_move && step->scanned < max_scan) {
         guint64 window_end = MIN((*cursor / WINDOW_BYTES + 1) * WINDOW_BYTES, end);
-        guint n = (guint) ((window_end - *cursor + page - 1) / page);
+        guint n = (guint) vnuma_div_ceil(window_end - *cursor, page);
         guint wanted;
 
         for (guint i = 0; i < n; i++)

@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-/* vnumad's engine (SPEC.md §7): keeps a model of the running domains
+/* vnumad's engine (docs/spec.md §7): keeps a model of the running domains
  * from libvirt, places each managed domain's NUMA clients on home nodes
  * when it starts, sizes persistent definitions when they are defined,
  * and every rebalance_period measures vCPU time and memory per node,

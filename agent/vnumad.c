@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vnumad: the vnuma agent. Places the NUMA clients of running domains on
  * home nodes through libvirt, sizes persistent definitions when they are
- * defined, and rebalances every rebalance_period (SPEC.md §7). */
+ * defined, and rebalances every rebalance_period (docs/spec.md §7). */
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,7 +177,7 @@ run_daemon(VnumaAgent *agent)
 int
 main(int argc, char **argv)
 {
-    g_autoptr(GOptionContext) options = g_option_context_new("— the vnuma NUMA placement agent");
+    g_autoptr(GOptionContext) options = g_option_context_new("- the vnuma NUMA placement agent");
     g_autoptr(GError) error = NULL;
     g_autoptr(VnumaAgentConfig) config = vnuma_agent_config_new();
     g_autoptr(VnumaAgent) agent = NULL;

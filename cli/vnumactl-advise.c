@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vnumactl advise: the Nova flavor extra specs that give an instance the
  * layout vnuma would choose. Nova defines and starts a domain at once,
- * with no XML hook (SPEC.md §6), so for guest-visible vNUMA at first
+ * with no XML hook (docs/spec.md §6), so for guest-visible vNUMA at first
  * boot the flavor must ask for it.
  *
  * The layout comes from libvnuma itself: a domain with the flavor's
@@ -324,7 +324,7 @@ vnumactl_advise(int argc, char **argv)
         { "flavor", 0, 0, G_OPTION_ARG_STRING, &flavor, "Flavor name in the printed command", "NAME" },
         { NULL },
     };
-    g_autoptr(GOptionContext) options = g_option_context_new("— Nova flavor extra specs for vnuma's layout");
+    g_autoptr(GOptionContext) options = g_option_context_new("- Nova flavor extra specs for vnuma's layout");
     g_autoptr(GError) error = NULL;
     g_autoptr(VnumaContext) ctx = vnuma_context_new();
     g_autoptr(VnumaPlan) plan = NULL;

@@ -281,7 +281,7 @@ vnumactl_explain(int argc, char **argv)
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "vnuma.conf (default: the host's, when it exists)", "FILE" },
         { NULL },
     };
-    g_autoptr(GOptionContext) options = g_option_context_new("DOMAIN — what vnuma did with a running domain");
+    g_autoptr(GOptionContext) options = g_option_context_new("DOMAIN - what vnuma did with a running domain");
     g_autoptr(GError) error = NULL;
     g_autoptr(VnumactlLive) live = NULL;
     g_autoptr(VnumactlDomain) d = NULL;

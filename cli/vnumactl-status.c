@@ -157,7 +157,7 @@ vnumactl_status(int argc, char **argv)
         { "iterations", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &iterations, "Stop --watch after N", "N" },
         { NULL },
     };
-    g_autoptr(GOptionContext) options = g_option_context_new("— the host's NUMA nodes and its running domains");
+    g_autoptr(GOptionContext) options = g_option_context_new("- the host's NUMA nodes and its running domains");
     g_autoptr(GError) error = NULL;
     g_autoptr(VnumactlLive) live = NULL;
     gboolean json;

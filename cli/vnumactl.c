@@ -97,7 +97,7 @@ parse_format(const char *text, VnumaFormat *format)
 static int
 cmd_plan(int argc, char **argv)
 {
-    g_autoptr(GOptionContext) options = g_option_context_new("DOMAIN.xml|- — plan a domain for a host");
+    g_autoptr(GOptionContext) options = g_option_context_new("DOMAIN.xml|- - plan a domain for a host");
     g_autoptr(VnumaContext) ctx = vnuma_context_new();
     g_autoptr(VnumaPlan) plan = NULL;
     g_autoptr(GError) error = NULL;
@@ -142,7 +142,7 @@ static int
 usage(FILE *out, int code)
 {
     fprintf(out,
-            "Usage: vnumactl COMMAND [OPTION…]\n\n"
+            "Usage: vnumactl COMMAND [OPTION...]\n\n"
             "Commands:\n"
             "  plan --caps HOST.xml [--format xml|json|text] [--config FILE] DOMAIN.xml|-\n"
             "        size and place a domain on a host and print the result\n"

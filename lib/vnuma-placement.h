@@ -8,7 +8,7 @@
 
 G_BEGIN_DECLS
 
-/* Home-node placement, SPEC.md §4: gives each client of a sized layout
+/* Home-node placement, docs/spec.md §4: gives each client of a sized layout
  * a home node. Clients go to distinct nodes when there are enough; the
  * node set minimises the sum of pairwise SLIT distances, then committed
  * CPU load, then committed memory, then the lowest ids. @loads may be

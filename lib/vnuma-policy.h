@@ -7,7 +7,7 @@
 
 G_BEGIN_DECLS
 
-/* The per-domain knobs of SPEC.md §5, named after the ESXi settings
+/* The per-domain knobs of docs/spec.md §5, named after the ESXi settings
  * operators know. Host defaults come from vnuma.conf, domain overrides
  * from <vnuma:policy/>; both go through vnuma_policy_set(). */
 

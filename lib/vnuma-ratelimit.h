@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* A token bucket for the agent's page migration (SPEC.md §7: memory
+/* A token bucket for the agent's page migration (docs/spec.md §7: memory
  * follows a moved client at a bounded rate). Pure: the caller says what
  * time it is. It starts empty, so whatever the calls, the bytes spent
  * between the first call at t0 and time t never exceed rate × (t − t0);

@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* The rebalancer's decision core (SPEC.md §7), pure: given each node's
+/* The rebalancer's decision core (docs/spec.md §7), pure: given each node's
  * capacity and each client's CPU demand and memory per node, it proposes
  * moves of clients between home nodes. The agent measures and applies;
  * this only decides.
@@ -13,7 +13,7 @@ G_BEGIN_DECLS
  * Every move must pay for itself: its expected gain over the horizon
  * (contention relieved, remote accesses avoided) must beat its cost
  * (memory to move, cache warm-up). On top of that, three brakes against
- * thrashing (reference/000): hysteresis on load imbalance, a minimum
+ * thrashing (docs/spec.md §8): hysteresis on load imbalance, a minimum
  * residency per client, and a per-host migration budget.
  *
  * A pass weighs every single move, and swaps among a few candidates per

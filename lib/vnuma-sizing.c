@@ -313,7 +313,7 @@ size_by_client_limit(VnumaLayout *layout, const VnumaCpuSet *all)
         vnuma_layout_note(layout, "one CPU-bearing host node: one client of %u vCPUs, no guest "
                           "cells (nothing to align to)", v);
     else
-        vnuma_layout_note(layout, "rule 3: %u vCPUs / L=%u → %u client(s), sizes balanced", v,
+        vnuma_layout_note(layout, "rule 3: %u vCPUs / L=%u -> %u client(s), sizes balanced", v,
                           layout->client_limit, k);
 }
 
@@ -371,7 +371,7 @@ size_by_owner_topology(VnumaLayout *layout, const VnumaRequest *request)
         vnuma_layout_warn(layout, "the domain's guest socket of %u vCPUs is larger than the client "
                           "limit L=%u", socket, layout->client_limit);
     add_unit_groups(layout, t->sockets, socket, groups, parts, TRUE);
-    vnuma_layout_note(layout, "the domain's topology %u socket(s) × %u die(s) × %u core(s) × %u "
+    vnuma_layout_note(layout, "the domain's topology %u socket(s) x %u die(s) x %u core(s) x %u "
                       "thread(s) is the owner's: kept; %u cell(s) of whole sockets, %u client(s)",
                       t->sockets, t->dies, t->cores, t->threads, layout->cells->len,
                       layout->clients->len);
@@ -488,21 +488,21 @@ choose_topology(VnumaLayout *layout, const VnumaRequest *request)
     layout->write_topology = TRUE;
     if (c) {
         layout->topology = (VnumaGuestTopology) { v / c, 1, c, 1 };
-        vnuma_layout_note(layout, "rule 5: coresPerSocket=%u → %u socket(s) × %u cores", c, v / c, c);
+        vnuma_layout_note(layout, "rule 5: coresPerSocket=%u -> %u socket(s) x %u cores", c, v / c, c);
     } else if (layout->exposed && cells_even(layout->cells)) {
         guint cell_size = vnuma_cpuset_count(((VnumaCell *) layout->cells->pdata[0])->vcpus);
 
         layout->topology = (VnumaGuestTopology) { layout->cells->len, 1, cell_size, 1 };
-        vnuma_layout_note(layout, "rule 5: align: one guest socket per cell → %u sockets × %u cores",
+        vnuma_layout_note(layout, "rule 5: align: one guest socket per cell -> %u sockets x %u cores",
                           layout->cells->len, cell_size);
     } else {
         layout->topology = (VnumaGuestTopology) { 1, 1, v, 1 };
-        vnuma_layout_note(layout, "rule 5: align: %s → 1 socket × %u cores",
+        vnuma_layout_note(layout, "rule 5: align: %s -> 1 socket x %u cores",
                           layout->exposed ? "uneven cells" : "no vNUMA", v);
     }
 }
 
-/* Migrate and restore (SPEC.md §6): the guest already runs on its cells
+/* Migrate and restore (docs/spec.md §6): the guest already runs on its cells
  * and topology, so they stay; only home nodes are chosen for this host. */
 static void
 size_keeping_guest_abi(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all)
@@ -587,7 +587,7 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
     layout->client_limit = vnuma_client_size_limit(host, layout->usable, &layout->policy);
     count_cpu_nodes(layout);
     if (layout->client_limit == 0) {
-        vnuma_layout_set_unmanaged(layout, "no usable host CPU (online ∩ host_cpuset ∩ <vcpu cpuset>)");
+        vnuma_layout_set_unmanaged(layout, "no usable host CPU (online, in host_cpuset and in <vcpu cpuset>)");
         return g_steal_pointer(&layout);
     }
     vnuma_layout_note(layout, "rule 1: client limit L=%u (fewest %s per node%s)", layout->client_limit,
@@ -617,7 +617,7 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
         layout->exposed = request->vcpus >= layout->policy.vcpu_min && layout->cells->len > 1;
         vnuma_layout_note(layout, "rule 4: vNUMA %s (V=%u %s vcpuMin=%u, %u cell(s))",
                           layout->exposed ? "exposed" : "not exposed", request->vcpus,
-                          request->vcpus >= layout->policy.vcpu_min ? "≥" : "<",
+                          request->vcpus >= layout->policy.vcpu_min ? ">=" : "<",
                           layout->policy.vcpu_min, layout->cells->len);
         if (!layout->exposed)
             g_ptr_array_set_size(layout->cells, 0);

@@ -10,7 +10,7 @@
 
 G_BEGIN_DECLS
 
-/* NUMA client sizing, SPEC.md §3: decides whether vnuma manages the
+/* NUMA client sizing, docs/spec.md §3: decides whether vnuma manages the
  * domain and, if so, its clients, guest cells and guest topology.
  * Never fails: bad overrides become warnings, unmanaged domains come
  * back with managed = FALSE and a reason. */

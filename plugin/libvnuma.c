@@ -29,6 +29,33 @@ struct _VnumaPlan {
     gsize output_len;
 };
 
+/* The public calls check their arguments as libvirt's virCheckFlags
+ * does: a NULL object or required argument, or a flag this version does
+ * not know, is refused with an error naming it rather than a crash. */
+static gboolean
+check_arg(const void *arg, const char *func, const char *name, GError **error)
+{
+    if (arg)
+        return TRUE;
+    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "%s: %s is NULL", func, name);
+    return FALSE;
+}
+
+#define CHECK_ARG(arg, ret) \
+    do { \
+        if (!check_arg((arg), G_STRFUNC, #arg, error)) \
+            return (ret); \
+    } while (0)
+
+static gboolean
+check_flags(guint flags, guint known, const char *func, GError **error)
+{
+    if ((flags & ~known) == 0)
+        return TRUE;
+    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "%s: unsupported flags 0x%x", func, flags & ~known);
+    return FALSE;
+}
+
 VnumaContext *
 vnuma_context_new(void)
 {
@@ -65,27 +92,35 @@ set_host(VnumaContext *ctx, VnumaHost *host)
 gboolean
 vnuma_context_load_caps_file(VnumaContext *ctx, const char *path, GError **error)
 {
+    CHECK_ARG(ctx, FALSE);
+    CHECK_ARG(path, FALSE);
     return set_host(ctx, vnuma_host_from_caps_file(path, error));
 }
 
 gboolean
 vnuma_context_load_caps_xml(VnumaContext *ctx, const char *xml, gsize len, GError **error)
 {
+    CHECK_ARG(ctx, FALSE);
+    CHECK_ARG(xml, FALSE);
     return set_host(ctx, vnuma_host_from_caps_xml(xml, len, error));
 }
 
 gboolean
 vnuma_context_load_sysfs(VnumaContext *ctx, const char *root, GError **error)
 {
+    CHECK_ARG(ctx, FALSE);
+    CHECK_ARG(root, FALSE);
     return set_host(ctx, vnuma_host_from_sysfs(root, error));
 }
 
 gboolean
 vnuma_context_load_config(VnumaContext *ctx, const char *path, GError **error)
 {
-    GKeyFile *config = vnuma_config_load_file(&ctx->settings, path, ctx->warnings, error);
+    GKeyFile *config;
 
-    if (!config)
+    CHECK_ARG(ctx, FALSE);
+    CHECK_ARG(path, FALSE);
+    if (!(config = vnuma_config_load_file(&ctx->settings, path, ctx->warnings, error)))
         return FALSE;
     if (ctx->config)
         g_key_file_unref(ctx->config);
@@ -133,6 +168,7 @@ vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **
     g_autofree char *caps = NULL;
     g_autofree char *mode = NULL;
 
+    CHECK_ARG(ctx, FALSE);
     if (config && (env_config || g_file_test(config, G_FILE_TEST_EXISTS)) &&
         !vnuma_context_load_config(ctx, config, error))
         return FALSE;
@@ -153,6 +189,8 @@ vnuma_context_config_string(const VnumaContext *ctx, const char *key)
 {
     char *value;
 
+    g_return_val_if_fail(ctx != NULL, NULL);
+    g_return_val_if_fail(key != NULL, NULL);
     if (!ctx->config)
         return NULL;
     value = g_key_file_get_string(ctx->config, VNUMA_CONFIG_GROUP, key, NULL);
@@ -162,24 +200,30 @@ vnuma_context_config_string(const VnumaContext *ctx, const char *key)
 gboolean
 vnuma_context_set_memory_mode(VnumaContext *ctx, const char *mode, GError **error)
 {
+    CHECK_ARG(ctx, FALSE);
+    CHECK_ARG(mode, FALSE);
     return vnuma_memory_mode_from_string(mode, &ctx->settings.memory_mode, error);
 }
 
 const char *const *
 vnuma_context_warnings(const VnumaContext *ctx)
 {
+    g_return_val_if_fail(ctx != NULL, NULL);
     return (const char *const *) ctx->warnings->pdata;
 }
 
 char *
 vnuma_context_describe_host(const VnumaContext *ctx)
 {
+    g_return_val_if_fail(ctx != NULL, NULL);
     return ctx->host ? vnuma_host_describe(ctx->host) : g_strdup("");
 }
 
 VnumaPlan *
 vnuma_plan_new(VnumaContext *ctx, const char *domain_xml, gsize len, GError **error)
 {
+    CHECK_ARG(ctx, NULL);
+    CHECK_ARG(domain_xml, NULL);
     return vnuma_plan_new_full(ctx, domain_xml, len, VNUMA_PLAN_DEFAULT, error);
 }
 
@@ -187,6 +231,10 @@ VnumaPlan *
 vnuma_plan_new_full(VnumaContext *ctx, const char *domain_xml, gsize len, VnumaPlanFlags flags,
                     GError **error)
 {
+    CHECK_ARG(ctx, NULL);
+    CHECK_ARG(domain_xml, NULL);
+    if (!check_flags(flags, VNUMA_PLAN_FLAGS_ALL, G_STRFUNC, error))
+        return NULL;
     return vnuma_plan_new_with_record(ctx, domain_xml, len, NULL, 0, flags, error);
 }
 
@@ -211,14 +259,19 @@ vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
                            GError **error)
 {
     g_autoptr(VnumaXmlSource) src = NULL;
-    g_autoptr(VnumaPlan) plan = g_new0(VnumaPlan, 1);
+    g_autoptr(VnumaPlan) plan = NULL;
 
+    CHECK_ARG(ctx, NULL);
+    CHECK_ARG(domain_xml, NULL);
+    if (!check_flags(flags, VNUMA_PLAN_FLAGS_ALL, G_STRFUNC, error))
+        return NULL;
     if (!ctx->host) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND, "no host topology loaded");
         return NULL;
     }
     if (!(src = vnuma_xml_source_parse(domain_xml, len, "domain XML", error)))
         return NULL;
+    plan = g_new0(VnumaPlan, 1);
     if (!(plan->request = vnuma_request_from_domain(src, error)))
         return NULL;
     adopt_record(plan->request, record, record_len);
@@ -254,18 +307,21 @@ vnuma_plan_free(VnumaPlan *plan)
 gboolean
 vnuma_plan_is_managed(const VnumaPlan *plan)
 {
+    g_return_val_if_fail(plan != NULL, FALSE);
     return plan->layout->managed;
 }
 
 const char *
 vnuma_plan_reason(const VnumaPlan *plan)
 {
+    g_return_val_if_fail(plan != NULL, NULL);
     return plan->layout->reason;
 }
 
 gboolean
 vnuma_plan_changes_domain(const VnumaPlan *plan)
 {
+    g_return_val_if_fail(plan != NULL, FALSE);
     return plan->input_len != plan->output_len ||
            memcmp(plan->input, plan->output, plan->input_len) != 0;
 }
@@ -273,15 +329,20 @@ vnuma_plan_changes_domain(const VnumaPlan *plan)
 const char *const *
 vnuma_plan_warnings(const VnumaPlan *plan)
 {
+    g_return_val_if_fail(plan != NULL, NULL);
     return (const char *const *) plan->layout->warnings->pdata;
 }
 
 char *
 vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len)
 {
-    gboolean changes = vnuma_plan_changes_domain(plan);
+    gboolean changes;
     char *text;
 
+    g_return_val_if_fail(plan != NULL, NULL);
+    g_return_val_if_fail(format == VNUMA_FORMAT_XML || format == VNUMA_FORMAT_JSON || format == VNUMA_FORMAT_TEXT,
+                         NULL);
+    changes = vnuma_plan_changes_domain(plan);
     switch (format) {
     case VNUMA_FORMAT_JSON:
         text = vnuma_explain_json(plan->request, plan->layout, changes);
@@ -306,6 +367,7 @@ vnuma_plan_record(const VnumaPlan *plan, gsize *len)
     g_autoptr(VnumaStamp) stamp = NULL;
     char *text;
 
+    g_return_val_if_fail(plan != NULL, NULL);
     if (!plan->layout->managed || !plan->layout->pins)
         return NULL;
     stamp = vnuma_layout_to_stamp(plan->layout);
@@ -318,6 +380,7 @@ vnuma_plan_record(const VnumaPlan *plan, gsize *len)
 guint
 vnuma_plan_n_clients(const VnumaPlan *plan)
 {
+    g_return_val_if_fail(plan != NULL, 0);
     return plan->layout->managed ? plan->layout->clients->len : 0;
 }
 
@@ -326,6 +389,7 @@ vnuma_plan_client(const VnumaPlan *plan, guint index, gint *home_node, guint64 *
 {
     const VnumaClient *client;
 
+    g_return_val_if_fail(plan != NULL, NULL);
     g_return_val_if_fail(index < vnuma_plan_n_clients(plan), NULL);
     client = plan->layout->clients->pdata[index];
     if (home_node)
@@ -338,6 +402,7 @@ vnuma_plan_client(const VnumaPlan *plan, guint index, gint *home_node, guint64 *
 guint
 vnuma_plan_n_cells(const VnumaPlan *plan)
 {
+    g_return_val_if_fail(plan != NULL, 0);
     return plan->layout->managed && plan->layout->exposed ? plan->layout->cells->len : 0;
 }
 
@@ -346,6 +411,7 @@ vnuma_plan_cell(const VnumaPlan *plan, guint index, guint64 *memory_kib)
 {
     const VnumaCell *cell;
 
+    g_return_val_if_fail(plan != NULL, NULL);
     g_return_val_if_fail(index < vnuma_plan_n_cells(plan), NULL);
     cell = plan->layout->cells->pdata[index];
     if (memory_kib)
@@ -356,10 +422,13 @@ vnuma_plan_cell(const VnumaPlan *plan, guint index, guint64 *memory_kib)
 void
 vnuma_plan_topology(const VnumaPlan *plan, guint *sockets, guint *dies, guint *cores, guint *threads)
 {
-    const VnumaGuestTopology *t = &plan->layout->topology;
+    const VnumaGuestTopology *t;
+    guint ignored;
 
-    *sockets = t->sockets;
-    *dies = t->dies;
-    *cores = t->cores;
-    *threads = t->threads;
+    g_return_if_fail(plan != NULL);
+    t = &plan->layout->topology;
+    *(sockets ? sockets : &ignored) = t->sockets;
+    *(dies ? dies : &ignored) = t->dies;
+    *(cores ? cores : &ignored) = t->cores;
+    *(threads ? threads : &ignored) = t->threads;
 }

@@ -204,7 +204,7 @@ vnuma_explain_text(const VnumaRequest *request, const VnumaLayout *layout, gbool
     }
     text_clients(out, layout);
     text_cells(out, layout);
-    g_string_append_printf(out, "guest topology: %u socket(s) × %u die(s) × %u core(s) × %u thread(s)%s\n",
+    g_string_append_printf(out, "guest topology: %u socket(s) x %u die(s) x %u core(s) x %u thread(s)%s\n",
                            t->sockets, t->dies, t->cores, t->threads,
                            layout->write_topology ? "" : " (left as the domain has it)");
     if (layout->pins && layout->pins->memory_nodeset) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libvnuma — the public C API of vnuma, the NUMA scheduler for
- * libvirt/KVM. Every front end (vnumactl, the qemu hook, the agent) and
- * third-party integrations go through it:
+ * libvirt/KVM, for integrations that size and rewrite a domain's XML
+ * before libvirt sees it: the qemu hook, vnumactl and the orchestrator
+ * adapters (oVirt, KubeVirt, Nova) use it. (vnumad, the agent, works on
+ * running domains through libvirt and links the core directly.)
  *
  *   VnumaContext  the host: its topology (capabilities XML or sysfs) and
  *                 its settings (vnuma.conf).
@@ -10,13 +12,19 @@
  *                 is managed, the rewritten domain XML, and an
  *                 explanation (JSON or text).
  *
- * Nothing here talks to libvirt. Fallible calls take a GError **; error
- * messages are one line naming what is wrong. Objects are not shared
- * between threads.
+ * Nothing here talks to libvirt. Fallible calls take a GError ** and
+ * fail in the VNUMA_ERROR domain (vnuma-error.h); error messages are one
+ * line naming what is wrong. As libvirt's virCheckFlags does, every call
+ * refuses a NULL object or required argument and flags it does not know:
+ * a fallible call with VNUMA_ERROR_INVALID naming them, any other with a
+ * g_critical() and a neutral result (FALSE, 0, NULL). Objects are not
+ * shared between threads.
  */
 #pragma once
 
 #include <glib.h>
+
+#include "vnuma-error.h"
 
 G_BEGIN_DECLS
 
@@ -37,6 +45,9 @@ typedef enum {
      * topology stay; only pins and nodesets are chosen for this host. */
     VNUMA_PLAN_KEEP_GUEST_ABI = 1 << 0,
 } VnumaPlanFlags;
+
+/* Every flag this version knows; others are refused. */
+#define VNUMA_PLAN_FLAGS_ALL (VNUMA_PLAN_KEEP_GUEST_ABI)
 
 /* A context with built-in defaults and no host yet. */
 VnumaContext *vnuma_context_new(void);
@@ -119,7 +130,8 @@ char *vnuma_plan_client(const VnumaPlan *plan, guint index, gint *home_node, gui
 /* The vNUMA cells the guest sees: 0 when vNUMA is not exposed. */
 guint vnuma_plan_n_cells(const VnumaPlan *plan);
 char *vnuma_plan_cell(const VnumaPlan *plan, guint index, guint64 *memory_kib);
-/* The guest CPU topology after the plan; all 0 when it has none. */
+/* The guest CPU topology after the plan; all 0 when it has none. Each
+ * out parameter may be NULL. */
 void vnuma_plan_topology(const VnumaPlan *plan, guint *sockets, guint *dies, guint *cores,
                          guint *threads);
 

@@ -5,6 +5,7 @@
 
 #include "lib/vnuma-cpuset.h"
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-math.h"
 
 static VnumaCpuSet *
 parse_ok(const char *text)
@@ -236,6 +237,19 @@ test_append(void **state)
     assert_str_equal(list->str, "cpus=0-3,8,10-11,200");
 }
 
+/* Ceiling division, at the edges and where n + d - 1 would wrap. */
+static void
+test_div_ceil(void **state)
+{
+    assert_int_equal(vnuma_div_ceil(0, 4), 0);
+    assert_int_equal(vnuma_div_ceil(1, 4), 1);
+    assert_int_equal(vnuma_div_ceil(12, 10), 2);
+    assert_int_equal(vnuma_div_ceil(20, 10), 2);
+    assert_int_equal(vnuma_div_ceil(21, 10), 3);
+    assert_int_equal(vnuma_div_ceil(7, 1), 7);
+    assert_true(vnuma_div_ceil(G_MAXUINT64, 2) == G_MAXUINT64 / 2 + 1);
+}
+
 int
 main(void)
 {
@@ -245,6 +259,7 @@ main(void)
         cmocka_unit_test(test_set_operations),
         cmocka_unit_test(test_iteration),
         cmocka_unit_test(test_append),
+        cmocka_unit_test(test_div_ceil),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -220,7 +220,13 @@ vnumactl plan --caps "$src/examples/hosts/xeon-2s10c-ht.xml" --format json "$src
 check "vnumactl plan runs" python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['managed']" "$tmp/plan.json"
 cat >"$tmp/use.c" <<'C'
 #include <vnuma/vnuma.h>
-int main(void) { g_autoptr(VnumaContext) ctx = vnuma_context_new(); return ctx == NULL; }
+int main(void) {
+  g_autoptr(VnumaContext) ctx = vnuma_context_new();
+  g_autoptr(GError) error = NULL;
+  /* No host loaded: an error of the public domain, through the exported quark. */
+  return vnuma_plan_new(ctx, "<domain/>", 9, &error) != NULL ||
+         !g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND);
+}
 C
 # shellcheck disable=SC2046
 gcc -o "$tmp/use" "$tmp/use.c" $(pkg-config --cflags --libs vnuma) 2>"$tmp/cc.err"

@@ -15,6 +15,40 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/lib.sh"
 
+# The repository stands alone: nothing points at a specification or notes
+# outside it (the patterns are split so this file does not match itself),
+# and every "docs/spec.md §N" names a section, every "§3 rule N" a rule.
+if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$src" ls-files -z >"$tmp/files"
+else  # an unpacked tarball: every file but build trees
+  (cd "$src" && find . -path ./.git -prune -o -path './build*' -prune -o -type f -print0) >"$tmp/files"
+fi
+check "tracked files listed" [ -s "$tmp/files" ]
+outside='\.\./shar''ed|SPEC\.md|SPEC[ ]§|referen''ce/0'
+(cd "$src" && xargs -0 grep -InE "$outside" -- <"$tmp/files") >"$tmp/outside"
+check "no file points outside the repository" [ ! -s "$tmp/outside" ]
+cat "$tmp/outside"
+check "every docs/spec.md §N and rule N exists" python3 - "$src" "$tmp/files" <<'PY'
+import os, re, sys
+src, names = sys.argv[1], open(sys.argv[2], "rb").read().split(b"\0")
+spec = open(os.path.join(src, "docs/spec.md")).read()
+sections = set(re.findall(r"^## (\d+)\. ", spec, re.M))
+rules = spec.split("\n## 3. ", 1)[1].split("\n## ", 1)[0]
+rules = set(re.findall(r"^(\d+)\. ", rules, re.M))
+bad = []
+for name in filter(None, names):
+    try:
+        text = open(os.path.join(src, name.decode()), encoding="utf-8").read()
+    except (UnicodeDecodeError, IsADirectoryError):
+        continue
+    text = re.sub(r"\s+", " ", text)  # a reference may wrap
+    for sec, rule in re.findall(r"docs/spec\.md §(\d+)(?: rule (\d+))?", text):
+        if sec not in sections or (rule and (sec != "3" or rule not in rules)):
+            bad.append((name.decode(), sec, rule))
+assert len(sections) >= 8 and len(rules) >= 15, (sections, rules)
+assert not bad, bad
+PY
+
 meson install -C "$build" --no-rebuild --destdir "$tmp/root" >"$tmp/install.log" 2>&1
 check "meson install --destdir" [ "$?" -eq 0 ]
 prefix=$(meson introspect "$build" --buildoptions | python3 -c "

@@ -199,7 +199,7 @@ test_memory_units(void **state)
         g_autoptr(VnumaRequest) request = request_ok(xml);
 
         if (request->memory_kib != cases[i].kib) {
-            print_error("%s → %" G_GUINT64_FORMAT " KiB, expected %" G_GUINT64_FORMAT "\n",
+            print_error("%s -> %" G_GUINT64_FORMAT " KiB, expected %" G_GUINT64_FORMAT "\n",
                         cases[i].memory, request->memory_kib, cases[i].kib);
             fail();
         }

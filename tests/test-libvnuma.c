@@ -4,6 +4,7 @@
  * with python3's json module, the XML with virt-xml-validate. */
 #include "tests/testutil.h"
 
+#include <dlfcn.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -423,7 +424,7 @@ test_config_prefer_ht_changes_sizing(void **state)
     }
     without = plan_example(plain, "wide-12vcpu");
     with = plan_example(ht, "wide-12vcpu");
-    /* SPEC §3 examples: 12 vCPUs on 2 × 10 cores HT → 6+6 and two cells;
+    /* docs/spec.md §3 examples: 12 vCPUs on 2 × 10 cores HT → 6+6 and two cells;
      * with preferHT → one client of 12, no cells, one socket. */
     assert_summary(without, "managed true\nreason null\n"
                             "client 0,1,2,3,4,5 25165824 0\n"
@@ -570,7 +571,7 @@ test_plan_absent_dies(void **state)
     g_autofree char *text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, NULL);
     g_autofree char *summary = json_summary(plan);
 
-    assert_contains(text, "2 socket(s) × 1 die(s) × 2 core(s) × 2 thread(s)");
+    assert_contains(text, "2 socket(s) x 1 die(s) x 2 core(s) x 2 thread(s)");
     assert_contains(summary, "\ntopology 2 1 2 2\n");
 }
 
@@ -875,7 +876,7 @@ test_every_example_every_format(void **state)
     }
 }
 
-/* The sizing accessors: the wide example on 2 x 10 cores (SPEC §3's
+/* The sizing accessors: the wide example on 2 x 10 cores (docs/spec.md §3's
  * first public example) as clients, cells and guest topology. */
 static void
 test_plan_accessors(void **state)
@@ -962,6 +963,180 @@ test_load_host(void **state)
     g_unlink(bad);
 }
 
+/* The error domain is public: a caller tells errors apart with
+ * g_error_matches(), and the quark is exported by the shared library
+ * itself (looked up there, not in the test's own static copy). */
+static void
+test_error_domain(void **state)
+{
+    g_autoptr(VnumaContext) ctx = vnuma_context_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *so = g_build_filename(g_getenv("VNUMA_BUILDDIR"), "plugin", "libvnuma.so", NULL);
+    void *handle;
+    GQuark (*quark)(void);
+
+    assert_null(vnuma_plan_new(ctx, "<domain/>", 9, &error));
+    assert_true(g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND));
+    g_clear_error(&error);
+    assert_false(vnuma_context_load_caps_xml(ctx, "<capabilities", 13, &error));
+    assert_true(error && error->domain == VNUMA_ERROR);
+
+    handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        print_error("dlopen %s: %s\n", so, dlerror());
+        fail();
+    }
+    quark = (GQuark(*)(void)) dlsym(handle, "vnuma_error_quark");
+    assert_non_null(quark);
+    assert_int_equal(quark(), VNUMA_ERROR);
+    assert_string_equal(g_quark_to_string(quark()), "vnuma-error-quark");
+    dlclose(handle);
+}
+
+/* A fallible call refuses a NULL object or required argument with an
+ * INVALID error naming the function and the argument. */
+static void
+assert_refused(gboolean ok, GError *error, const char *func, const char *what)
+{
+    g_autofree char *want = g_strdup_printf("%s: %s", func, what);
+
+    assert_false(ok);
+    if (!g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_INVALID)) {
+        print_error("%s: no INVALID error (%s)\n", func, error ? error->message : "none");
+        fail();
+    }
+    assert_contains(error->message, want);
+}
+
+#define REFUSED(call, func, what) \
+    do { \
+        g_autoptr(GError) error = NULL; \
+        gboolean ok = (call); \
+        assert_refused(ok, error, func, what); \
+    } while (0)
+
+static void
+test_null_arguments(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    gsize len;
+    g_autofree char *xml = example("domains", "wide-12vcpu", &len);
+
+    REFUSED(vnuma_context_load_caps_file(NULL, "x", &error), "vnuma_context_load_caps_file", "ctx is NULL");
+    REFUSED(vnuma_context_load_caps_file(ctx, NULL, &error), "vnuma_context_load_caps_file", "path is NULL");
+    REFUSED(vnuma_context_load_caps_xml(NULL, "x", 1, &error), "vnuma_context_load_caps_xml", "ctx is NULL");
+    REFUSED(vnuma_context_load_caps_xml(ctx, NULL, 0, &error), "vnuma_context_load_caps_xml", "xml is NULL");
+    REFUSED(vnuma_context_load_sysfs(NULL, "/sys", &error), "vnuma_context_load_sysfs", "ctx is NULL");
+    REFUSED(vnuma_context_load_sysfs(ctx, NULL, &error), "vnuma_context_load_sysfs", "root is NULL");
+    REFUSED(vnuma_context_load_host(NULL, NULL, &error), "vnuma_context_load_host", "ctx is NULL");
+    REFUSED(vnuma_context_load_config(NULL, "x", &error), "vnuma_context_load_config", "ctx is NULL");
+    REFUSED(vnuma_context_load_config(ctx, NULL, &error), "vnuma_context_load_config", "path is NULL");
+    REFUSED(vnuma_context_set_memory_mode(NULL, "strict", &error), "vnuma_context_set_memory_mode", "ctx is NULL");
+    REFUSED(vnuma_context_set_memory_mode(ctx, NULL, &error), "vnuma_context_set_memory_mode", "mode is NULL");
+    REFUSED(vnuma_plan_new(NULL, xml, len, &error) != NULL, "vnuma_plan_new", "ctx is NULL");
+    REFUSED(vnuma_plan_new(ctx, NULL, 0, &error) != NULL, "vnuma_plan_new", "domain_xml is NULL");
+    REFUSED(vnuma_plan_new_full(NULL, xml, len, 0, &error) != NULL, "vnuma_plan_new_full", "ctx is NULL");
+    REFUSED(vnuma_plan_new_full(ctx, NULL, 0, 0, &error) != NULL, "vnuma_plan_new_full", "domain_xml is NULL");
+    REFUSED(vnuma_plan_new_with_record(NULL, xml, len, NULL, 0, 0, &error) != NULL, "vnuma_plan_new_with_record",
+            "ctx is NULL");
+    REFUSED(vnuma_plan_new_with_record(ctx, NULL, 0, NULL, 0, 0, &error) != NULL, "vnuma_plan_new_with_record",
+            "domain_xml is NULL");
+    /* The context is untouched by the refused calls: it still plans. */
+    {
+        g_autoptr(VnumaPlan) plan = plan_ok(ctx, xml, len);
+
+        assert_true(vnuma_plan_is_managed(plan));
+    }
+}
+
+/* Flags this version does not know are refused, named in hex, whether
+ * or not a known flag comes with them. */
+static void
+test_unknown_flags(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    gsize len;
+    g_autofree char *xml = example("domains", "wide-12vcpu", &len);
+    guint unknown = 1u << 5;
+
+    assert_int_equal(VNUMA_PLAN_FLAGS_ALL & unknown, 0);
+    REFUSED(vnuma_plan_new_full(ctx, xml, len, unknown, &error) != NULL, "vnuma_plan_new_full",
+            "unsupported flags 0x20");
+    REFUSED(vnuma_plan_new_full(ctx, xml, len, VNUMA_PLAN_KEEP_GUEST_ABI | unknown, &error) != NULL,
+            "vnuma_plan_new_full", "unsupported flags 0x20");
+    REFUSED(vnuma_plan_new_with_record(ctx, xml, len, NULL, 0, unknown | (1u << 31), &error) != NULL,
+            "vnuma_plan_new_with_record", "unsupported flags 0x80000020");
+    /* Every known flag is accepted. */
+    {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VnumaPlan) plan = vnuma_plan_new_full(ctx, xml, len, VNUMA_PLAN_FLAGS_ALL, &error);
+
+        assert_non_null(plan);
+        assert_null(error);
+    }
+}
+
+/* The calls without a GError: a NULL object gives a critical naming
+ * it and a neutral result, never a crash. */
+static GString *criticals;
+
+static void
+record_critical(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+    if (level & G_LOG_LEVEL_CRITICAL)
+        g_string_append_printf(criticals, "%s\n", message);
+}
+
+static void
+test_null_objects(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    gsize len;
+    g_autofree char *xml = example("domains", "wide-12vcpu", &len);
+    g_autoptr(VnumaPlan) plan = plan_ok(ctx, xml, len);
+    guint sockets = 7;
+    GLogFunc previous;
+
+    criticals = g_string_new(NULL);
+    previous = g_log_set_default_handler(record_critical, NULL);
+    vnuma_context_free(NULL);
+    vnuma_plan_free(NULL);
+    assert_null(vnuma_context_config_string(NULL, "preferHT"));
+    assert_null(vnuma_context_config_string(ctx, NULL));
+    assert_null(vnuma_context_warnings(NULL));
+    assert_null(vnuma_context_describe_host(NULL));
+    assert_false(vnuma_plan_is_managed(NULL));
+    assert_null(vnuma_plan_reason(NULL));
+    assert_false(vnuma_plan_changes_domain(NULL));
+    assert_null(vnuma_plan_warnings(NULL));
+    assert_null(vnuma_plan_render(NULL, VNUMA_FORMAT_XML, NULL));
+    assert_null(vnuma_plan_render(plan, (VnumaFormat) 42, NULL));
+    assert_null(vnuma_plan_record(NULL, NULL));
+    assert_int_equal(vnuma_plan_n_clients(NULL), 0);
+    assert_null(vnuma_plan_client(NULL, 0, NULL, NULL));
+    assert_int_equal(vnuma_plan_n_cells(NULL), 0);
+    assert_null(vnuma_plan_cell(NULL, 0, NULL));
+    vnuma_plan_topology(NULL, &sockets, NULL, NULL, NULL);
+    assert_int_equal(sockets, 7);
+    g_log_set_default_handler(previous, NULL);
+
+    /* One critical per refused call (the two frees accept NULL, as free does). */
+    {
+        g_auto(GStrv) lines = g_strsplit(criticals->str, "\n", -1);
+
+        assert_int_equal(g_strv_length(lines) - 1, 16);
+    }
+    assert_contains(criticals->str, "vnuma_context_config_string: assertion 'ctx != NULL' failed");
+    assert_contains(criticals->str, "vnuma_context_config_string: assertion 'key != NULL' failed");
+    assert_contains(criticals->str, "vnuma_plan_render: assertion 'format == VNUMA_FORMAT_XML");
+    assert_contains(criticals->str, "vnuma_plan_topology: assertion 'plan != NULL' failed");
+    g_string_free(criticals, TRUE);
+
+    /* Out parameters of the topology may be NULL. */
+    vnuma_plan_topology(plan, &sockets, NULL, NULL, NULL);
+    assert_int_equal(sockets, 2);
+}
+
 int
 main(void)
 {
@@ -987,6 +1162,10 @@ main(void)
         cmocka_unit_test(test_every_example_every_format),
         cmocka_unit_test(test_plan_accessors),
         cmocka_unit_test(test_load_host),
+        cmocka_unit_test(test_error_domain),
+        cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_unknown_flags),
+        cmocka_unit_test(test_null_objects),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

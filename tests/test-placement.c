@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Home-node placement, SPEC.md §4: least pairwise SLIT distance, then
+/* Home-node placement, docs/spec.md §4: least pairwise SLIT distance, then
  * committed CPU, then committed memory, then the lowest id; and the pins
  * and numatune vnuma_layout_finish() derives from it. */
 #include "tests/testutil.h"

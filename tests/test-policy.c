@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The <vnuma:policy> / vnuma.conf knobs of SPEC.md §5. */
+/* The <vnuma:policy> / vnuma.conf knobs of docs/spec.md §5. */
 #include "tests/testutil.h"
 
 #include <string.h>

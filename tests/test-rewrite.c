@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* xml/vnuma-rewrite: the splicer that writes a layout into the original
  * bytes. Every output is checked with libvirt's own schema
- * (virt-xml-validate), planned again for idempotence (SPEC rule 11), and
+ * (virt-xml-validate), planned again for idempotence (docs/spec.md §3 rule 11), and
  * read back with plain libxml2 XPath. */
 #include "tests/testutil.h"
 
@@ -1007,8 +1007,8 @@ test_host_change_autosize_always(void **state)
     assert_int_equal(xp_count(p2, "/domain/metadata/v:policy"), 1);
     assert_xp(p2, "always", "/domain/metadata/v:policy/@autosize");
     assert_int_equal(xp_count(p2, "/domain/metadata/vl:layout/vl:cell"), 2);
-    assert_foreign_lines_kept("4-node → 2-node", four->output, two->output);
-    assert_nested_indentation("4-node → 2-node", two->output);
+    assert_foreign_lines_kept("4-node -> 2-node", four->output, two->output);
+    assert_nested_indentation("4-node -> 2-node", two->output);
     /* The same result as a first plan there. */
     {
         g_autoptr(Outcome) direct = plan("xeon-2s10c-ht", input);
@@ -1131,7 +1131,7 @@ test_admin_edit_makes_unmanaged(void **state)
         g_autoptr(Outcome) again = plan("xeon-2s10c-ht", edited);
 
         if (again->managed) {
-            print_error("after the admin edit %s → %s, vnuma still manages the domain\n",
+            print_error("after the admin edit %s -> %s, vnuma still manages the domain\n",
                         edits[i][0], edits[i][1]);
             fail();
         }

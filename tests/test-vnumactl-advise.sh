@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vnumactl advise: Nova flavor extra specs for the six public examples of
-# SPEC §3 and uneven splits. Every answer is checked two independent ways:
+# docs/spec.md §3 and uneven splits. Every answer is checked two independent ways:
 # Nova's own rules (nova/virt/hardware.py: even automatic split, or
 # explicit cpus + mem for every node covering every vCPU and summing to
 # the flavor RAM) turn the specs back into guest cells, which must equal
@@ -73,7 +73,7 @@ specs() {  # specs: the --property lines of $tmp/out as "key=value ..."
   sed -n 's/^ *--property \([^ ]*\).*/\1/p' "$tmp/out" | tr '\n' ' '
 }
 
-# The six public examples (SPEC §3).
+# The six public examples (docs/spec.md §3).
 run advise --caps "$hosts/xeon-2s10c-ht.xml" --vcpus 12 --memory 48G
 check "12 vCPU: exit 0" [ "$rc" -eq 0 ]
 check "12 vCPU: 2 nodes, 2 sockets x 6" \

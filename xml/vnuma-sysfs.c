@@ -37,7 +37,7 @@ sysfs_read_optional(const char *path, gboolean *absent, GError **error)
         saved = errno;
         if (!absent || !*absent)
             g_set_error(error, VNUMA_ERROR, saved == ENOENT ? VNUMA_ERROR_NOT_FOUND : VNUMA_ERROR_IO,
-                        "Failed to open file “%s”: %s", path, g_strerror(saved));
+                        "Failed to open file '%s': %s", path, g_strerror(saved));
         return NULL;
     }
     text = g_string_new(NULL);
@@ -49,7 +49,7 @@ sysfs_read_optional(const char *path, gboolean *absent, GError **error)
         if (n < 0) {
             saved = errno;
             close(fd);
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "Failed to read from file “%s”: %s", path,
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "Failed to read from file '%s': %s", path,
                         g_strerror(saved));
             return NULL;
         }
