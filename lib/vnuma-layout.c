@@ -221,7 +221,7 @@ vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaReque
          * nodes the vCPUs then leave is remote. The guest cells stay. */
         vnuma_cpuset_free(emulator);
         vnuma_cpuset_free(nodes);
-        layout->pins = g_steal_pointer(&pins);
+        layout->pins = vnuma_pinset_new();
         if (layout->exposed && !layout->owner_cells && !request->keep_guest_abi)
             set_cell_distances(layout, host, request);
         return;
