@@ -5,8 +5,10 @@
 #include "tests/testutil.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/vnuma-agent-hotadd.h"
+#include "agent/vnuma-agent-plan.h"
 #include "lib/vnuma-sizing.h"
 
 static GPtrArray *
@@ -77,12 +79,38 @@ test_every_node_taken_stays(void **state_)
     vnuma_agent_state_free(state);
 }
 
+/* oVirt's cpuPolicy none: VDSM re-pins the vCPUs live, so vnumad must not
+ * place the running domain; without the policy it does. */
+static void
+test_vdsm_shared_pool_not_placed_live(void **state_)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *xml = vnuma_test_read("tests/data/orchestrators/ovirt-shared-16vcpu.xml", NULL);
+    g_autoptr(GRegex) re = g_regex_new("<ovirt-vm:cpuPolicy>none</ovirt-vm:cpuPolicy>", 0, 0, NULL);
+    g_autofree char *pre45 = g_regex_replace_literal(re, xml, -1, 0, "", 0, NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaAgentPlacement) shared = NULL;
+    g_autoptr(VnumaAgentPlacement) plain = NULL;
+    VnumaSettings settings;
+
+    vnuma_settings_init(&settings);
+    shared = vnuma_agent_place(host, &settings, xml, strlen(xml), NULL, NULL, 0, 0, &error);
+    plain = vnuma_agent_place(host, &settings, pre45, strlen(pre45), NULL, NULL, 0, 0, &error);
+    vnuma_settings_clear(&settings);
+    assert_non_null(shared);
+    assert_non_null(plain);
+    assert_false(shared->managed);
+    assert_non_null(strstr(shared->reason, "cpuPolicy 'none'"));
+    assert_true(plain->managed);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_of_sixteen_hot_added),
         cmocka_unit_test(test_every_node_taken_stays),
+        cmocka_unit_test(test_vdsm_shared_pool_not_placed_live),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
