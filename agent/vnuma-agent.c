@@ -920,6 +920,9 @@ pin_hot_added(VnumaAgent *agent, VnumaAgentDomain *d, virDomainStatsRecordPtr st
     vnuma_agent_record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
            "vCPUs %u-%u hot-added: pinned to their clients' home nodes (%u client(s) of hot-plug "
            "headroom given a node of their own)", before, current - 1, rehomed);
+    /* The line above is the logged decision the memory follows. */
+    if (d->follow && widen)
+        d->follow->decided = TRUE;
 }
 
 static void
