@@ -76,6 +76,11 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
         p->request->pins = vnuma_pinset_new();
     }
     layout = vnuma_sizing_run(host, settings, p->request);
+    /* VDSM re-pins such a domain's vCPUs to its shared pool (oVirt's
+     * cpuPolicy none): live pins from vnumad would fight it. */
+    if (layout->managed && !layout->pin_vcpus)
+        vnuma_layout_set_unmanaged(layout, "oVirt cpuPolicy '%s': VDSM pins its vCPUs to the "
+                                   "shared pool", p->request->cpu_owner_policy);
     p->managed = layout->managed;
     if (!layout->managed) {
         p->reason = g_strdup(layout->reason);

@@ -9,6 +9,7 @@
 #include "agent/vnuma-agent-demand.h"
 #include "agent/vnuma-agent-events.h"
 #include "agent/vnuma-agent-follow.h"
+#include "agent/vnuma-agent-hotadd.h"
 #include "agent/vnuma-agent-metrics.h"
 #include "agent/vnuma-agent-plan.h"
 #include "agent/vnuma-agent-report.h"
@@ -893,6 +894,8 @@ pin_hot_added(VnumaAgent *agent, VnumaAgentDomain *d, virDomainStatsRecordPtr st
     g_autoptr(VnumaAgentState) again = vnuma_agent_state_copy(d->state);
     g_autoptr(GError) error = NULL;
     guint before = d->vcpus_current;
+    g_autoptr(VnumaCpuSet) widen = NULL;
+    guint rehomed = vnuma_agent_rehome_hot_added(agent->host, d->usable, again, before, current, now_s());
 
     d->vcpus_current = current;
     if (agent->flags & VNUMA_AGENT_DRY_RUN) {
@@ -900,14 +903,26 @@ pin_hot_added(VnumaAgent *agent, VnumaAgentDomain *d, virDomainStatsRecordPtr st
                "vCPUs %u-%u hot-added: would pin them to their clients' home nodes", before, current - 1);
         return;
     }
-    if (!vnuma_agent_apply_state(agent, stats->dom, d, again, d->state, FALSE, NULL, &error)) {
+    /* Headroom homed with the online clients gets its own node now; its
+     * memory follows as after a move. */
+    if (rehomed && vnuma_agent_follows_memory(agent, d))
+        widen = vnuma_agent_memory_nodes(agent->host, d->state);
+    if (!vnuma_agent_apply_state(agent, stats->dom, d, again, d->state, FALSE, widen, &error)) {
         step_failed(agent, stats->dom, d->name, d->uuid, "vcpus", error->message);
         return;
     }
     vnuma_agent_state_free(d->state);
     d->state = g_steal_pointer(&again);
+    if (widen) {
+        vnuma_agent_follow_free(d->follow);
+        d->follow = vnuma_agent_follow_new(agent, "the move");
+    }
     vnuma_agent_record(agent, d->name, d->uuid, "vcpus", G_LOG_LEVEL_MESSAGE,
-           "vCPUs %u-%u hot-added: pinned to their clients' home nodes", before, current - 1);
+           "vCPUs %u-%u hot-added: pinned to their clients' home nodes (%u client(s) of hot-plug "
+           "headroom given a node of their own)", before, current - 1, rehomed);
+    /* The line above is the logged decision the memory follows. */
+    if (d->follow && widen)
+        d->follow->decided = TRUE;
 }
 
 static void

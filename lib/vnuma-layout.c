@@ -18,6 +18,7 @@ vnuma_layout_new(void)
 
     vnuma_policy_init(&layout->policy);
     layout->managed = TRUE;
+    layout->pin_vcpus = TRUE;
     layout->clients = g_ptr_array_new_with_free_func(client_free);
     layout->cells = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cell_free);
     layout->usable = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
@@ -33,6 +34,7 @@ vnuma_layout_free(VnumaLayout *layout)
         return;
     g_free(layout->reason);
     g_free(layout->host_fingerprint);
+    vnuma_cpuset_free(layout->online);
     g_ptr_array_unref(layout->clients);
     g_ptr_array_unref(layout->cells);
     g_ptr_array_unref(layout->usable);
@@ -82,6 +84,7 @@ vnuma_layout_add_client(VnumaLayout *layout, VnumaCpuSet *vcpus, guint64 memory_
     client->vcpus = vcpus;
     client->memory_kib = memory_kib;
     client->home_node = -1;
+    client->home_with = -1;
     g_ptr_array_add(layout->clients, client);
 }
 
@@ -98,6 +101,18 @@ home_nodes_of(const VnumaLayout *layout, const VnumaCpuSet *vcpus)
             vnuma_cpuset_add(nodes, (guint) client->home_node);
     }
     return nodes;
+}
+
+guint64
+vnuma_layout_node_memory_kib(const VnumaLayout *layout, const VnumaHostNode *node)
+{
+    const VnumaPagePool *pool;
+
+    /* Without huge pages the backing page is 4 KiB (vnuma_sizing_run). */
+    if (layout->page_kib <= 4)
+        return node->memory_kib;
+    pool = vnuma_host_node_pages(node, layout->page_kib);
+    return pool ? (pool->free >= 0 ? (guint64) pool->free : pool->total) * pool->size_kib : 0;
 }
 
 /* Rule 6: the clients homed on a node must fit its memory (or its pool of
@@ -120,9 +135,7 @@ check_node_memory(VnumaLayout *layout, const VnumaRequest *request,
         }
     }
     if (request->hugepages) {
-        const VnumaPagePool *pool = vnuma_host_node_pages(node, layout->page_kib);
-
-        available = pool ? (pool->free >= 0 ? (guint64) pool->free : pool->total) * pool->size_kib : 0;
+        available = vnuma_layout_node_memory_kib(layout, node);
         what = " of huge pages";
     }
     if (need <= available)
@@ -201,6 +214,18 @@ vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaReque
         if (node)
             check_node_memory(layout, request, node);
     }
+    vnuma_pinset_free(layout->pins);
+    if (!layout->pin_vcpus) {
+        /* VDSM re-pins every vCPU to its shared pool at start: pins or
+         * memnodes written now would be contradicted, and memory bound to
+         * nodes the vCPUs then leave is remote. The guest cells stay. */
+        vnuma_cpuset_free(emulator);
+        vnuma_cpuset_free(nodes);
+        layout->pins = vnuma_pinset_new();
+        if (layout->exposed && !layout->owner_cells && !request->keep_guest_abi)
+            set_cell_distances(layout, host, request);
+        return;
+    }
     pins->emulatorpin = emulator;
     pins->has_numatune = TRUE;
     pins->memory_mode = g_strdup(vnuma_memory_mode_to_string(layout->memory_mode));
@@ -214,7 +239,6 @@ vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const VnumaReque
         if (!vnuma_cpuset_is_empty(cell->vcpus))
             vnuma_pinset_add_memnode(pins, i, home_nodes_of(layout, cell->vcpus));
     }
-    vnuma_pinset_free(layout->pins);
     layout->pins = g_steal_pointer(&pins);
     if (layout->exposed && !layout->owner_cells && !request->keep_guest_abi)
         set_cell_distances(layout, host, request);

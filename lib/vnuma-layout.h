@@ -27,6 +27,7 @@ typedef struct {
     VnumaCpuSet *vcpus;
     guint64 memory_kib;
     gint home_node;          /* -1 until placed */
+    gint home_with;          /* index of the client whose home it shares when room allows; -1: none */
     VnumaCpuSet *cpus;       /* the home node's usable CPUs, once placed */
 } VnumaClient;
 
@@ -37,6 +38,9 @@ typedef struct {
 
     VnumaPolicy policy;          /* effective: defaults, config, then overrides */
     guint vcpus;                 /* V */
+    VnumaCpuSet *online;         /* vCPUs online at start; the others are hot-plug headroom */
+    gboolean pin_vcpus;          /* FALSE: the orchestrator re-pins the vCPUs at start (oVirt's
+                                  * shared pool), so vnuma writes cells, not pins or memnodes */
     guint client_limit;          /* L */
     guint cpu_nodes;             /* host nodes with a usable CPU */
     guint min_node_threads;      /* fewest usable threads on such a node */
@@ -72,6 +76,10 @@ void vnuma_layout_warn(VnumaLayout *layout, const char *format, ...) G_GNUC_PRIN
 void vnuma_layout_note(VnumaLayout *layout, const char *format, ...) G_GNUC_PRINTF(2, 3);
 void vnuma_layout_set_unmanaged(VnumaLayout *layout, const char *format, ...) G_GNUC_PRINTF(2, 3);
 void vnuma_layout_add_client(VnumaLayout *layout, VnumaCpuSet *vcpus, guint64 memory_kib);
+
+/* What @node can back of this layout's memory: its memory, or with huge
+ * pages its pool of the backing size (free count, else total). */
+guint64 vnuma_layout_node_memory_kib(const VnumaLayout *layout, const VnumaHostNode *node);
 
 /* Builds the pins and numatune from the placed clients and checks each
  * client's memory against its home node. */

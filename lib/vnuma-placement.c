@@ -201,35 +201,216 @@ roomiest(const gint64 *room, guint n)
     return best;
 }
 
-void
-vnuma_placement_run(const VnumaHost *host, VnumaLayout *layout, const VnumaNodeLoad *loads,
-                    guint n_loads)
-{
-    g_autoptr(GArray) chosen = NULL;
-    g_autofree gint64 *room = NULL;
-    guint k = layout->clients->len;
+/* What is left on each host node (indexed like host->nodes) as clients
+ * are homed: usable threads less online vCPUs, memory less what this
+ * layout and the committed load put there. */
+typedef struct {
+    gint64 *threads;
+    gint64 *memory_kib;
+} NodeRoom;
 
-    if (!layout->managed || k == 0)
-        return;
-    chosen = vnuma_placement_choose_nodes(host, layout->usable, k, loads, n_loads);
+static void
+node_room_init(NodeRoom *room, const VnumaHost *host, const VnumaLayout *layout,
+               const VnumaNodeLoad *loads, guint n_loads)
+{
+    guint nodes = host->nodes->len;
+
+    room->threads = g_new0(gint64, nodes);
+    room->memory_kib = g_new0(gint64, nodes);
+    for (guint i = 0; i < nodes; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+
+        room->threads[i] = vnuma_cpuset_count(layout->usable->pdata[i]);
+        room->memory_kib[i] = (gint64) vnuma_layout_node_memory_kib(layout, node);
+        for (guint l = 0; l < n_loads; l++) {
+            if (loads[l].node_id == node->id)
+                room->memory_kib[i] -= (gint64) loads[l].memory_kib;
+        }
+    }
+}
+
+static void
+node_room_clear(NodeRoom *room)
+{
+    g_free(room->threads);
+    g_free(room->memory_kib);
+}
+
+static guint
+online_count(const VnumaLayout *layout, const VnumaClient *client)
+{
+    g_autoptr(VnumaCpuSet) online = vnuma_cpuset_copy(client->vcpus);
+
+    vnuma_cpuset_intersect(online, layout->online);
+    return vnuma_cpuset_count(online);
+}
+
+static void
+home_client(const VnumaHost *host, VnumaLayout *layout, NodeRoom *room, VnumaClient *client,
+            guint index)
+{
+    client->home_node = (gint) ((const VnumaHostNode *) host->nodes->pdata[index])->id;
+    vnuma_cpuset_free(client->cpus);
+    client->cpus = vnuma_cpuset_copy(layout->usable->pdata[index]);
+    room->threads[index] -= online_count(layout, client);
+    room->memory_kib[index] -= (gint64) client->memory_kib;
+}
+
+/* Hot-plug headroom (vCPUs beyond <vcpu current>, all offline) and vCPUs
+ * libvirt counts in cell 0 do not choose nodes of their own: a running
+ * guest's memory would sit on nodes its vCPUs never use (2 of 16 online
+ * put half of it there). They follow the clients they belong with. */
+static gboolean
+client_follows(const VnumaLayout *layout, const VnumaClient *client)
+{
+    return client->home_with >= 0 || !vnuma_cpuset_intersects(client->vcpus, layout->online);
+}
+
+static gboolean
+room_fits(const VnumaLayout *layout, const NodeRoom *room, guint index, const VnumaClient *client)
+{
+    return room->threads[index] >= (gint64) online_count(layout, client) &&
+           room->memory_kib[index] >= (gint64) client->memory_kib;
+}
+
+static gint
+node_index(const VnumaHost *host, gint node_id)
+{
+    for (guint i = 0; node_id >= 0 && i < host->nodes->len; i++) {
+        if (((const VnumaHostNode *) host->nodes->pdata[i])->id == (guint) node_id)
+            return (gint) i;
+    }
+    return -1;
+}
+
+/* Sum of SLIT distances from node @index to the nodes in @targets. */
+static guint64
+distance_to(const VnumaHost *host, guint index, const GArray *targets)
+{
+    guint from = ((const VnumaHostNode *) host->nodes->pdata[index])->id;
+    guint64 sum = 0;
+
+    for (guint t = 0; t < targets->len; t++)
+        sum += vnuma_host_distance(host, from,
+                                   ((const VnumaHostNode *) host->nodes->pdata[g_array_index(targets, guint, t)])->id);
+    return sum;
+}
+
+/* The node a following client goes to: among @targets (its anchor's node,
+ * or the nodes of the online clients) the one with most memory left that
+ * holds it; else the nearest usable node that holds it; else the target
+ * with most memory left (remote memory then is unavoidable and warned). */
+static guint
+follower_node(const VnumaHost *host, const VnumaLayout *layout, const NodeRoom *room,
+              const GArray *targets, const VnumaClient *client)
+{
+    gint best = -1;
+
+    for (guint t = 0; t < targets->len; t++) {
+        guint index = g_array_index(targets, guint, t);
+
+        if (room_fits(layout, room, index, client) &&
+            (best < 0 || room->memory_kib[index] > room->memory_kib[best]))
+            best = (gint) index;
+    }
+    for (guint i = 0; best < 0 && i < host->nodes->len; i++) {
+        if (vnuma_cpuset_is_empty(layout->usable->pdata[i]) || !room_fits(layout, room, i, client))
+            continue;
+        best = (gint) i;
+        for (guint j = i + 1; j < host->nodes->len; j++) {
+            if (!vnuma_cpuset_is_empty(layout->usable->pdata[j]) && room_fits(layout, room, j, client) &&
+                distance_to(host, j, targets) < distance_to(host, (guint) best, targets))
+                best = (gint) j;
+        }
+    }
+    for (guint t = 0; best < 0 && t < targets->len; t++) {
+        guint index = g_array_index(targets, guint, t);
+
+        if (best < 0 || room->memory_kib[index] > room->memory_kib[best])
+            best = (gint) index;
+    }
+    return (guint) MAX(best, 0);
+}
+
+/* The clients choosing nodes by distance, then load (§4). */
+static void
+place_leaders(const VnumaHost *host, VnumaLayout *layout, const GPtrArray *leaders, NodeRoom *room,
+              const VnumaNodeLoad *loads, guint n_loads)
+{
+    g_autoptr(GArray) chosen = vnuma_placement_choose_nodes(host, layout->usable, leaders->len, loads,
+                                                            n_loads);
+    g_autofree gint64 *threads = NULL;
+    guint k = leaders->len;
+
     if (chosen->len == 0)
         return;
     if (chosen->len < k)
         vnuma_layout_warn(layout, "%u clients share %u usable host nodes", k, chosen->len);
-    room = g_new0(gint64, chosen->len);
+    threads = g_new0(gint64, chosen->len);
     for (guint c = 0; c < chosen->len; c++)
-        room[c] = vnuma_cpuset_count(layout->usable->pdata[g_array_index(chosen, guint, c)]);
+        threads[c] = vnuma_cpuset_count(layout->usable->pdata[g_array_index(chosen, guint, c)]);
     for (guint i = 0; i < k; i++) {
-        VnumaClient *client = layout->clients->pdata[i];
-        guint pick = chosen->len < k ? roomiest(room, chosen->len) : i;
-        guint index = g_array_index(chosen, guint, pick);
-        const VnumaHostNode *node = host->nodes->pdata[index];
+        VnumaClient *client = leaders->pdata[i];
+        guint pick = chosen->len < k ? roomiest(threads, chosen->len) : i;
 
-        room[pick] -= vnuma_cpuset_count(client->vcpus);
-        client->home_node = (gint) node->id;
-        vnuma_cpuset_free(client->cpus);
-        client->cpus = vnuma_cpuset_copy(layout->usable->pdata[index]);
+        threads[pick] -= vnuma_cpuset_count(client->vcpus);
+        home_client(host, layout, room, client, g_array_index(chosen, guint, pick));
     }
+}
+
+void
+vnuma_placement_run(const VnumaHost *host, VnumaLayout *layout, const VnumaNodeLoad *loads,
+                    guint n_loads)
+{
+    g_autoptr(GPtrArray) leaders = g_ptr_array_new();
+    g_autoptr(GArray) online_nodes = g_array_new(FALSE, FALSE, sizeof(guint));
+    NodeRoom room;
+    guint followers = 0;
+
+    if (!layout->managed || layout->clients->len == 0)
+        return;
+    for (guint i = 0; i < layout->clients->len; i++) {
+        VnumaClient *client = layout->clients->pdata[i];
+
+        if (!layout->online || !client_follows(layout, client))
+            g_ptr_array_add(leaders, client);
+    }
+    if (leaders->len == 0)
+        g_ptr_array_extend(leaders, layout->clients, NULL, NULL);
+    node_room_init(&room, host, layout, loads, n_loads);
+    place_leaders(host, layout, leaders, &room, loads, n_loads);
+    for (guint i = 0; i < leaders->len; i++) {
+        guint index = (guint) node_index(host, ((VnumaClient *) leaders->pdata[i])->home_node);
+
+        if (((VnumaClient *) leaders->pdata[i])->home_node >= 0 &&
+            !g_array_binary_search(online_nodes, &index, (GCompareFunc) compare_uint, NULL)) {
+            g_array_append_val(online_nodes, index);
+            g_array_sort(online_nodes, (GCompareFunc) compare_uint);
+        }
+    }
+    for (guint i = 0; online_nodes->len && i < layout->clients->len; i++) {
+        VnumaClient *client = layout->clients->pdata[i];
+        g_autoptr(GArray) targets = NULL;
+        gint anchor;
+
+        if (client->home_node >= 0)
+            continue;
+        anchor = client->home_with >= 0
+                     ? node_index(host, ((VnumaClient *) layout->clients->pdata[client->home_with])->home_node)
+                     : -1;
+        if (anchor >= 0) {
+            targets = g_array_new(FALSE, FALSE, sizeof(guint));
+            g_array_append_val(targets, anchor);
+        } else {
+            targets = g_array_copy(online_nodes);
+        }
+        home_client(host, layout, &room, client, follower_node(host, layout, &room, targets, client));
+        followers++;
+    }
+    node_room_clear(&room);
     vnuma_layout_note(layout, "placement: %u client(s) on the node set with the least SLIT distance, "
-                      "then load, then lowest id", k);
+                      "then load, then lowest id", leaders->len);
+    if (followers)
+        vnuma_layout_note(layout, "placement: %u client(s) of hot-plug headroom or of cell 0 homed "
+                          "with the clients they belong with, where memory allows", followers);
 }

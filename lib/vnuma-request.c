@@ -320,6 +320,8 @@ vnuma_request_free(VnumaRequest *request)
     g_free(request->name);
     g_free(request->type);
     vnuma_cpuset_free(request->vcpu_cpuset);
+    vnuma_cpuset_free(request->online_vcpus);
+    g_free(request->cpu_owner_policy);
     vnuma_pinset_free(request->pins);
     g_ptr_array_unref(request->cells);
     g_array_unref(request->overrides);
@@ -341,4 +343,17 @@ vnuma_request_cell_memory_kib(const VnumaRequest *request)
 {
     return request->memory_kib > request->device_memory_kib
                ? request->memory_kib - request->device_memory_kib : 0;
+}
+
+gboolean
+vnuma_request_has_foreign_pins(const VnumaRequest *request)
+{
+    const VnumaPinSet *pins = request->pins;
+    g_autofree char *digest = NULL;
+
+    /* A <numatune> with a mode but no nodeset places nothing. */
+    if (!pins->vcpupins->len && !pins->emulatorpin && !pins->memory_nodeset && !pins->memnodes->len)
+        return FALSE;
+    digest = vnuma_pinset_digest(pins);
+    return !request->stamp || g_strcmp0(request->stamp->pins_digest, digest) != 0;
 }

@@ -65,11 +65,22 @@ typedef struct {
     char *value;
 } VnumaOverride;
 
+/* Who moves the vCPUs once the domain runs (oVirt's <ovirt-vm:cpuPolicy>). */
+typedef enum {
+    VNUMA_CPU_OWNER_NONE,        /* nobody but libvirt: vnuma's pins stay */
+    VNUMA_CPU_OWNER_SHARED,      /* the orchestrator re-pins every vCPU to its shared pool */
+    VNUMA_CPU_OWNER_DEDICATED,   /* the orchestrator dedicates host CPUs to the vCPUs */
+} VnumaCpuOwner;
+
 typedef struct {
     char *name;
     char *type;                  /* kvm, qemu, ... */
     guint vcpus;                 /* V: <vcpu> text, the maximum */
     guint current_vcpus;
+    VnumaCpuSet *online_vcpus;   /* the current_vcpus online ones (<vcpus enabled>, else 0 … current−1) */
+    gboolean hotplug_by_socket;  /* <vcpus> marks vCPUs hotpluggable on whole guest sockets (KubeVirt) */
+    VnumaCpuOwner cpu_owner;     /* who re-pins the vCPUs at start */
+    char *cpu_owner_policy;      /* the orchestrator's word for it (oVirt's cpuPolicy), NULL: none */
     VnumaCpuSet *vcpu_cpuset;    /* <vcpu cpuset>, NULL when absent */
     gboolean placement_auto;     /* numad placement requested */
     guint64 memory_kib;          /* <memory>, else the cells' sum (+ devices) */
@@ -113,6 +124,10 @@ gboolean vnuma_pinset_equal(const VnumaPinSet *a, const VnumaPinSet *b);
 VnumaStamp *vnuma_stamp_new(void);
 gboolean vnuma_stamp_equal(const VnumaStamp *a, const VnumaStamp *b);
 void vnuma_stamp_free(VnumaStamp *stamp);
+
+/* Pins or a nodeset in the domain that vnuma's record does not claim
+ * (rule 9): an admin's or an orchestrator's placement. */
+gboolean vnuma_request_has_foreign_pins(const VnumaRequest *request);
 
 /* The memory the guest cells hold: <memory> less hot-plug devices. */
 guint64 vnuma_request_cell_memory_kib(const VnumaRequest *request);

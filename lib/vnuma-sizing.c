@@ -118,17 +118,16 @@ check_managed(VnumaLayout *layout, const VnumaRequest *request)
         vnuma_layout_set_unmanaged(layout, "placement='auto' hands placement to numad");
         return FALSE;
     }
-    /* A <numatune> with a mode but no nodeset places nothing. */
-    if (request->pins->vcpupins->len || request->pins->emulatorpin ||
-        request->pins->memory_nodeset || request->pins->memnodes->len) {
-        g_autofree char *digest = vnuma_pinset_digest(request->pins);
-
-        if (!request->stamp || g_strcmp0(request->stamp->pins_digest, digest) != 0) {
-            vnuma_layout_set_unmanaged(layout,
-                                       "<cputune> pins or a <numatune> nodeset that vnuma did not write "
-                                       "(admin or orchestrator placement)");
-            return FALSE;
-        }
+    if (vnuma_request_has_foreign_pins(request)) {
+        vnuma_layout_set_unmanaged(layout,
+                                   "<cputune> pins or a <numatune> nodeset that vnuma did not write "
+                                   "(admin or orchestrator placement)");
+        return FALSE;
+    }
+    if (request->cpu_owner == VNUMA_CPU_OWNER_DEDICATED) {
+        vnuma_layout_set_unmanaged(layout, "oVirt cpuPolicy '%s': VDSM dedicates host CPUs to the "
+                                   "vCPUs", request->cpu_owner_policy);
+        return FALSE;
     }
     return TRUE;
 }
@@ -140,6 +139,17 @@ add_balanced_clients(VnumaLayout *layout, const VnumaCpuSet *vcpus, guint parts)
 
     for (guint i = 0; i < runs->len; i++)
         vnuma_layout_add_client(layout, g_steal_pointer(&runs->pdata[i]), 0);
+}
+
+/* The first client holding a vCPU of @vcpus; -1 when none does. */
+static gint
+first_client_of(const VnumaLayout *layout, const VnumaCpuSet *vcpus)
+{
+    for (guint i = 0; i < layout->clients->len; i++) {
+        if (vnuma_cpuset_intersects(((VnumaClient *) layout->clients->pdata[i])->vcpus, vcpus))
+            return (gint) i;
+    }
+    return -1;
 }
 
 static void
@@ -172,8 +182,18 @@ size_from_owner_cells(VnumaLayout *layout, const VnumaRequest *request, const Vn
     if (!vnuma_cpuset_is_empty(rest)) {
         guint n = vnuma_cpuset_count(rest);
 
-        vnuma_layout_warn(layout, "vCPUs outside every <numa> cell get clients of their own");
+        const VnumaCell *cell0 = request->cells->pdata[0];
+        gint anchor = first_client_of(layout, cell0->vcpus);
+        guint first = layout->clients->len;
+
+        /* libvirt puts them in cell 0 (oVirt's one cell covers only the
+         * online vCPUs): their memory is cell 0's, so they share its home
+         * node wherever that node has room. */
+        vnuma_layout_warn(layout, "vCPUs outside every <numa> cell are in cell 0 for libvirt: "
+                          "homed with cell 0 where its node has room");
         add_balanced_clients(layout, rest, (n + limit - 1) / limit);
+        for (guint i = first; i < layout->clients->len; i++)
+            ((VnumaClient *) layout->clients->pdata[i])->home_with = anchor;
     }
     vnuma_layout_note(layout, "rule 8: kept the domain's own %u <numa> cells; each is a client "
                       "(split where larger than L=%u)", request->cells->len, limit);
@@ -328,13 +348,18 @@ topology_is_owners(const VnumaGuestTopology *t, guint v)
            t->sockets * t->dies * t->cores * t->threads == v && !flat;
 }
 
-/* A topology vnuma wrote itself is not the owner's. */
+/* A topology vnuma wrote itself is not the owner's. With vCPUs hot-pluggable
+ * by socket (KubeVirt's LiveUpdate adds whole sockets up to maxSockets),
+ * even a flat topology is the owner's: its sockets are the hot-plug unit. */
 static gboolean
 owners_topology(const VnumaRequest *request)
 {
     const VnumaGuestTopology *t = &request->topology;
+    gboolean complete = t->sockets && t->dies && t->cores && t->threads &&
+                        t->sockets * t->dies * t->cores * t->threads == request->vcpus;
+    gboolean by_socket = request->hotplug_by_socket && complete && t->sockets > 1;
 
-    return topology_is_owners(t, request->vcpus) &&
+    return (by_socket || topology_is_owners(t, request->vcpus)) &&
            !(request->stamp && request->stamp->wrote_topology &&
              vnuma_guest_topology_equal(&request->stamp->topology, t));
 }
@@ -565,6 +590,9 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
     gboolean owner_cells;
 
     layout->vcpus = request->vcpus;
+    layout->online = request->online_vcpus ? vnuma_cpuset_copy(request->online_vcpus)
+                                           : vnuma_cpuset_new_range(0, MAX(request->vcpus, 1) - 1);
+    layout->pin_vcpus = request->cpu_owner != VNUMA_CPU_OWNER_SHARED;
     layout->memory_mode = settings->memory_mode;
     layout->host_fingerprint = vnuma_host_fingerprint(host);
     layout->page_kib = request->page_kib ? request->page_kib : vnuma_host_default_hugepage_kib(host);
@@ -598,6 +626,10 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
                           "vCPUs land in their cell", request->current_vcpus, request->vcpus,
                           request->vcpus);
 
+    if (!layout->pin_vcpus)
+        vnuma_layout_note(layout, "oVirt cpuPolicy '%s': VDSM re-pins every vCPU to its shared pool "
+                          "at start; guest cells and topology written, no pins or memnodes",
+                          request->cpu_owner_policy);
     all = vnuma_cpuset_new_range(0, request->vcpus - 1);
     if (request->keep_guest_abi) {
         size_keeping_guest_abi(layout, request, all);

@@ -88,6 +88,34 @@ check "kubevirt: broken XML: exit 0, printed unchanged" \
 "$sidecar" --vmi "$vmi" >"$tmp/out" 2>"$tmp/err"
 check "kubevirt: no --domain: usage error" bash -c "[ $? -eq 2 ] && grep -q usage '$tmp/err' && [ ! -s '$tmp/out' ]"
 
+# --- issue 20: XML as oVirt and KubeVirt write it ---------------------
+orch=$src/tests/data/orchestrators
+cp "$orch/ovirt-shared-16vcpu.xml" "$tmp/ovirt-shared.xml"
+vdsm_run "$tmp/ovirt-shared.xml"
+check "vdsm: cpuPolicy none: exit 0, validates" \
+  bash -c "[ $rc -eq 0 ] && virt-xml-validate '$tmp/ovirt-shared.xml' domain"
+check "vdsm: cpuPolicy none: cells written" grep -q "<cell id='1' cpus='8-15'" "$tmp/ovirt-shared.xml"
+check "vdsm: cpuPolicy none: no pins or memnodes for VDSM to contradict" \
+  bash -c "! grep -Eq '<vcpupin|<emulatorpin|<numatune|<memnode' '$tmp/ovirt-shared.xml'"
+cp "$orch/ovirt-dedicated-16vcpu.xml" "$tmp/ovirt-dedicated.xml"
+vdsm_run "$tmp/ovirt-dedicated.xml"
+check "vdsm: cpuPolicy dedicated: byte-identical, says why" \
+  bash -c "[ $rc -eq 0 ] && cmp -s '$tmp/ovirt-dedicated.xml' '$orch/ovirt-dedicated-16vcpu.xml' &&
+           grep -q \"not managed: oVirt cpuPolicy 'dedicated'\" '$tmp/err'"
+cp "$orch/ovirt-pinned-fragment.xml" "$tmp/ovirt-fragment.xml"
+vdsm_run "$tmp/ovirt-fragment.xml"
+check "vdsm: pinned fragment without cell memory: not managed, not an error" \
+  bash -c "[ $rc -eq 0 ] && cmp -s '$tmp/ovirt-fragment.xml' '$orch/ovirt-pinned-fragment.xml' &&
+           grep -q 'not managed' '$tmp/err' && ! grep -q 'left unchanged' '$tmp/err'"
+"$sidecar" --vmi "$vmi" --domain "$(cat "$orch/kubevirt-hotplug-16sockets.xml")" >"$tmp/kv-hotplug.xml" 2>"$tmp/err"
+check "kubevirt: hot-plug sockets: exit 0, validates" \
+  bash -c "[ $? -eq 0 ] && virt-xml-validate '$tmp/kv-hotplug.xml' domain"
+check "kubevirt: hot-plug sockets kept (not merged)" \
+  grep -q '<topology sockets="16" cores="1" threads="1"></topology>' "$tmp/kv-hotplug.xml"
+check "kubevirt: cells written" grep -q "<cell id='1'" "$tmp/kv-hotplug.xml"
+check "kubevirt: disabled sockets' memory on the online vCPUs' node" \
+  bash -c "grep -q \"<memory mode='restrictive' nodeset='0'/>\" '$tmp/kv-hotplug.xml'"
+
 # --- thin front ends: libvnuma.so, never libvirt ---------------------
 for exe in "$vdsm" "$sidecar"; do
   check "$(basename "$exe") links libvnuma.so" bash -c "ldd '$exe' | grep -q 'libvnuma.so'"

@@ -42,6 +42,46 @@ parse_uint_prop(const xmlNode *node, const char *attr, guint *out, gboolean *pre
     return TRUE;
 }
 
+/* <vcpus><vcpu id enabled hotpluggable/></vcpus> (libvirt ≥ 2.2): the
+ * vCPUs online at start are the enabled ones, whatever <vcpu current>
+ * says (KubeVirt writes no current). Without it: 0 … current−1. */
+static gboolean
+read_vcpu_states(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
+{
+    g_autoptr(GPtrArray) states = vnuma_xml_nodes(xpath, NULL, "/domain/vcpus/vcpu");
+    g_autoptr(VnumaCpuSet) online = vnuma_cpuset_new();
+
+    if (states->len == 0) {
+        request->online_vcpus = vnuma_cpuset_new_range(0, MAX(request->current_vcpus, 1) - 1);
+        return TRUE;
+    }
+    for (guint i = 0; i < states->len; i++) {
+        g_autofree char *enabled = vnuma_xml_prop(states->pdata[i], "enabled");
+        g_autofree char *hotpluggable = vnuma_xml_prop(states->pdata[i], "hotpluggable");
+        guint id;
+
+        if (!parse_uint_prop(states->pdata[i], "id", &id, NULL, error))
+            return FALSE;
+        if (id >= request->vcpus) {
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                        "domain XML: <vcpus><vcpu id='%u'> is beyond the %u vCPUs", id, request->vcpus);
+            return FALSE;
+        }
+        if (g_strcmp0(enabled, "no") != 0)
+            vnuma_cpuset_add(online, id);
+        if (g_strcmp0(hotpluggable, "yes") == 0)
+            request->hotplug_by_socket = TRUE;
+    }
+    if (vnuma_cpuset_is_empty(online)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "domain XML: <vcpus> enables no vCPU");
+        return FALSE;
+    }
+    request->current_vcpus = vnuma_cpuset_count(online);
+    request->online_vcpus = g_steal_pointer(&online);
+    return TRUE;
+}
+
 static gboolean
 read_vcpus(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 {
@@ -53,6 +93,7 @@ read_vcpus(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 
     if (!vcpu) {
         request->vcpus = request->current_vcpus = 1;   /* libvirt's default */
+        request->online_vcpus = vnuma_cpuset_new_range(0, 0);
         return TRUE;
     }
     text = vnuma_xml_string(xpath, vcpu, "normalize-space(.)");
@@ -66,6 +107,8 @@ read_vcpus(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
         return FALSE;
     if (!present)
         request->current_vcpus = request->vcpus;
+    if (!read_vcpu_states(request, xpath, error))
+        return FALSE;
     placement = vnuma_xml_prop(vcpu, "placement");
     request->placement_auto = g_strcmp0(placement, "auto") == 0;
     if (vnuma_xml_node(xpath, vcpu, "@cpuset"))
@@ -330,6 +373,25 @@ read_policy(VnumaRequest *request, xmlXPathContext *xpath)
     }
 }
 
+/* oVirt ≥ 4.5: <ovirt-vm:vm><ovirt-vm:cpuPolicy>. With "none" (and
+ * "manual" for the vCPUs it leaves unpinned) VDSM re-pins every vCPU
+ * to its shared CPU pool once the domain runs (cpumanagement.py); the
+ * dedicated policies give each vCPU host CPUs of its own. */
+static void
+read_cpu_owner(VnumaRequest *request, xmlXPathContext *xpath)
+{
+    g_autofree char *policy =
+        vnuma_xml_string(xpath, NULL, "normalize-space(/domain/metadata/ovirtvm:vm/ovirtvm:cpuPolicy)");
+
+    if (!policy || !*policy)
+        return;
+    if (g_str_equal(policy, "none") || g_str_equal(policy, "manual"))
+        request->cpu_owner = VNUMA_CPU_OWNER_SHARED;
+    else
+        request->cpu_owner = VNUMA_CPU_OWNER_DEDICATED;   /* dedicated, siblings, isolate-threads, … */
+    request->cpu_owner_policy = g_steal_pointer(&policy);
+}
+
 static VnumaStamp *
 read_stamp(xmlXPathContext *xpath, xmlNode *record, GError **error)
 {
@@ -404,6 +466,28 @@ check_single_elements(xmlXPathContext *xpath, GError **error)
     return TRUE;
 }
 
+/* Memory and guest cells, which only sizing needs. Rule 9 comes first:
+ * a domain someone else placed is not managed whatever its cells say,
+ * so a pinned fragment without <memory> or with a cell vnuma cannot
+ * read is "not managed", not an error. */
+static gboolean
+read_sized_parts(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (read_memory(request, xpath, &local) && read_guest_cpu(request, xpath, &local))
+        return TRUE;
+    if (!vnuma_request_has_foreign_pins(request)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    g_ptr_array_add(request->warnings,
+                    g_strdup_printf("%s (not read: the domain carries placement vnuma did not write)",
+                                    local->message));
+    g_ptr_array_set_size(request->cells, 0);
+    return TRUE;
+}
+
 VnumaStamp *
 vnuma_stamp_from_xml(const char *xml, gsize len, GError **error)
 {
@@ -441,10 +525,10 @@ vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
         return NULL;
     request->type = vnuma_xml_prop(root, "type");
     request->name = vnuma_xml_string(xpath, NULL, "normalize-space(/domain/name)");
-    if (!read_vcpus(request, xpath, error) || !read_memory(request, xpath, error) ||
-        !read_pins(request, xpath, error) || !read_guest_cpu(request, xpath, error))
+    if (!read_vcpus(request, xpath, error) || !read_pins(request, xpath, error))
         return NULL;
     read_policy(request, xpath);
+    read_cpu_owner(request, xpath);
     record = vnuma_xml_node(xpath, NULL, "/domain/metadata/vnumal:layout");
     if (record) {
         g_autoptr(GError) local = NULL;
@@ -455,5 +539,7 @@ vnuma_request_from_domain(const VnumaXmlSource *src, GError **error)
                             g_strdup_printf("vnuma:layout record is unreadable (%s); sizing afresh",
                                             local->message));
     }
+    if (!read_sized_parts(request, xpath, error))
+        return NULL;
     return g_steal_pointer(&request);
 }

@@ -66,6 +66,14 @@ child_indent(Rewriter *rw, xmlNode *parent)
     return g_strconcat(own, INDENT_STEP, NULL);
 }
 
+/* Indentation of a new child of <domain>: that of its children (a
+ * domain without <vcpu> gave the column-0 indent of no element). */
+static char *
+top_level_indent(Rewriter *rw)
+{
+    return child_indent(rw, xmlDocGetRootElement(vnuma_xml_source_doc(rw->src)));
+}
+
 /* Removes @node together with the indentation and newline before it. */
 static gboolean
 remove_element(Rewriter *rw, xmlNode *node, GError **error)
@@ -339,7 +347,7 @@ rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout
     if (!want_topology && !want_cells)
         return TRUE;
     if (!cpu) {
-        g_autofree char *indent = vnuma_xml_source_indent(rw->src, find(rw, "/domain/vcpu"));
+        g_autofree char *indent = top_level_indent(rw);
         g_autofree char *inner_indent = g_strconcat(indent, INDENT_STEP, NULL);
 
         g_string_append(fresh, "<cpu>");
@@ -398,7 +406,7 @@ rewrite_cputune(Rewriter *rw, const VnumaLayout *layout, GError **error)
     g_autofree char *pins = NULL;
 
     if (!cputune) {
-        g_autofree char *outer = vnuma_xml_source_indent(rw->src, find(rw, "/domain/vcpu"));
+        g_autofree char *outer = top_level_indent(rw);
         g_autofree char *fragment = NULL;
 
         indent = g_strconcat(outer, INDENT_STEP, NULL);
@@ -426,7 +434,7 @@ rewrite_numatune(Rewriter *rw, const VnumaLayout *layout, GError **error)
         indent = vnuma_xml_source_indent(rw->src, numatune);
         return replace_element(rw, numatune, format_numatune(layout->pins, indent), error);
     }
-    indent = vnuma_xml_source_indent(rw->src, find(rw, "/domain/vcpu"));
+    indent = top_level_indent(rw);
     g_autofree char *fragment = format_numatune(layout->pins, indent);
     return insert_top_level(rw, anchors, fragment, error);
 }
@@ -455,7 +463,7 @@ rewrite_record(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *lay
         formatted = vnuma_stamp_format(stamp, indent);
         return append_child(rw, metadata, formatted, error);
     }
-    g_autofree char *outer = vnuma_xml_source_indent(rw->src, find(rw, "/domain/name"));
+    g_autofree char *outer = top_level_indent(rw);
     indent = g_strconcat(outer, INDENT_STEP, NULL);
     formatted = vnuma_stamp_format(stamp, indent);
     g_autofree char *fragment = g_strdup_printf("<metadata>\n%s%s\n%s</metadata>", indent, formatted, outer);
@@ -542,8 +550,10 @@ check_rewritten(const char *text, gsize len, const VnumaRequest *request,
     }
     broken = broken_invariant(again, request, layout);
     if (broken) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "internal error: the rewritten domain %s",
-                    broken);
+        /* What reading it back found odd says why (a part it could not read). */
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "internal error: the rewritten domain %s%s%s",
+                    broken, again->warnings->len ? ": " : "",
+                    again->warnings->len ? (const char *) again->warnings->pdata[0] : "");
         return FALSE;
     }
     return TRUE;

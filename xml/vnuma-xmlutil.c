@@ -213,6 +213,8 @@ vnuma_xml_xpath_new(xmlDoc *doc)
 
     xmlXPathRegisterNs(xpath, BAD_CAST "vnuma", BAD_CAST "urn:x-vnuma:domain:1");
     xmlXPathRegisterNs(xpath, BAD_CAST "vnumal", BAD_CAST "urn:x-vnuma:layout:1");
+    /* oVirt's VM metadata (VDSM's vdsm/virt/metadata.py). */
+    xmlXPathRegisterNs(xpath, BAD_CAST "ovirtvm", BAD_CAST "http://ovirt.org/vm/1.0");
     return xpath;
 }
 
