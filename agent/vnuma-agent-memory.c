@@ -25,16 +25,6 @@ follow_span_clear(gpointer data)
     vnuma_cpuset_free(((VnumaFollowSpan *) data)->allowed);
 }
 
-void
-vnuma_agent_follow_free(VnumaFollow *follow)
-{
-    if (!follow)
-        return;
-    if (follow->spans)
-        g_array_unref(follow->spans);
-    g_free(follow);
-}
-
 VnumaFollow *
 vnuma_agent_follow_new(const VnumaAgent *agent, const char *cause)
 {
@@ -228,7 +218,7 @@ vnuma_agent_follow_stop(VnumaAgent *agent, VnumaAgentDomain *d, const char *why)
     g_clear_pointer(&d->follow, vnuma_agent_follow_free);
     d->follow_stopped = TRUE;
     d->settle = FALSE;
-    vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_CRITICAL,
+    vnuma_agent_record_failure(agent, d->name, d->uuid, "memory",
            "invariant violated: %s; no longer following this domain's memory", copy);
 }
 
