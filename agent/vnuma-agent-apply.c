@@ -11,20 +11,20 @@
 
 #include "lib/vnuma-error.h"
 
+VNUMA_ENUM_IMPL(vnuma_agent_fault, VnumaAgentFault, VNUMA_AGENT_FAULT_LAST,
+                "", "stop-before-apply", "stop-after-pins", "fail-record");
+
 VnumaAgentFault
 vnuma_agent_read_fault(void)
 {
-    static const char *const names[] = { "", "stop-before-apply", "stop-after-pins", "fail-record" };
     const char *value = getenv("VNUMA_AGENT_FAULT");
+    gint fault = value && value[0] ? vnuma_agent_fault_from_string(value) : -1;
 
-    for (guint i = 1; value && i < G_N_ELEMENTS(names); i++) {
-        if (g_str_equal(value, names[i])) {
-            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
-                             "test fault point armed: VNUMA_AGENT_FAULT=%s", value);
-            return (VnumaAgentFault) i;
-        }
-    }
-    return VNUMA_AGENT_FAULT_NONE;
+    if (fault <= VNUMA_AGENT_FAULT_NONE)
+        return VNUMA_AGENT_FAULT_NONE;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
+                     "test fault point armed: VNUMA_AGENT_FAULT=%s", value);
+    return (VnumaAgentFault) fault;
 }
 
 /* A fault point: the process stops itself, for a test to act meanwhile

@@ -22,6 +22,7 @@
 #include "agent/vnuma-agent.h"
 #include "agent/vnuma-agent-plan.h"
 #include "agent/vnuma-agent-state.h"
+#include "lib/vnuma-enum.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-ratelimit.h"
 
@@ -35,7 +36,9 @@ typedef enum {
     VNUMA_AGENT_FAULT_STOP_BEFORE_APPLY,     /* SIGSTOP itself after deciding, before changing anything */
     VNUMA_AGENT_FAULT_STOP_AFTER_PINS,       /* SIGSTOP itself after the pins, before nodeset and record */
     VNUMA_AGENT_FAULT_FAIL_RECORD,           /* the final record write fails as if libvirt refused it */
+    VNUMA_AGENT_FAULT_LAST
 } VnumaAgentFault;
+VNUMA_ENUM_DECL(vnuma_agent_fault, VnumaAgentFault);
 
 /* Memory following a moved client (memory_migrate_rate): one span per
  * guest RAM mapping to walk, pages off @allowed going to @target. */

@@ -29,7 +29,6 @@ G_BEGIN_DECLS
 
 #define VNUMA_AGENT_NAMESPACE "urn:x-vnuma:agent:1"
 #define VNUMA_AGENT_PREFIX "vnumad"
-#define VNUMA_AGENT_MOVE_KINDS 3   /* VnumaMoveKind: balance, locality, swap */
 
 typedef struct {
     VnumaCpuSet *vcpus;
@@ -44,7 +43,7 @@ typedef struct {
     gint64 placed;                 /* s since the epoch */
     gboolean pending;              /* an apply was under way (see above) */
     GArray *clients;               /* VnumaAgentClient, ascending vCPUs */
-    guint64 migrations[VNUMA_AGENT_MOVE_KINDS];
+    guint64 migrations[VNUMA_MOVE_KIND_LAST];
 } VnumaAgentState;
 
 VnumaAgentState *vnuma_agent_state_new(void);

@@ -57,19 +57,8 @@ vnuma_rebalancer_free(VnumaRebalancer *rebalancer)
     g_free(rebalancer);
 }
 
-const char *
-vnuma_move_kind_to_string(VnumaMoveKind kind)
-{
-    switch (kind) {
-    case VNUMA_MOVE_LOCALITY:
-        return "locality";
-    case VNUMA_MOVE_SWAP:
-        return "swap";
-    case VNUMA_MOVE_BALANCE:
-    default:
-        return "balance";
-    }
-}
+/* Also the names of the record's, the metrics' and the report's counts. */
+VNUMA_ENUM_IMPL(vnuma_move_kind, VnumaMoveKind, VNUMA_MOVE_KIND_LAST, "balance", "locality", "swap");
 
 static guint64
 total_memory(const VnumaRebalanceClient *client, guint n_nodes)

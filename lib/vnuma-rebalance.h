@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "lib/vnuma-enum.h"
+
 G_BEGIN_DECLS
 
 /* The rebalancer's decision core (SPEC.md §7), pure: given each node's
@@ -24,6 +26,7 @@ typedef enum {
     VNUMA_MOVE_BALANCE,   /* relieve CPU contention */
     VNUMA_MOVE_LOCALITY,  /* go where the memory is */
     VNUMA_MOVE_SWAP,      /* exchange two clients' home nodes */
+    VNUMA_MOVE_KIND_LAST
 } VnumaMoveKind;
 
 typedef struct {
@@ -84,7 +87,7 @@ GArray *vnuma_rebalancer_pass(VnumaRebalancer *rebalancer,
 /* Fraction of a client's memory on its home node (1 when it has none). */
 double vnuma_client_locality(const VnumaRebalanceClient *client, guint n_nodes);
 
-const char *vnuma_move_kind_to_string(VnumaMoveKind kind);
+VNUMA_ENUM_DECL(vnuma_move_kind, VnumaMoveKind);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaRebalancer, vnuma_rebalancer_free)
 

@@ -146,7 +146,7 @@ vnuma_context_config_string(const VnumaContext *ctx, const char *key)
 gboolean
 vnuma_context_set_memory_mode(VnumaContext *ctx, const char *mode, GError **error)
 {
-    return vnuma_memory_mode_from_string(mode, &ctx->settings.memory_mode, error);
+    return vnuma_memory_mode_parse(mode, &ctx->settings.memory_mode, error);
 }
 
 const char *const *

@@ -11,27 +11,8 @@
 #define WARMUP_S 300.0            /* a VM first-touches its memory over this long */
 #define PHASE_RETOUCH 0.25        /* share of memory a new phase drops and touches again */
 
-static const char *const policy_names[SIM_POLICY_COUNT] = {
-    "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma-before", "optimum",
-};
-
-const char *
-sim_policy_to_string(SimPolicy policy)
-{
-    return policy < SIM_POLICY_COUNT ? policy_names[policy] : "?";
-}
-
-gboolean
-sim_policy_from_string(const char *name, SimPolicy *policy)
-{
-    for (guint p = 0; p < SIM_POLICY_COUNT; p++) {
-        if (g_str_equal(name, policy_names[p])) {
-            *policy = (SimPolicy) p;
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
+VNUMA_ENUM_IMPL(sim_policy, SimPolicy, SIM_POLICY_COUNT,
+                "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma-before", "optimum");
 
 void
 sim_options_init(SimOptions *options, SimPolicy policy)
