@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 #include "lib/vnuma-sizing.h"
 #include "xml/vnuma-domain.h"
@@ -75,17 +76,14 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
         vnuma_pinset_free(p->request->pins);
         p->request->pins = vnuma_pinset_new();
     }
-    layout = vnuma_sizing_run(host, settings, p->request);
+    layout = vnuma_pipeline_run(host, settings, p->request, loads, n_loads, NULL,
+                                p->resumed ? VNUMA_PIPELINE_SIZE_ONLY : 0);
     p->managed = layout->managed;
     if (!layout->managed) {
         p->reason = g_strdup(layout->reason);
         p->resumed = FALSE;
         p->recovered = FALSE;
         return g_steal_pointer(&p);
-    }
-    if (!p->resumed) {
-        vnuma_placement_run(host, layout, loads, n_loads);
-        vnuma_layout_finish(layout, host, p->request);
     }
     p->layout = g_steal_pointer(&layout);
     return g_steal_pointer(&p);
@@ -146,7 +144,7 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
         *skip = g_strdup("already sized (vnuma's record, for this host, matches its pins)");
         return NULL;
     }
-    layout = vnuma_sizing_run(host, settings, request);
+    layout = vnuma_pipeline_run(host, settings, request, NULL, 0, NULL, 0);
     if (!layout->managed) {
         *skip = g_strdup_printf("not managed: %s", layout->reason);
         return NULL;
@@ -160,8 +158,6 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
                          "record (one metadata element per namespace)");
         return NULL;
     }
-    vnuma_placement_run(host, layout, NULL, 0);
-    vnuma_layout_finish(layout, host, request);
     if (!(output = vnuma_domain_rewrite(src, request, layout, &output_len, error)))
         return NULL;
     if (output_len == len && memcmp(output, xml, len) == 0) {

@@ -5,6 +5,7 @@
 
 #include "agent/vnuma-agent-config.h"
 #include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 
 #define NUMAD_MIN_SCAN_S 5.0      /* numad -i 5:15 */
@@ -108,7 +109,7 @@ place_vnuma(Sim *sim, GPtrArray *clients, VnumaLayout *layout)
         loads[n] = (VnumaNodeLoad) {
             ((VnumaHostNode *) sim->host->nodes->pdata[n])->id, committed[n], (guint64) memory[n],
         };
-    vnuma_placement_run(sim->host, layout, loads, sim->n);
+    vnuma_pipeline_place(sim->host, layout, NULL, loads, sim->n);
     for (guint i = 0; i < clients->len; i++) {
         const VnumaClient *placed = layout->clients->pdata[i];
 

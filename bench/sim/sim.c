@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/vnuma-agent-config.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-sizing.h"
 
 #define KIB_PER_GIB (1024.0 * 1024.0)
@@ -321,7 +322,7 @@ size_vm(Sim *sim, guint index, const SimVm *vm)
     request->type = g_strdup("kvm");
     request->vcpus = vm->vcpus;
     request->memory_kib = vm->memory_kib;
-    layout = vnuma_sizing_run(sim->host, &settings, request);
+    layout = vnuma_pipeline_run(sim->host, &settings, request, NULL, 0, NULL, VNUMA_PIPELINE_SIZE_ONLY);
     vnuma_settings_clear(&settings);
     return layout;
 }
