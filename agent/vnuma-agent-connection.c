@@ -33,7 +33,7 @@ read_caps(VnumaAgent *agent, GError **error)
         return caps;
     }
     if (!(caps = virConnectGetCapabilities(agent->conn)))
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot read capabilities: %s", vnuma_virt_error());
+        vnuma_virt_set_error(error, "cannot read capabilities");
     return caps;
 }
 
@@ -137,8 +137,7 @@ vnuma_agent_connect(VnumaAgent *agent, GError **error)
 {
     vnuma_agent_disconnect(agent);
     if (!(agent->conn = virConnectOpen(agent->uri))) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot connect to %s: %s", agent->uri,
-                    vnuma_virt_error());
+        vnuma_virt_set_error(error, "cannot connect to %s", agent->uri);
         return FALSE;
     }
     return setup_connection(agent, error);
@@ -247,7 +246,7 @@ vnuma_agent_watch(VnumaAgent *agent, GSourceFunc dispatch)
                                                            agent, NULL);
     if (agent->lifecycle_id < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
-                         "cannot register for domain events: %s", vnuma_virt_error());
+                         "cannot register for domain events: %s", vnuma_virt_error_message());
         return FALSE;
     }
     agent->close_registered = virConnectRegisterCloseCallback(agent->conn, on_close, agent, NULL) == 0;

@@ -42,7 +42,7 @@ vnuma_agent_measure_cpu(VnumaAgent *agent)
 
     if (n < 0) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "MESSAGE", "no vCPU stats: %s",
-                         vnuma_virt_error());
+                         vnuma_virt_error_message());
         return;
     }
     for (int i = 0; i < n; i++) {

@@ -219,7 +219,7 @@ place_domain(VnumaAgent *agent, virDomainPtr dom)
         return PLACE_FAILED;
     vnuma_agent_forget(agent, uuid);
     if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        vnuma_agent_step_failed(agent, dom, name, uuid, "place", vnuma_virt_error());
+        vnuma_agent_step_failed(agent, dom, name, uuid, "place", vnuma_virt_error_message());
         return PLACE_FAILED;
     }
     previous = read_state(agent, dom, name, uuid);
@@ -262,7 +262,7 @@ vnuma_agent_sync_running(VnumaAgent *agent, GError **error)
     gpointer key;
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_virt_error());
+        vnuma_virt_set_error(error, "cannot list domains");
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
@@ -317,7 +317,7 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
         return;
     if (!(xml = read_definition(dom))) {
         vnuma_agent_record(agent, name, uuid, "define", G_LOG_LEVEL_WARNING, "cannot read the definition: %s",
-               vnuma_virt_error());
+               vnuma_virt_error_message());
         return;
     }
     /* The DEFINED event of the agent's own define: the definition is
@@ -341,7 +341,7 @@ size_definition(VnumaAgent *agent, virDomainPtr dom)
     }
     if (!(defined = virDomainDefineXML(agent->conn, output))) {
         vnuma_agent_record_failure(agent, name, uuid, "define", "defining the sized XML: %s",
-               vnuma_virt_error());
+               vnuma_virt_error_message());
         return;
     }
     after = read_definition(defined);
@@ -359,7 +359,7 @@ vnuma_agent_sweep_definitions(VnumaAgent *agent, GError **error)
     int n = virConnectListAllDomains(agent->conn, &doms, VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
 
     if (n < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "cannot list domains: %s", vnuma_virt_error());
+        vnuma_virt_set_error(error, "cannot list domains");
         return FALSE;
     }
     for (int i = 0; i < n; i++) {

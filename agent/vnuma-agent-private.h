@@ -25,6 +25,7 @@
 #include "lib/vnuma-enum.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-ratelimit.h"
+#include "virt/vnuma-virt-error.h"
 
 G_BEGIN_DECLS
 
@@ -145,14 +146,6 @@ typedef struct {
     int detail;
     gboolean closed;
 } Handoff;
-
-static inline const char *
-vnuma_virt_error(void)
-{
-    const char *message = virGetLastErrorMessage();
-
-    return message ? message : "unknown libvirt error";
-}
 
 static inline gboolean
 vnuma_agent_placed(const VnumaAgentDomain *d)

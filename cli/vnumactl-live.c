@@ -10,6 +10,7 @@
 #include "lib/vnuma-error.h"
 #include "xml/vnuma-caps.h"
 #include "xml/vnuma-domain.h"
+#include "virt/vnuma-virt-error.h"
 #include "xml/vnuma-xmlutil.h"
 
 #define QEMU_RUN_DIR "/run/libvirt/qemu"
@@ -28,9 +29,7 @@ quiet(void *opaque, virErrorPtr err)
 static gboolean
 libvirt_failed(GError **error, const char *what)
 {
-    const char *message = virGetLastErrorMessage();
-
-    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "%s: %s", what, message ? message : "failed");
+    vnuma_virt_set_error(error, "%s", what);
     return FALSE;
 }
 
