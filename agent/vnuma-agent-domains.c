@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "agent/vnuma-agent-report.h"
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 
 /* Its spans' clear function (memory.c) frees what they hold. */
 void

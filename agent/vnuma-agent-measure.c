@@ -4,8 +4,8 @@
  * vCPUs to pin. Memory is measured in vnuma-agent-memory.c. */
 #include "agent/vnuma-agent-private.h"
 
-#include "agent/vnuma-agent-demand.h"
-#include "agent/vnuma-agent-state.h"
+#include "lib/vnuma-demand.h"
+#include "xml/vnuma-record.h"
 
 /* vCPUs hot-added since the last pass (current count grew): pinned to
  * their clients' home nodes, by applying the state again. */

@@ -3,9 +3,9 @@
  * memory following a moved client at memory_migrate_rate (docs/agent.md). */
 #include "agent/vnuma-agent-private.h"
 
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 #include "agent/vnuma-agent-follow.h"
-#include "agent/vnuma-agent-numamaps.h"
+#include "probe/vnuma-numamaps.h"
 #include "agent/vnuma-agent-pages.h"
 #include "lib/vnuma-error.h"
 
@@ -175,7 +175,7 @@ vnuma_agent_locality(const VnumaAgent *agent, const VnumaAgentDomain *d)
         return -1;
     for (guint c = 0; c < d->state->clients->len; c++) {
         g_autofree guint64 *mem = vnuma_agent_client_memory(agent, d, c);
-        guint home = vnuma_agent_memory_node(agent->host,
+        guint home = vnuma_host_memory_node(agent->host,
                                              g_array_index(d->state->clients, VnumaAgentClient, c).home_node);
         gint index = vnuma_agent_node_index(agent->host, home);
 
@@ -254,7 +254,7 @@ follow_resolve(VnumaAgent *agent, VnumaAgentDomain *d)
 
         if (r < 0)
             continue;
-        target = vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
+        target = vnuma_host_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
                                                                     MAX(owner, 0)).home_node);
         if (owner >= 0) {
             VnumaCpuSet *only = vnuma_cpuset_new();
@@ -335,7 +335,7 @@ spans_checked(VnumaAgent *agent, VnumaAgentDomain *d)
         gint r = d->ram && span->cell < d->ram->len ? g_array_index(d->ram, gint, span->cell) : -1;
         gint owner = cell_owner(d, span->cell);
         guint home = span->shared || owner < 0 ? (guint) span->target
-                     : vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
+                     : vnuma_host_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
                                                                           owner).home_node);
         g_autoptr(GError) error = NULL;
 

@@ -3,7 +3,7 @@
  * (Prometheus text) and the report (--report, JSON). */
 #include "agent/vnuma-agent-private.h"
 
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 #include "agent/vnuma-agent-metrics.h"
 #include "agent/vnuma-agent-report.h"
 #include "lib/vnuma-policy.h"

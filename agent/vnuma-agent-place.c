@@ -6,10 +6,10 @@
 
 #include <string.h>
 
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 #include "agent/vnuma-agent-follow.h"
 #include "agent/vnuma-agent-plan.h"
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-sizing.h"
 

@@ -167,34 +167,13 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
     return g_steal_pointer(&output);
 }
 
-guint
-vnuma_agent_memory_node(const VnumaHost *host, guint node_id)
-{
-    const VnumaHostNode *home = vnuma_host_find_node(host, node_id);
-    guint best = node_id, best_distance = G_MAXUINT;
-
-    if (!home || home->memory_kib > 0)
-        return node_id;
-    for (guint i = 0; i < host->nodes->len; i++) {
-        const VnumaHostNode *node = host->nodes->pdata[i];
-        guint distance = vnuma_host_distance(host, node_id, node->id);
-
-        /* Ascending ids: the first at the shortest distance wins. */
-        if (node->memory_kib > 0 && distance < best_distance) {
-            best = node->id;
-            best_distance = distance;
-        }
-    }
-    return best;
-}
-
 VnumaCpuSet *
 vnuma_agent_memory_nodes(const VnumaHost *host, const VnumaAgentState *state)
 {
     VnumaCpuSet *nodes = vnuma_cpuset_new();
 
     for (guint c = 0; c < state->clients->len; c++)
-        vnuma_cpuset_add(nodes, vnuma_agent_memory_node(host,
+        vnuma_cpuset_add(nodes, vnuma_host_memory_node(host,
                          g_array_index(state->clients, VnumaAgentClient, c).home_node));
     return nodes;
 }

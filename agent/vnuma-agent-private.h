@@ -21,7 +21,7 @@
 
 #include "agent/vnuma-agent.h"
 #include "agent/vnuma-agent-plan.h"
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 #include "lib/vnuma-enum.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-ratelimit.h"

@@ -4,8 +4,8 @@
  * ones asked for by vnuma_agent_move(), are applied here. */
 #include "agent/vnuma-agent-private.h"
 
-#include "agent/vnuma-agent-demand.h"
-#include "agent/vnuma-agent-state.h"
+#include "lib/vnuma-demand.h"
+#include "xml/vnuma-record.h"
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-rebalance.h"
 
@@ -192,7 +192,7 @@ vnuma_agent_rebalance(VnumaAgent *agent, GPtrArray *domains)
     g_array_set_clear_func(refs, client_ref_clear);
     for (guint i = 0; i < n_nodes; i++) {
         guint id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-        guint memory_id = vnuma_agent_memory_node(agent->host, id);
+        guint memory_id = vnuma_host_memory_node(agent->host, id);
 
         nodes[i] = (VnumaRebalanceNode) {
             .id = id,

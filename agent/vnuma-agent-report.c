@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "agent/vnuma-agent-report.h"
 
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 #include "lib/vnuma-json.h"
 
 VnumaReportAction *

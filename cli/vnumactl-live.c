@@ -4,8 +4,8 @@
 #include <libvirt/virterror.h>
 #include <string.h>
 
-#include "agent/vnuma-agent-demand.h"
-#include "agent/vnuma-agent-numamaps.h"
+#include "lib/vnuma-demand.h"
+#include "probe/vnuma-numamaps.h"
 #include "lib/vnuma-cpuset.h"
 #include "lib/vnuma-error.h"
 #include "xml/vnuma-caps.h"

@@ -22,6 +22,11 @@ G_BEGIN_DECLS
  * node pair (exactly where a pair has few clients): its cost is linear
  * in clients (docs/BENCHMARKS.md, cost-bench). */
 
+/* The defaults of the agent's rebalance_period (s) and
+ * memory_migrate_rate (MiB/s), which the simulator runs with too. */
+#define VNUMA_REBALANCE_DEFAULT_PERIOD 2.0
+#define VNUMA_MEMORY_MIGRATE_DEFAULT_RATE 256.0
+
 typedef enum {
     VNUMA_MOVE_BALANCE,   /* relieve CPU contention */
     VNUMA_MOVE_LOCALITY,  /* go where the memory is */

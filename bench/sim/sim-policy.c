@@ -3,8 +3,7 @@
 
 #include <string.h>
 
-#include "agent/vnuma-agent-config.h"
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 #include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 
@@ -175,7 +174,7 @@ sample_vcpu_times(const Sim *sim, GPtrArray *clients)
 }
 
 /* One pass of the rebalancer on what vnumad measures, through its own
- * code (agent/vnuma-agent-demand.c): each vCPU's demand from two counter
+ * code (lib/vnuma-demand.c): each vCPU's demand from two counter
  * samples, summed per client; a VM sampled for the first time has no
  * demand yet and its clients are not candidates this pass. */
 static void
@@ -609,7 +608,7 @@ sim_policy_step(Sim *sim)
     case SIM_POLICY_VNUMA_BEFORE:
         if (due) {
             rebalance_vnuma(sim);
-            sim->next_pass = sim->t + VNUMA_AGENT_DEFAULT_PERIOD;
+            sim->next_pass = sim->t + VNUMA_REBALANCE_DEFAULT_PERIOD;
         }
         break;
     case SIM_POLICY_OPTIMUM:

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "agent/vnuma-agent-config.h"
 #include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-sizing.h"
 
@@ -505,7 +504,7 @@ sim_run(const VnumaHost *host, const SimTrace *trace, const SimOptions *options,
     sim.rand = g_rand_new_with_seed(42);
     sim.exact = TRUE;
     /* Memory follows a moved client at vnumad's default memory_migrate_rate. */
-    sim.migrate_kib_per_s = options->policy == SIM_POLICY_OPTIMUM ? 0 : VNUMA_AGENT_DEFAULT_MIGRATE_RATE * 1024.0;
+    sim.migrate_kib_per_s = options->policy == SIM_POLICY_OPTIMUM ? 0 : VNUMA_MEMORY_MIGRATE_DEFAULT_RATE * 1024.0;
     sim_policy_init(&sim);
     for (sim.t = 0; sim.t < trace->duration; sim.t++) {
         for (guint i = 0; i < trace->vms->len; i++) {

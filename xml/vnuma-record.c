@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent-numamaps.h"
+#include "probe/vnuma-numamaps.h"
 
 #include <string.h>
 
