@@ -11,6 +11,7 @@
 #include "agent/vnuma-agent-plan.h"
 #include "xml/vnuma-record.h"
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-locality.h"
 #include "lib/vnuma-sizing.h"
 
 static GPtrArray *
@@ -80,18 +81,7 @@ read_spread(VnumaAgent *agent, virDomainPtr dom, VnumaAgentDomain *d, guint vcpu
 static void
 keep_cells(VnumaAgentDomain *d, const VnumaRequest *request)
 {
-    d->cell_vcpus = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
-    d->cell_kib = g_array_new(FALSE, FALSE, sizeof(guint64));
-    for (guint i = 0; i < request->cells->len; i++) {
-        const VnumaCell *cell = request->cells->pdata[i];
-
-        g_ptr_array_add(d->cell_vcpus, vnuma_cpuset_copy(cell->vcpus));
-        g_array_append_val(d->cell_kib, cell->memory_kib);
-    }
-    if (!request->cells->len) {
-        g_ptr_array_add(d->cell_vcpus, vnuma_cpuset_new_range(0, MAX(request->vcpus, 1) - 1));
-        g_array_append_val(d->cell_kib, request->memory_kib);
-    }
+    vnuma_memory_cells(request, &d->cell_vcpus, &d->cell_kib);
     d->memory_kib = request->memory_kib;
     d->vcpus_current = request->current_vcpus;
 }

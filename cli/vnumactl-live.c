@@ -8,6 +8,7 @@
 #include "probe/vnuma-numamaps.h"
 #include "lib/vnuma-cpuset.h"
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-locality.h"
 #include "xml/vnuma-caps.h"
 #include "xml/vnuma-domain.h"
 #include "virt/vnuma-virt-error.h"
@@ -212,34 +213,54 @@ read_record(virDomainPtr dom, VnumactlDomain *d)
         d->record_error = g_strdup(error->message);
 }
 
-/* Memory per node from numa_maps, and the share of it on each client's
- * home node weighted by the client's memory, as the agent measures it. */
+/* The record's clients as lib/vnuma-locality.h wants them. */
+static GArray *
+record_clients(const VnumaAgentState *record)
+{
+    GArray *clients = g_array_new(FALSE, TRUE, sizeof(VnumaMemoryClient));
+
+    for (guint c = 0; c < record->clients->len; c++) {
+        const VnumaAgentClient *client = &g_array_index(record->clients, VnumaAgentClient, c);
+        VnumaMemoryClient mc = { client->vcpus, client->home_node, client->memory_kib };
+
+        g_array_append_val(clients, mc);
+    }
+    return clients;
+}
+
+/* Memory per node from numa_maps, and its locality as vnumad measures
+ * it (lib/vnuma-locality.h): per client from its own cells' mappings
+ * when they are told apart, a CPU-only home counting its memory node. */
 static void
 read_memory(VnumactlLive *live, VnumactlDomain *d)
 {
-    const VnumaAgentState *record = d->record;
-    guint64 total = 0, clients_kib = 0;
-    double local = 0;
+    g_autoptr(GPtrArray) regions = NULL;
+    g_autoptr(GPtrArray) cell_vcpus = NULL;
+    g_autoptr(GArray) cell_kib = NULL;
+    g_autoptr(GArray) ram = NULL;
+    g_autoptr(GArray) total = NULL;
+    g_autoptr(GArray) clients = NULL;
+    g_autoptr(GPtrArray) cells = g_ptr_array_new();
+    VnumaMemoryView view;
     pid_t pid;
 
     d->locality = -1;
     if (!live->read_numa_maps || !vnuma_qemu_pid_read(QEMU_RUN_DIR, d->name, &pid, NULL) ||
         !(d->memory = vnuma_numa_maps_read(pid, NULL)))
         return;
-    for (guint n = 0; n < d->memory->len; n++)
-        total += g_array_index(d->memory, guint64, n);
-    if (!record || !record->clients->len || !total)
+    if (!d->record || !d->record->clients->len || !live->host || !(regions = vnuma_mem_regions_read(pid, NULL)))
         return;
-    for (guint c = 0; c < record->clients->len; c++)
-        clients_kib += g_array_index(record->clients, VnumaAgentClient, c).memory_kib;
-    for (guint c = 0; c < record->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(record->clients, VnumaAgentClient, c);
-        g_autoptr(GArray) share = vnuma_client_memory(d->memory, client->memory_kib, clients_kib);
+    total = vnuma_mem_regions_total(regions);
+    vnuma_memory_cells(d->live, &cell_vcpus, &cell_kib);
+    ram = vnuma_guest_ram_match(regions, (const guint64 *) cell_kib->data, cell_kib->len);
+    for (guint i = 0; ram && i < ram->len; i++) {
+        gint r = g_array_index(ram, gint, i);
 
-        if (client->home_node < share->len)
-            local += (double) g_array_index(share, guint64, client->home_node);
+        g_ptr_array_add(cells, r < 0 ? NULL : ((VnumaMemRegion *) regions->pdata[r])->kib);
     }
-    d->locality = MIN(1.0, local / (double) total);
+    clients = record_clients(d->record);
+    view = (VnumaMemoryView) { total, cell_vcpus, ram ? cells : NULL };
+    d->locality = vnuma_memory_locality(live->host, &view, (const VnumaMemoryClient *) clients->data, clients->len);
 }
 
 static const char *

@@ -254,3 +254,19 @@ vnuma_guest_ram_match(const GPtrArray *regions, const guint64 *cell_kib, guint n
     }
     return match;
 }
+
+GArray *
+vnuma_mem_regions_total(const GPtrArray *regions)
+{
+    GArray *total = g_array_new(FALSE, TRUE, sizeof(guint64));
+
+    for (guint r = 0; r < regions->len; r++) {
+        const GArray *kib = ((const VnumaMemRegion *) regions->pdata[r])->kib;
+
+        if (total->len < kib->len)
+            g_array_set_size(total, kib->len);
+        for (guint n = 0; n < kib->len; n++)
+            g_array_index(total, guint64, n) += g_array_index(kib, guint64, n);
+    }
+    return total;
+}
