@@ -182,7 +182,8 @@ void
 vnuma_agent_rebalance(VnumaAgent *agent, GPtrArray *domains)
 {
     guint n_nodes = agent->host->nodes->len;
-    g_autofree VnumaRebalanceNode *nodes = g_new0(VnumaRebalanceNode, n_nodes);
+    g_autofree double *capacity = g_new0(double, MAX(n_nodes, 1));
+    g_autofree VnumaRebalanceNode *nodes = NULL;
     g_autoptr(GArray) clients = g_array_new(FALSE, TRUE, sizeof(VnumaRebalanceClient));
     g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(ClientRef));
     g_autoptr(GPtrArray) memory = g_ptr_array_new_with_free_func(g_free);
@@ -190,18 +191,9 @@ vnuma_agent_rebalance(VnumaAgent *agent, GPtrArray *domains)
     gint64 now = vnuma_agent_now_s();
 
     g_array_set_clear_func(refs, client_ref_clear);
-    for (guint i = 0; i < n_nodes; i++) {
-        guint id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-        guint memory_id = vnuma_host_memory_node(agent->host, id);
-
-        nodes[i] = (VnumaRebalanceNode) {
-            .id = id,
-            .capacity = vnuma_cpuset_count(agent->usable->pdata[i]),
-            /* A CPU-only node's clients keep their memory on its memory node. */
-            .cpu_only = memory_id != id,
-            .memory_node = (guint) MAX(vnuma_agent_node_index(agent->host, memory_id), 0),
-        };
-    }
+    for (guint i = 0; i < n_nodes; i++)
+        capacity[i] = vnuma_cpuset_count(agent->usable->pdata[i]);
+    nodes = vnuma_rebalance_nodes_new(agent->host, capacity);
     /* What domains the agent does not place use of a node is not there
      * for the clients it does. */
     for (guint i = 0; i < domains->len; i++) {

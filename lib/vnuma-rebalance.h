@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "lib/vnuma-enum.h"
+#include "lib/vnuma-host.h"
 
 G_BEGIN_DECLS
 
@@ -93,6 +94,12 @@ GArray *vnuma_rebalancer_pass(VnumaRebalancer *rebalancer,
 double vnuma_client_locality(const VnumaRebalanceClient *client, guint n_nodes);
 
 VNUMA_ENUM_DECL(vnuma_move_kind, VnumaMoveKind);
+
+/* The rebalancer's nodes for @host (g_free), in host->nodes order:
+ * @capacity usable CPUs per node index, and a CPU-only node's memory
+ * node (its clients' memory is there). The agent's and the simulator's
+ * input alike. */
+VnumaRebalanceNode *vnuma_rebalance_nodes_new(const VnumaHost *host, const double *capacity);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaRebalancer, vnuma_rebalancer_free)
 

@@ -121,7 +121,7 @@ place_vnuma(Sim *sim, GPtrArray *clients, VnumaLayout *layout)
 
 /* A client's memory per node as vnumad reads it from numa_maps: its own
  * cell's mapping when the VM's memory can be told apart by cell, else its
- * share of the whole VM's (agent/vnuma-agent-memory.c); the agent before
+ * share of the whole VM's (lib/vnuma-locality.c); the agent before
  * per-cell attribution always took the share. */
 static void
 agent_client_memory(const Sim *sim, const SimClient *client, guint64 *out)
@@ -180,14 +180,12 @@ sample_vcpu_times(const Sim *sim, GPtrArray *clients)
 static void
 rebalance_vnuma(Sim *sim)
 {
-    g_autofree VnumaRebalanceNode *nodes = g_new0(VnumaRebalanceNode, sim->n);
+    g_autofree VnumaRebalanceNode *nodes = vnuma_rebalance_nodes_new(sim->host, sim->cap);
     g_autoptr(GArray) rc = g_array_new(FALSE, TRUE, sizeof(VnumaRebalanceClient));
     g_autoptr(GPtrArray) owners = g_ptr_array_new();
     g_autoptr(GPtrArray) memory = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GArray) moves = NULL;
 
-    for (guint n = 0; n < sim->n; n++)
-        nodes[n] = (VnumaRebalanceNode) { ((VnumaHostNode *) sim->host->nodes->pdata[n])->id, sim->cap[n] };
     for (guint vm = 0; vm < sim->vm_clients->len; vm++) {
         GPtrArray *clients = sim->vm_clients->pdata[vm];
         GArray *before = sim->vm_times->pdata[vm];
