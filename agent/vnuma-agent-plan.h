@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 
 /* The agent's decisions about one domain, pure (no libvirt): the sizing
  * engine of lib/ and xml/ applied to the XML libvirt returned. The agent
- * (vnuma-agent.c) fetches and applies. */
+ * (vnuma-agent-place.c) fetches and applies. */
 
 typedef enum {
     /* libvirt's test driver reports domain type 'test'; with this flag
