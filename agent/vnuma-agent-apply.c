@@ -54,7 +54,7 @@ vnuma_agent_cpumap_new(const VnumaAgent *agent, const VnumaCpuSet *cpus)
 static const VnumaCpuSet *
 home_cpus(const VnumaAgent *agent, const VnumaAgentDomain *d, guint home_node)
 {
-    gint index = vnuma_agent_node_index(agent->host, home_node);
+    gint index = vnuma_host_node_index(agent->host, home_node);
 
     return index < 0 ? NULL : d->usable->pdata[index];
 }

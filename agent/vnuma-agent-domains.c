@@ -97,16 +97,6 @@ vnuma_agent_record_failure(VnumaAgent *agent, const char *domain, const char *uu
     va_end(args);
 }
 
-gint
-vnuma_agent_node_index(const VnumaHost *host, guint id)
-{
-    for (guint i = 0; i < host->nodes->len; i++) {
-        if (((const VnumaHostNode *) host->nodes->pdata[i])->id == id)
-            return (gint) i;
-    }
-    return -1;
-}
-
 gboolean
 vnuma_agent_in_scope(const VnumaAgent *agent, virDomainPtr dom)
 {
@@ -203,7 +193,7 @@ vnuma_agent_committed_loads(VnumaAgent *agent, const char *except)
         }
         for (guint c = 0; c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint index = vnuma_agent_node_index(agent->host, client->home_node);
+            gint index = vnuma_host_node_index(agent->host, client->home_node);
 
             if (index < 0)
                 continue;

@@ -23,7 +23,7 @@ node_loads(const VnumaAgent *agent, GPtrArray *domains, double *load, double *co
         }
         for (guint c = 0; vnuma_agent_placed(d) && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint index = vnuma_agent_node_index(agent->host, client->home_node);
+            gint index = vnuma_host_node_index(agent->host, client->home_node);
 
             if (index < 0)
                 continue;

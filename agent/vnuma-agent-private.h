@@ -180,8 +180,6 @@ void vnuma_agent_forget(VnumaAgent *agent, const char *uuid);
 /* Domains in UUID order, so passes and reports are deterministic. */
 GPtrArray *vnuma_agent_sorted_domains(VnumaAgent *agent);
 gboolean vnuma_agent_in_scope(const VnumaAgent *agent, virDomainPtr dom);
-/* Index of host node @id in host->nodes, or -1. */
-gint vnuma_agent_node_index(const VnumaHost *host, guint id);
 /* What the running domains but @except commit to each node. */
 GArray *vnuma_agent_committed_loads(VnumaAgent *agent, const char *except);
 /* CPUs an unplaced domain used on node index @n over the last period. */

@@ -133,7 +133,7 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
                  VnumaMoveKind kind, GError **error)
 {
     VnumaAgentDomain *d = g_hash_table_lookup(agent->domains, uuid);
-    gint to = agent->host ? vnuma_agent_node_index(agent->host, node_id) : -1;
+    gint to = agent->host ? vnuma_host_node_index(agent->host, node_id) : -1;
     g_autofree VnumaRebalanceNode *nodes = NULL;
     ClientRef ref = { (char *) uuid, client };
     VnumaMove move = { .kind = kind, .client = 0, .other = 0 };
@@ -149,7 +149,7 @@ vnuma_agent_move(VnumaAgent *agent, const char *uuid, guint client, guint node_i
     nodes = g_new0(VnumaRebalanceNode, n_nodes);
     for (guint i = 0; i < n_nodes; i++)
         nodes[i].id = ((VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-    move.from = (guint) MAX(vnuma_agent_node_index(agent->host,
+    move.from = (guint) MAX(vnuma_host_node_index(agent->host,
                                        g_array_index(d->state->clients, VnumaAgentClient, client).home_node), 0);
     move.to = (guint) to;
     if (agent->flags & VNUMA_AGENT_DRY_RUN)
@@ -207,7 +207,7 @@ vnuma_agent_rebalance(VnumaAgent *agent, GPtrArray *domains)
          * not a candidate this pass. */
         for (guint c = 0; vnuma_agent_placed(d) && d->demand && c < d->state->clients->len; c++) {
             const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-            gint home = vnuma_agent_node_index(agent->host, client->home_node);
+            gint home = vnuma_host_node_index(agent->host, client->home_node);
             guint64 *mem = memory_settled(d) ? vnuma_agent_client_memory(agent, d, c) : NULL;
             VnumaRebalanceClient rc = {
                 .id = d->client_base + c,

@@ -365,3 +365,13 @@ vnuma_host_memory_node(const VnumaHost *host, guint node_id)
     }
     return best;
 }
+
+gint
+vnuma_host_node_index(const VnumaHost *host, guint id)
+{
+    for (guint i = 0; i < host->nodes->len; i++) {
+        if (((const VnumaHostNode *) host->nodes->pdata[i])->id == id)
+            return (gint) i;
+    }
+    return -1;
+}

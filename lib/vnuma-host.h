@@ -84,6 +84,8 @@ char *vnuma_host_fingerprint(const VnumaHost *host);
  * the node itself, or for a node without memory (CPU-only), the
  * nearest one with memory (SLIT distance, then lowest id). */
 guint vnuma_host_memory_node(const VnumaHost *host, guint node_id);
+/* Index of node @id in host->nodes, or -1. */
+gint vnuma_host_node_index(const VnumaHost *host, guint id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaHost, vnuma_host_free)
 

@@ -90,16 +90,6 @@ vnuma_client_memory_by_index(const VnumaHost *host, const VnumaMemoryView *view,
     return by_index;
 }
 
-static gint
-node_index(const VnumaHost *host, guint id)
-{
-    for (guint i = 0; i < host->nodes->len; i++) {
-        if (((const VnumaHostNode *) host->nodes->pdata[i])->id == id)
-            return (gint) i;
-    }
-    return -1;
-}
-
 double
 vnuma_memory_locality(const VnumaHost *host, const VnumaMemoryView *view,
                       const VnumaMemoryClient *clients, guint n_clients)
@@ -110,7 +100,7 @@ vnuma_memory_locality(const VnumaHost *host, const VnumaMemoryView *view,
         return -1;
     for (guint c = 0; c < n_clients; c++) {
         g_autofree guint64 *mem = vnuma_client_memory_by_index(host, view, clients, n_clients, c);
-        gint index = node_index(host, vnuma_host_memory_node(host, clients[c].home_node));
+        gint index = vnuma_host_node_index(host, vnuma_host_memory_node(host, clients[c].home_node));
 
         for (guint i = 0; i < host->nodes->len; i++)
             total += mem[i];

@@ -57,16 +57,6 @@ vnuma_rebalancer_free(VnumaRebalancer *rebalancer)
     g_free(rebalancer);
 }
 
-static gint
-node_index(const VnumaHost *host, guint id)
-{
-    for (guint i = 0; i < host->nodes->len; i++) {
-        if (((const VnumaHostNode *) host->nodes->pdata[i])->id == id)
-            return (gint) i;
-    }
-    return -1;
-}
-
 VnumaRebalanceNode *
 vnuma_rebalance_nodes_new(const VnumaHost *host, const double *capacity)
 {
@@ -80,7 +70,7 @@ vnuma_rebalance_nodes_new(const VnumaHost *host, const double *capacity)
             .id = id,
             .capacity = capacity[i],
             .cpu_only = memory_id != id,
-            .memory_node = (guint) MAX(node_index(host, memory_id), 0),
+            .memory_node = (guint) MAX(vnuma_host_node_index(host, memory_id), 0),
         };
     }
     return nodes;
