@@ -70,38 +70,16 @@ vnuma_agent_measure_memory(VnumaAgent *agent, VnumaAgentDomain *d)
     d->regions = g_steal_pointer(&regions);
 }
 
-/* The clients as lib/vnuma-locality.h wants them; they point into
- * d->state, which outlives them. */
 static GArray *
 memory_clients(const VnumaAgentDomain *d)
 {
-    GArray *clients = g_array_new(FALSE, TRUE, sizeof(VnumaMemoryClient));
-
-    for (guint c = 0; c < d->state->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-        VnumaMemoryClient mc = { client->vcpus, client->home_node, client->memory_kib };
-
-        g_array_append_val(clients, mc);
-    }
-    return clients;
+    return vnuma_agent_state_memory_clients(d->state);
 }
 
-/* Each guest cell's backing mapping (its KiB per node), NULL where
- * none matched; NULL when numa_maps was not read. Points into d->regions. */
 static GPtrArray *
 cell_memory(const VnumaAgentDomain *d)
 {
-    GPtrArray *cells;
-
-    if (!d->ram)
-        return NULL;
-    cells = g_ptr_array_new();
-    for (guint i = 0; i < d->ram->len; i++) {
-        gint r = g_array_index(d->ram, gint, i);
-
-        g_ptr_array_add(cells, r < 0 ? NULL : ((VnumaMemRegion *) d->regions->pdata[r])->kib);
-    }
-    return cells;
+    return d->ram ? vnuma_guest_ram_kib(d->regions, d->ram) : NULL;
 }
 
 static gint

@@ -213,21 +213,6 @@ read_record(virDomainPtr dom, VnumactlDomain *d)
         d->record_error = g_strdup(error->message);
 }
 
-/* The record's clients as lib/vnuma-locality.h wants them. */
-static GArray *
-record_clients(const VnumaAgentState *record)
-{
-    GArray *clients = g_array_new(FALSE, TRUE, sizeof(VnumaMemoryClient));
-
-    for (guint c = 0; c < record->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(record->clients, VnumaAgentClient, c);
-        VnumaMemoryClient mc = { client->vcpus, client->home_node, client->memory_kib };
-
-        g_array_append_val(clients, mc);
-    }
-    return clients;
-}
-
 /* Memory per node from numa_maps, and its locality as vnumad measures
  * it (lib/vnuma-locality.h): per client from its own cells' mappings
  * when they are told apart, a CPU-only home counting its memory node. */
@@ -240,7 +225,7 @@ read_memory(VnumactlLive *live, VnumactlDomain *d)
     g_autoptr(GArray) ram = NULL;
     g_autoptr(GArray) total = NULL;
     g_autoptr(GArray) clients = NULL;
-    g_autoptr(GPtrArray) cells = g_ptr_array_new();
+    g_autoptr(GPtrArray) cells = NULL;
     VnumaMemoryView view;
     pid_t pid;
 
@@ -253,13 +238,9 @@ read_memory(VnumactlLive *live, VnumactlDomain *d)
     total = vnuma_mem_regions_total(regions);
     vnuma_memory_cells(d->live, &cell_vcpus, &cell_kib);
     ram = vnuma_guest_ram_match(regions, (const guint64 *) cell_kib->data, cell_kib->len);
-    for (guint i = 0; ram && i < ram->len; i++) {
-        gint r = g_array_index(ram, gint, i);
-
-        g_ptr_array_add(cells, r < 0 ? NULL : ((VnumaMemRegion *) regions->pdata[r])->kib);
-    }
-    clients = record_clients(d->record);
-    view = (VnumaMemoryView) { total, cell_vcpus, ram ? cells : NULL };
+    cells = vnuma_guest_ram_kib(regions, ram);
+    clients = vnuma_agent_state_memory_clients(d->record);
+    view = (VnumaMemoryView) { total, cell_vcpus, cells };
     d->locality = vnuma_memory_locality(live->host, &view, (const VnumaMemoryClient *) clients->data, clients->len);
 }
 

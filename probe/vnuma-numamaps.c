@@ -270,3 +270,19 @@ vnuma_mem_regions_total(const GPtrArray *regions)
     }
     return total;
 }
+
+GPtrArray *
+vnuma_guest_ram_kib(const GPtrArray *regions, const GArray *ram)
+{
+    GPtrArray *cells;
+
+    if (!ram)
+        return NULL;
+    cells = g_ptr_array_new();
+    for (guint i = 0; i < ram->len; i++) {
+        gint r = g_array_index(ram, gint, i);
+
+        g_ptr_array_add(cells, r < 0 ? NULL : ((VnumaMemRegion *) regions->pdata[r])->kib);
+    }
+    return cells;
+}

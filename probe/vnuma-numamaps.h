@@ -56,5 +56,8 @@ GArray *vnuma_mem_regions_total(const GPtrArray *regions);
  * client's memory.
  * Returns gint per cell: an index into @regions, or -1. */
 GArray *vnuma_guest_ram_match(const GPtrArray *regions, const guint64 *cell_kib, guint n_cells);
+/* Each cell's backing mapping's KiB per node id (const GArray *, owned
+ * by @regions), NULL for a cell @ram did not match; NULL without @ram. */
+GPtrArray *vnuma_guest_ram_kib(const GPtrArray *regions, const GArray *ram);
 
 G_END_DECLS

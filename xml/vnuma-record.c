@@ -220,3 +220,17 @@ vnuma_agent_state_format(const VnumaAgentState *state)
     g_string_append(out, "/></state>");
     return g_string_free(out, FALSE);
 }
+
+GArray *
+vnuma_agent_state_memory_clients(const VnumaAgentState *state)
+{
+    GArray *clients = g_array_new(FALSE, TRUE, sizeof(VnumaMemoryClient));
+
+    for (guint c = 0; c < state->clients->len; c++) {
+        const VnumaAgentClient *client = &g_array_index(state->clients, VnumaAgentClient, c);
+        VnumaMemoryClient mc = { client->vcpus, client->home_node, client->memory_kib };
+
+        g_array_append_val(clients, mc);
+    }
+    return clients;
+}

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "lib/vnuma-cpuset.h"
+#include "lib/vnuma-locality.h"
 #include "lib/vnuma-rebalance.h"
 
 G_BEGIN_DECLS
@@ -64,5 +65,9 @@ VnumaAgentState *vnuma_agent_state_parse(const char *xml, GError **error);
 char *vnuma_agent_state_format(const VnumaAgentState *state);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaAgentState, vnuma_agent_state_free)
+
+/* The record's clients as lib/vnuma-locality.h wants them
+ * (VnumaMemoryClient, pointing into @state, which must outlive them). */
+GArray *vnuma_agent_state_memory_clients(const VnumaAgentState *state);
 
 G_END_DECLS
