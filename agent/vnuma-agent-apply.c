@@ -11,20 +11,20 @@
 
 #include "lib/vnuma-error.h"
 
+VNUMA_ENUM_IMPL(vnuma_agent_fault, VnumaAgentFault, VNUMA_AGENT_FAULT_LAST,
+                "", "stop-before-apply", "stop-after-pins", "fail-record");
+
 VnumaAgentFault
 vnuma_agent_read_fault(void)
 {
-    static const char *const names[] = { "", "stop-before-apply", "stop-after-pins", "fail-record" };
     const char *value = getenv("VNUMA_AGENT_FAULT");
+    gint fault = value && value[0] ? vnuma_agent_fault_from_string(value) : -1;
 
-    for (guint i = 1; value && i < G_N_ELEMENTS(names); i++) {
-        if (g_str_equal(value, names[i])) {
-            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
-                             "test fault point armed: VNUMA_AGENT_FAULT=%s", value);
-            return (VnumaAgentFault) i;
-        }
-    }
-    return VNUMA_AGENT_FAULT_NONE;
+    if (fault <= VNUMA_AGENT_FAULT_NONE)
+        return VNUMA_AGENT_FAULT_NONE;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE",
+                     "test fault point armed: VNUMA_AGENT_FAULT=%s", value);
+    return (VnumaAgentFault) fault;
 }
 
 /* A fault point: the process stops itself, for a test to act meanwhile
@@ -54,7 +54,7 @@ vnuma_agent_cpumap_new(const VnumaAgent *agent, const VnumaCpuSet *cpus)
 static const VnumaCpuSet *
 home_cpus(const VnumaAgent *agent, const VnumaAgentDomain *d, guint home_node)
 {
-    gint index = vnuma_agent_node_index(agent->host, home_node);
+    gint index = vnuma_host_node_index(agent->host, home_node);
 
     return index < 0 ? NULL : d->usable->pdata[index];
 }
@@ -96,23 +96,6 @@ vcpu_offline(const VnumaAgentDomain *d, int vcpu)
     return d->vcpus_current > 0 && (guint) vcpu >= d->vcpus_current;
 }
 
-/* A failed libvirt call as @error. libvirt gives up waiting for a
- * domain another job holds (a start still finishing, a save) after 30 s
- * with VIR_ERR_OPERATION_TIMEOUT: that one is VNUMA_ERROR_BUSY, worth
- * trying again soon; anything else VNUMA_ERROR_IO. */
-static void G_GNUC_PRINTF(2, 3)
-set_libvirt_error(GError **error, const char *format, ...)
-{
-    VnumaErrorCode code = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT ? VNUMA_ERROR_BUSY : VNUMA_ERROR_IO;
-    g_autofree char *what = NULL;
-    va_list args;
-
-    va_start(args, format);
-    what = g_strdup_vprintf(format, args);
-    va_end(args);
-    g_set_error(error, VNUMA_ERROR, code, "%s: %s", what, vnuma_virt_error());
-}
-
 static gboolean
 pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, const VnumaAgentState *state,
           GError **error)
@@ -134,14 +117,14 @@ pin_vcpus(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d, const 
         VNUMA_CPUSET_FOREACH(client->vcpus, vcpu) {
             if (virDomainPinVcpuFlags(dom, (unsigned int) vcpu, map, agent->cpumap_len,
                                       agent->pin_flags) < 0 && !vcpu_offline(d, vcpu)) {
-                set_libvirt_error(error, "pinning vCPU %d", vcpu);
+                vnuma_virt_set_error(error, "pinning vCPU %d", vcpu);
                 return FALSE;
             }
         }
     }
     g_autofree unsigned char *map = vnuma_agent_cpumap_new(agent, emulator);
     if (virDomainPinEmulator(dom, map, agent->cpumap_len, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        set_libvirt_error(error, "pinning the emulator");
+        vnuma_virt_set_error(error, "pinning the emulator");
         return FALSE;
     }
     return TRUE;
@@ -165,7 +148,7 @@ vnuma_agent_set_nodeset(virDomainPtr dom, const VnumaCpuSet *nodes, gboolean num
                                VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE) == 0) &&
          virDomainSetNumaParameters(dom, params, n_params, VIR_DOMAIN_AFFECT_LIVE) == 0;
     if (!ok)
-        set_libvirt_error(error, "memory nodeset %s refused", nodeset);
+        vnuma_virt_set_error(error, "memory nodeset %s refused", nodeset);
     virTypedParamsFree(params, n_params);
     return ok;
 }
@@ -190,7 +173,7 @@ write_record(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentState *state, 
     }
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, record_xml, VNUMA_AGENT_PREFIX,
                              VNUMA_AGENT_NAMESPACE, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        set_libvirt_error(error, "saving the record");
+        vnuma_virt_set_error(error, "saving the record");
         return FALSE;
     }
     return TRUE;
@@ -215,7 +198,7 @@ vnuma_agent_save_record(VnumaAgent *agent, virDomainPtr dom, VnumaAgentState *st
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
 
     if (!xml) {
-        set_libvirt_error(error, "reading the pins back");
+        vnuma_virt_set_error(error, "reading the pins back");
         return FALSE;
     }
     g_free(state->pins_digest);
@@ -300,15 +283,13 @@ restore_snapshot(VnumaAgent *agent, virDomainPtr dom, const VnumaAgentDomain *d,
 
         if (virDomainPinVcpuFlags(dom, v, (unsigned char *) map, agent->cpumap_len, agent->pin_flags) < 0 &&
             !vcpu_offline(d, (int) v)) {
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring vCPU %u's pins: %s", v,
-                        vnuma_virt_error());
+            vnuma_virt_set_error(error, "restoring vCPU %u's pins", v);
             return FALSE;
         }
     }
     if (virDomainPinEmulator(dom, snap->emulator ? snap->emulator : all, agent->cpumap_len,
                              VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "restoring the emulator's pins: %s",
-                    vnuma_virt_error());
+        vnuma_virt_set_error(error, "restoring the emulator's pins");
         return FALSE;
     }
     if (nodeset_changed && snap->nodeset) {

@@ -3,12 +3,14 @@
 
 #include <glib.h>
 
+#include "lib/vnuma-rebalance.h"
+
 #include "lib/vnuma-policy.h"
 
 G_BEGIN_DECLS
 
-#define VNUMA_AGENT_DEFAULT_PERIOD 2.0
-#define VNUMA_AGENT_DEFAULT_MIGRATE_RATE 256.0   /* MiB/s */
+#define VNUMA_AGENT_DEFAULT_PERIOD VNUMA_REBALANCE_DEFAULT_PERIOD
+#define VNUMA_AGENT_DEFAULT_MIGRATE_RATE VNUMA_MEMORY_MIGRATE_DEFAULT_RATE
 
 /* vnumad's settings: the [vnuma] group of vnuma.conf that every front
  * end shares (sizing defaults, host_cpuset, memory_mode) plus the

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "agent/vnuma-agent-numamaps.h"
+#include "probe/vnuma-numamaps.h"
 #include "lib/vnuma-cpuset.h"
 
 G_BEGIN_DECLS

@@ -3,11 +3,12 @@
  * memory following a moved client at memory_migrate_rate (docs/agent.md). */
 #include "agent/vnuma-agent-private.h"
 
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 #include "agent/vnuma-agent-follow.h"
-#include "agent/vnuma-agent-numamaps.h"
+#include "probe/vnuma-numamaps.h"
 #include "agent/vnuma-agent-pages.h"
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-locality.h"
 
 #define QEMU_RUN_DIR "/run/libvirt/qemu"
 #define MIB_BYTES (1024.0 * 1024.0)
@@ -23,16 +24,6 @@ static void
 follow_span_clear(gpointer data)
 {
     vnuma_cpuset_free(((VnumaFollowSpan *) data)->allowed);
-}
-
-void
-vnuma_agent_follow_free(VnumaFollow *follow)
-{
-    if (!follow)
-        return;
-    if (follow->spans)
-        g_array_unref(follow->spans);
-    g_free(follow);
 }
 
 VnumaFollow *
@@ -74,57 +65,47 @@ vnuma_agent_measure_memory(VnumaAgent *agent, VnumaAgentDomain *d)
                          "MESSAGE", "%s: memory per node unknown: %s", d->name, error->message);
         return;
     }
-    d->memory = g_array_new(FALSE, TRUE, sizeof(guint64));
-    for (guint r = 0; r < regions->len; r++) {
-        const GArray *kib = ((const VnumaMemRegion *) regions->pdata[r])->kib;
-
-        if (d->memory->len < kib->len)
-            g_array_set_size(d->memory, kib->len);
-        for (guint n = 0; n < kib->len; n++)
-            g_array_index(d->memory, guint64, n) += g_array_index(kib, guint64, n);
-    }
+    d->memory = vnuma_mem_regions_total(regions);
     d->ram = vnuma_guest_ram_match(regions, (const guint64 *) d->cell_kib->data, d->cell_kib->len);
     d->regions = g_steal_pointer(&regions);
 }
 
-static guint64
-state_memory(const VnumaAgentState *state)
+static GArray *
+memory_clients(const VnumaAgentDomain *d)
 {
-    guint64 total = 0;
-
-    for (guint c = 0; c < state->clients->len; c++)
-        total += g_array_index(state->clients, VnumaAgentClient, c).memory_kib;
-    return total;
+    return vnuma_agent_state_memory_clients(d->state);
 }
 
-/* The client a guest cell belongs to: the one holding all its vCPUs;
- * -1 when the cell spans clients. */
+static GPtrArray *
+cell_memory(const VnumaAgentDomain *d)
+{
+    return d->ram ? vnuma_guest_ram_kib(d->regions, d->ram) : NULL;
+}
+
 static gint
 cell_owner(const VnumaAgentDomain *d, guint cell)
 {
-    for (guint c = 0; c < d->state->clients->len; c++) {
-        g_autoptr(VnumaCpuSet) rest = vnuma_cpuset_copy(d->cell_vcpus->pdata[cell]);
+    g_autoptr(GArray) clients = memory_clients(d);
 
-        vnuma_cpuset_subtract(rest, g_array_index(d->state->clients, VnumaAgentClient, c).vcpus);
-        if (vnuma_cpuset_is_empty(rest))
-            return (gint) c;
-    }
-    return -1;
+    return vnuma_memory_cell_owner(d->cell_vcpus->pdata[cell], (const VnumaMemoryClient *) clients->data,
+                                   clients->len);
 }
 
 /* Whether each client's memory can be told from numa_maps: every cell
- * matched to its backing mapping and owned by one client ("cells"); a
- * domain with one client and its RAM found counts too. */
+ * matched to its backing mapping and owned by one client ("cells"). */
 static gboolean
 cells_identified(const VnumaAgentDomain *d)
 {
+    g_autoptr(GArray) clients = NULL;
+    g_autoptr(GPtrArray) cells = NULL;
+    VnumaMemoryView view;
+
     if (!d->ram || !vnuma_agent_placed(d))
         return FALSE;
-    for (guint i = 0; i < d->ram->len; i++) {
-        if (g_array_index(d->ram, gint, i) < 0 || cell_owner(d, i) < 0)
-            return FALSE;
-    }
-    return TRUE;
+    clients = memory_clients(d);
+    cells = cell_memory(d);
+    view = (VnumaMemoryView) { d->memory, d->cell_vcpus, cells };
+    return vnuma_memory_by_cells(&view, (const VnumaMemoryClient *) clients->data, clients->len);
 }
 
 const char *
@@ -135,66 +116,30 @@ vnuma_agent_memory_source(const VnumaAgentDomain *d)
     return cells_identified(d) ? "cells" : "proportional";
 }
 
-/* The client's memory per node index, as the rebalancer wants it: the
- * mappings of its own cells when they are known, else its share of the
- * process's memory in proportion to its size; NULL when numa_maps was
- * not readable. */
 guint64 *
 vnuma_agent_client_memory(const VnumaAgent *agent, const VnumaAgentDomain *d, guint c)
 {
-    const VnumaAgentClient *client = &g_array_index(d->state->clients, VnumaAgentClient, c);
-    g_autoptr(GArray) share = NULL;
-    guint64 *by_index;
+    g_autoptr(GArray) clients = memory_clients(d);
+    g_autoptr(GPtrArray) cells = cell_memory(d);
+    VnumaMemoryView view = { d->memory, d->cell_vcpus, cells };
 
-    if (!d->memory)
-        return NULL;
-    if (cells_identified(d)) {
-        share = g_array_new(FALSE, TRUE, sizeof(guint64));
-        for (guint i = 0; i < d->ram->len; i++) {
-            gint r = g_array_index(d->ram, gint, i);
-            const GArray *kib = ((const VnumaMemRegion *) d->regions->pdata[r])->kib;
-
-            if (cell_owner(d, i) != (gint) c)
-                continue;
-            if (share->len < kib->len)
-                g_array_set_size(share, kib->len);
-            for (guint n = 0; n < kib->len; n++)
-                g_array_index(share, guint64, n) += g_array_index(kib, guint64, n);
-        }
-    } else {
-        share = vnuma_client_memory(d->memory, client->memory_kib, state_memory(d->state));
-    }
-    by_index = g_new0(guint64, agent->host->nodes->len);
-    for (guint i = 0; i < agent->host->nodes->len; i++) {
-        guint id = ((const VnumaHostNode *) agent->host->nodes->pdata[i])->id;
-
-        if (id < share->len)
-            by_index[i] = g_array_index(share, guint64, id);
-    }
-    return by_index;
+    return vnuma_client_memory_by_index(agent->host, &view, (const VnumaMemoryClient *) clients->data,
+                                        clients->len, c);
 }
 
-/* Fraction of the clients' measured memory on their home nodes' memory
- * nodes; -1 when unknown. */
 double
 vnuma_agent_locality(const VnumaAgent *agent, const VnumaAgentDomain *d)
 {
-    guint64 total = 0, local = 0;
+    g_autoptr(GArray) clients = NULL;
+    g_autoptr(GPtrArray) cells = NULL;
+    VnumaMemoryView view;
 
     if (!d->memory || !vnuma_agent_placed(d))
         return -1;
-    for (guint c = 0; c < d->state->clients->len; c++) {
-        g_autofree guint64 *mem = vnuma_agent_client_memory(agent, d, c);
-        guint home = vnuma_agent_memory_node(agent->host,
-                                             g_array_index(d->state->clients, VnumaAgentClient, c).home_node);
-        gint index = vnuma_agent_node_index(agent->host, home);
-
-        for (guint i = 0; i < agent->host->nodes->len; i++)
-            total += mem[i];
-        if (index >= 0)
-            local += mem[index];
-    }
-    return total ? MIN(1.0, (double) local / (double) total) : -1;
+    clients = memory_clients(d);
+    cells = cell_memory(d);
+    view = (VnumaMemoryView) { d->memory, d->cell_vcpus, cells };
+    return vnuma_memory_locality(agent->host, &view, (const VnumaMemoryClient *) clients->data, clients->len);
 }
 
 /* ---- memory following a move ---------------------------------------- */
@@ -228,7 +173,7 @@ vnuma_agent_follow_stop(VnumaAgent *agent, VnumaAgentDomain *d, const char *why)
     g_clear_pointer(&d->follow, vnuma_agent_follow_free);
     d->follow_stopped = TRUE;
     d->settle = FALSE;
-    vnuma_agent_record(agent, d->name, d->uuid, "memory", G_LOG_LEVEL_CRITICAL,
+    vnuma_agent_record_failure(agent, d->name, d->uuid, "memory",
            "invariant violated: %s; no longer following this domain's memory", copy);
 }
 
@@ -264,7 +209,7 @@ follow_resolve(VnumaAgent *agent, VnumaAgentDomain *d)
 
         if (r < 0)
             continue;
-        target = vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
+        target = vnuma_host_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
                                                                     MAX(owner, 0)).home_node);
         if (owner >= 0) {
             VnumaCpuSet *only = vnuma_cpuset_new();
@@ -345,7 +290,7 @@ spans_checked(VnumaAgent *agent, VnumaAgentDomain *d)
         gint r = d->ram && span->cell < d->ram->len ? g_array_index(d->ram, gint, span->cell) : -1;
         gint owner = cell_owner(d, span->cell);
         guint home = span->shared || owner < 0 ? (guint) span->target
-                     : vnuma_agent_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
+                     : vnuma_host_memory_node(agent->host, g_array_index(d->state->clients, VnumaAgentClient,
                                                                           owner).home_node);
         g_autoptr(GError) error = NULL;
 

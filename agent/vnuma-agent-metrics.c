@@ -7,7 +7,6 @@
 #include "agent/vnuma-agent-file.h"
 #include "lib/vnuma-error.h"
 
-static const char *const kind_names[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
 
 static void
 domain_clear(gpointer data)
@@ -133,10 +132,10 @@ format_domains(GString *out, const VnumaMetrics *m)
     for (guint i = 0; i < m->domains->len; i++) {
         const VnumaMetricsDomain *d = &g_array_index(m->domains, VnumaMetricsDomain, i);
 
-        for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++) {
+        for (guint k = 0; k < VNUMA_MOVE_KIND_LAST; k++) {
             domain_labels(out, "vnuma_domain_migrations_total", d);
             g_string_append_c(out, ',');
-            append_label(out, "kind", kind_names[k]);
+            append_label(out, "kind", vnuma_move_kind_to_string(k));
             g_string_append_c(out, '}');
             append_value(out, (double) d->state->migrations[k]);
         }

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 
 G_BEGIN_DECLS
 

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 #include "lib/vnuma-sizing.h"
 #include "xml/vnuma-domain.h"
@@ -75,7 +76,8 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
         vnuma_pinset_free(p->request->pins);
         p->request->pins = vnuma_pinset_new();
     }
-    layout = vnuma_sizing_run(host, settings, p->request);
+    layout = vnuma_pipeline_run(host, settings, p->request, loads, n_loads, NULL,
+                                p->resumed ? VNUMA_PIPELINE_SIZE_ONLY : 0);
     /* VDSM re-pins such a domain's vCPUs to its shared pool (oVirt's
      * cpuPolicy none): live pins from vnumad would fight it. */
     if (layout->managed && !layout->pin_vcpus)
@@ -87,10 +89,6 @@ vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const ch
         p->resumed = FALSE;
         p->recovered = FALSE;
         return g_steal_pointer(&p);
-    }
-    if (!p->resumed) {
-        vnuma_placement_run(host, layout, loads, n_loads);
-        vnuma_layout_finish(layout, host, p->request);
     }
     p->layout = g_steal_pointer(&layout);
     return g_steal_pointer(&p);
@@ -151,7 +149,7 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
         *skip = g_strdup("already sized (vnuma's record, for this host, matches its pins)");
         return NULL;
     }
-    layout = vnuma_sizing_run(host, settings, request);
+    layout = vnuma_pipeline_run(host, settings, request, NULL, 0, NULL, 0);
     if (!layout->managed) {
         *skip = g_strdup_printf("not managed: %s", layout->reason);
         return NULL;
@@ -165,8 +163,6 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
                          "record (one metadata element per namespace)");
         return NULL;
     }
-    vnuma_placement_run(host, layout, NULL, 0);
-    vnuma_layout_finish(layout, host, request);
     if (!(output = vnuma_domain_rewrite(src, request, layout, &output_len, error)))
         return NULL;
     if (output_len == len && memcmp(output, xml, len) == 0) {
@@ -176,34 +172,13 @@ vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings
     return g_steal_pointer(&output);
 }
 
-guint
-vnuma_agent_memory_node(const VnumaHost *host, guint node_id)
-{
-    const VnumaHostNode *home = vnuma_host_find_node(host, node_id);
-    guint best = node_id, best_distance = G_MAXUINT;
-
-    if (!home || home->memory_kib > 0)
-        return node_id;
-    for (guint i = 0; i < host->nodes->len; i++) {
-        const VnumaHostNode *node = host->nodes->pdata[i];
-        guint distance = vnuma_host_distance(host, node_id, node->id);
-
-        /* Ascending ids: the first at the shortest distance wins. */
-        if (node->memory_kib > 0 && distance < best_distance) {
-            best = node->id;
-            best_distance = distance;
-        }
-    }
-    return best;
-}
-
 VnumaCpuSet *
 vnuma_agent_memory_nodes(const VnumaHost *host, const VnumaAgentState *state)
 {
     VnumaCpuSet *nodes = vnuma_cpuset_new();
 
     for (guint c = 0; c < state->clients->len; c++)
-        vnuma_cpuset_add(nodes, vnuma_agent_memory_node(host,
+        vnuma_cpuset_add(nodes, vnuma_host_memory_node(host,
                          g_array_index(state->clients, VnumaAgentClient, c).home_node));
     return nodes;
 }

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-layout.h"
 #include "lib/vnuma-policy.h"
@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 
 /* The agent's decisions about one domain, pure (no libvirt): the sizing
  * engine of lib/ and xml/ applied to the XML libvirt returned. The agent
- * (vnuma-agent.c) fetches and applies. */
+ * (vnuma-agent-place.c) fetches and applies. */
 
 typedef enum {
     /* libvirt's test driver reports domain type 'test'; with this flag
@@ -68,10 +68,6 @@ char *vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *se
                                   const char *xml, gsize len, VnumaAgentPlanFlags flags,
                                   char **skip, GError **error);
 
-/* The host node that holds the memory of a client homed on @node_id:
- * the node itself, or for a node without memory (CPU-only), the
- * nearest one with memory (SLIT distance, then lowest id). */
-guint vnuma_agent_memory_node(const VnumaHost *host, guint node_id);
 
 /* The memory nodeset for @state: every client's memory node. */
 VnumaCpuSet *vnuma_agent_memory_nodes(const VnumaHost *host, const VnumaAgentState *state);

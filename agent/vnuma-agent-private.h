@@ -2,10 +2,17 @@
 #pragma once
 
 /* The agent's insides, shared by its modules (not installed, not for
- * other parts of vnuma): vnuma-agent.c (connection, domain table,
- * placement, rebalancing, the pass and the daemon), vnuma-agent-apply.c
- * (applying a state to a running domain, all or nothing) and
- * vnuma-agent-memory.c (memory per client, memory following a move). */
+ * other parts of vnuma). The modules, from the top down; each calls
+ * only the ones below it (no cycle):
+ *   vnuma-agent.c             its life, the pass, the daemon's loop
+ *   vnuma-agent-place.c       placement, sizing on define, events
+ *   vnuma-agent-measure.c     CPU demand, hot-added vCPUs
+ *   vnuma-agent-rebalance.c   the rebalancer's input, its moves applied
+ *   vnuma-agent-outputs.c     metrics file and report
+ *   vnuma-agent-memory.c      memory per client, memory following a move
+ *   vnuma-agent-apply.c       a state applied to a running domain, all or nothing
+ *   vnuma-agent-domains.c     the domain table, the action log
+ *   vnuma-agent-connection.c  libvirt: connection, host, driver, events */
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
@@ -14,9 +21,11 @@
 
 #include "agent/vnuma-agent.h"
 #include "agent/vnuma-agent-plan.h"
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
+#include "lib/vnuma-enum.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-ratelimit.h"
+#include "virt/vnuma-virt-error.h"
 
 G_BEGIN_DECLS
 
@@ -28,7 +37,9 @@ typedef enum {
     VNUMA_AGENT_FAULT_STOP_BEFORE_APPLY,     /* SIGSTOP itself after deciding, before changing anything */
     VNUMA_AGENT_FAULT_STOP_AFTER_PINS,       /* SIGSTOP itself after the pins, before nodeset and record */
     VNUMA_AGENT_FAULT_FAIL_RECORD,           /* the final record write fails as if libvirt refused it */
+    VNUMA_AGENT_FAULT_LAST
 } VnumaAgentFault;
+VNUMA_ENUM_DECL(vnuma_agent_fault, VnumaAgentFault);
 
 /* Memory following a moved client (memory_migrate_rate): one span per
  * guest RAM mapping to walk, pages off @allowed going to @target. */
@@ -119,18 +130,22 @@ struct _VnumaAgent {
     char *report;
 
     GMainContext *context;
+    GSourceFunc dispatch;        /* runs a Handoff on the context (vnuma-agent.c) */
     GSource *pass_source;
     GSource *reconnect_source;
     guint backoff;
 };
 
-static inline const char *
-vnuma_virt_error(void)
-{
-    const char *message = virGetLastErrorMessage();
-
-    return message ? message : "unknown libvirt error";
-}
+/* A lifecycle event or the connection's close, from libvirt's event
+ * thread to the agent's context. */
+typedef struct {
+    VnumaAgent *agent;
+    gint generation;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    int event;
+    int detail;
+    gboolean closed;
+} Handoff;
 
 static inline gboolean
 vnuma_agent_placed(const VnumaAgentDomain *d)
@@ -138,17 +153,72 @@ vnuma_agent_placed(const VnumaAgentDomain *d)
     return d->managed && d->state != NULL;
 }
 
-/* Index of host node @id in host->nodes, or -1. */
-gint vnuma_agent_node_index(const VnumaHost *host, guint id);
+static inline gint64
+vnuma_agent_now_s(void)
+{
+    return g_get_real_time() / G_USEC_PER_SEC;
+}
 
-/* Logs through glib's structured logging (journald fields VNUMA_DOMAIN,
- * VNUMA_ACTION) and keeps the action for the pass report; CRITICAL
- * marks a failed action. */
-void vnuma_agent_record(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
-                        GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF(6, 7);
+/* ---- vnuma-agent-connection.c ---- */
 
+gboolean vnuma_agent_read_host(VnumaAgent *agent, GError **error);
+void vnuma_agent_read_driver(VnumaAgent *agent);
+void vnuma_agent_disconnect(VnumaAgent *agent);
+/* After a failed call: is the connection still there? */
+gboolean vnuma_agent_connection_alive(VnumaAgent *agent);
 /* After a failed call on @dom: did it stop or vanish meanwhile? */
 gboolean vnuma_agent_domain_gone(VnumaAgent *agent, virDomainPtr dom);
+/* Registers for lifecycle events and the close; each is handed to
+ * @dispatch (a Handoff) on the agent's context. */
+gboolean vnuma_agent_watch(VnumaAgent *agent, GSourceFunc dispatch);
+
+/* ---- vnuma-agent-domains.c ---- */
+
+void vnuma_agent_domain_free(gpointer data);
+VnumaAgentDomain *vnuma_agent_domain_add(VnumaAgent *agent, const char *uuid, const char *name);
+void vnuma_agent_forget(VnumaAgent *agent, const char *uuid);
+/* Domains in UUID order, so passes and reports are deterministic. */
+GPtrArray *vnuma_agent_sorted_domains(VnumaAgent *agent);
+gboolean vnuma_agent_in_scope(const VnumaAgent *agent, virDomainPtr dom);
+/* What the running domains but @except commit to each node. */
+GArray *vnuma_agent_committed_loads(VnumaAgent *agent, const char *except);
+/* CPUs an unplaced domain used on node index @n over the last period. */
+double vnuma_agent_unplaced_load(const VnumaAgentDomain *d, guint n);
+void vnuma_agent_follow_free(VnumaFollow *follow);
+
+/* Logs through glib's structured logging (journald fields VNUMA_DOMAIN,
+ * VNUMA_ACTION) and keeps the action for the pass report. */
+void vnuma_agent_record(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
+                        GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF(6, 7);
+/* The same for an action that failed: counted, logged as a warning. */
+void vnuma_agent_record_failure(VnumaAgent *agent, const char *domain, const char *uuid, const char *action,
+                                const char *format, ...) G_GNUC_PRINTF(5, 6);
+/* A failed libvirt step on @dom: forgets a domain that vanished,
+ * records a failure otherwise. */
+void vnuma_agent_step_failed(VnumaAgent *agent, virDomainPtr dom, const char *name, const char *uuid,
+                             const char *action, const char *message);
+
+/* ---- vnuma-agent-place.c ---- */
+
+/* Places every running domain the table does not know yet and forgets
+ * the ones that are gone. */
+gboolean vnuma_agent_sync_running(VnumaAgent *agent, GError **error);
+gboolean vnuma_agent_sweep_definitions(VnumaAgent *agent, GError **error);
+
+/* ---- vnuma-agent-measure.c ---- */
+
+void vnuma_agent_measure_cpu(VnumaAgent *agent);
+
+/* ---- vnuma-agent-rebalance.c ---- */
+
+void vnuma_agent_rebalance(VnumaAgent *agent, GPtrArray *domains);
+
+/* ---- vnuma-agent-outputs.c ---- */
+
+/* VnumaMetricsNode per host node index. */
+GArray *vnuma_agent_node_metrics(const VnumaAgent *agent, GPtrArray *domains);
+void vnuma_agent_write_metrics(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes);
+void vnuma_agent_build_report(VnumaAgent *agent, GPtrArray *domains, const GArray *nodes);
 
 /* ---- vnuma-agent-apply.c ---- */
 
@@ -181,7 +251,6 @@ guint64 *vnuma_agent_client_memory(const VnumaAgent *agent, const VnumaAgentDoma
 /* Fraction of the clients' memory on their home nodes' memory nodes; -1 unknown. */
 double vnuma_agent_locality(const VnumaAgent *agent, const VnumaAgentDomain *d);
 VnumaFollow *vnuma_agent_follow_new(const VnumaAgent *agent, const char *cause);
-void vnuma_agent_follow_free(VnumaFollow *follow);
 /* Whether pages follow this domain's moves at a bounded rate. */
 gboolean vnuma_agent_follows_memory(const VnumaAgent *agent, const VnumaAgentDomain *d);
 /* After a placement or resume (d->settle), once memory is measured:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "agent/vnuma-agent-report.h"
 
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 #include "lib/vnuma-json.h"
 
 VnumaReportAction *
@@ -53,7 +53,6 @@ report_client(VnumaJson *json, const VnumaReportDomain *d, guint c)
 static void
 report_domain(VnumaJson *json, const VnumaReportDomain *d)
 {
-    static const char *const kinds[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
 
     vnuma_json_begin_object(json);
     vnuma_json_member_string(json, "name", d->name);
@@ -72,8 +71,8 @@ report_domain(VnumaJson *json, const VnumaReportDomain *d)
     vnuma_json_member_uint(json, "memory_moved_kib", d->memory_moved_kib);
     vnuma_json_key(json, "migrations");
     vnuma_json_begin_object(json);
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
-        vnuma_json_member_uint(json, kinds[k], d->state ? d->state->migrations[k] : 0);
+    for (guint k = 0; k < VNUMA_MOVE_KIND_LAST; k++)
+        vnuma_json_member_uint(json, vnuma_move_kind_to_string(k), d->state ? d->state->migrations[k] : 0);
     vnuma_json_end_object(json);
     vnuma_json_key(json, "warnings");
     vnuma_json_begin_array(json);

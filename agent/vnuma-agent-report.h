@@ -4,7 +4,7 @@
 #include <glib.h>
 
 #include "agent/vnuma-agent-metrics.h"
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 
 G_BEGIN_DECLS
 

@@ -15,7 +15,7 @@ G_BEGIN_DECLS
  * and every rebalance_period measures vCPU time and memory per node,
  * asks the rebalancer (lib/vnuma-rebalance.h) for moves and applies
  * them. Its per-domain state lives in the domains' live metadata
- * (agent/vnuma-agent-state.h), so a restart resumes without a database.
+ * (xml/vnuma-record.h), so a restart resumes without a database.
  *
  * Everything here runs in the thread that owns the main context; libvirt
  * callbacks from the event thread are handed over (vnuma-agent-events.h). */

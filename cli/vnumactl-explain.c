@@ -9,7 +9,6 @@
 #include "lib/vnuma-cpuset.h"
 #include "lib/vnuma-json.h"
 
-static const char *const move_kinds[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
 
 static char *
 format_time(gint64 epoch)
@@ -117,8 +116,8 @@ json_agent(VnumaJson *json, const VnumactlDomain *d)
     vnuma_json_member_int_or_null(json, "placed", d->record ? d->record->placed : -1);
     vnuma_json_key(json, "migrations");
     vnuma_json_begin_object(json);
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
-        vnuma_json_member_uint(json, move_kinds[k], d->record ? d->record->migrations[k] : 0);
+    for (guint k = 0; k < VNUMA_MOVE_KIND_LAST; k++)
+        vnuma_json_member_uint(json, vnuma_move_kind_to_string(k), d->record ? d->record->migrations[k] : 0);
     vnuma_json_member_uint(json, "total", d->record ? vnuma_agent_state_migrations_total(d->record) : 0);
     vnuma_json_end_object(json);
 }
@@ -260,10 +259,10 @@ explain_text(const VnumactlLive *live, const VnumactlDomain *d)
     text_pins(out, d);
     text_memory(out, d);
     g_string_append(out, "NMIG (migrations by vnumad):");
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
-        g_string_append_printf(out, " %s %" G_GUINT64_FORMAT "%s", move_kinds[k],
+    for (guint k = 0; k < VNUMA_MOVE_KIND_LAST; k++)
+        g_string_append_printf(out, " %s %" G_GUINT64_FORMAT "%s", vnuma_move_kind_to_string(k),
                                d->record ? d->record->migrations[k] : 0,
-                               k + 1 < VNUMA_AGENT_MOVE_KINDS ? "," : "\n");
+                               k + 1 < VNUMA_MOVE_KIND_LAST ? "," : "\n");
     for (const char *const *w = d->plan ? vnuma_plan_warnings(d->plan) : NULL; w && *w; w++)
         g_string_append_printf(out, "warning: %s\n", *w);
     return g_string_free(g_steal_pointer(&out), FALSE);

@@ -4,12 +4,14 @@
 #include <libvirt/virterror.h>
 #include <string.h>
 
-#include "agent/vnuma-agent-demand.h"
-#include "agent/vnuma-agent-numamaps.h"
+#include "lib/vnuma-demand.h"
+#include "probe/vnuma-numamaps.h"
 #include "lib/vnuma-cpuset.h"
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-locality.h"
 #include "xml/vnuma-caps.h"
 #include "xml/vnuma-domain.h"
+#include "virt/vnuma-virt-error.h"
 #include "xml/vnuma-xmlutil.h"
 
 #define QEMU_RUN_DIR "/run/libvirt/qemu"
@@ -28,9 +30,7 @@ quiet(void *opaque, virErrorPtr err)
 static gboolean
 libvirt_failed(GError **error, const char *what)
 {
-    const char *message = virGetLastErrorMessage();
-
-    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "%s: %s", what, message ? message : "failed");
+    vnuma_virt_set_error(error, "%s", what);
     return FALSE;
 }
 
@@ -213,34 +213,35 @@ read_record(virDomainPtr dom, VnumactlDomain *d)
         d->record_error = g_strdup(error->message);
 }
 
-/* Memory per node from numa_maps, and the share of it on each client's
- * home node weighted by the client's memory, as the agent measures it. */
+/* Memory per node from numa_maps, and its locality as vnumad measures
+ * it (lib/vnuma-locality.h): per client from its own cells' mappings
+ * when they are told apart, a CPU-only home counting its memory node. */
 static void
 read_memory(VnumactlLive *live, VnumactlDomain *d)
 {
-    const VnumaAgentState *record = d->record;
-    guint64 total = 0, clients_kib = 0;
-    double local = 0;
+    g_autoptr(GPtrArray) regions = NULL;
+    g_autoptr(GPtrArray) cell_vcpus = NULL;
+    g_autoptr(GArray) cell_kib = NULL;
+    g_autoptr(GArray) ram = NULL;
+    g_autoptr(GArray) total = NULL;
+    g_autoptr(GArray) clients = NULL;
+    g_autoptr(GPtrArray) cells = NULL;
+    VnumaMemoryView view;
     pid_t pid;
 
     d->locality = -1;
     if (!live->read_numa_maps || !vnuma_qemu_pid_read(QEMU_RUN_DIR, d->name, &pid, NULL) ||
         !(d->memory = vnuma_numa_maps_read(pid, NULL)))
         return;
-    for (guint n = 0; n < d->memory->len; n++)
-        total += g_array_index(d->memory, guint64, n);
-    if (!record || !record->clients->len || !total)
+    if (!d->record || !d->record->clients->len || !live->host || !(regions = vnuma_mem_regions_read(pid, NULL)))
         return;
-    for (guint c = 0; c < record->clients->len; c++)
-        clients_kib += g_array_index(record->clients, VnumaAgentClient, c).memory_kib;
-    for (guint c = 0; c < record->clients->len; c++) {
-        const VnumaAgentClient *client = &g_array_index(record->clients, VnumaAgentClient, c);
-        g_autoptr(GArray) share = vnuma_client_memory(d->memory, client->memory_kib, clients_kib);
-
-        if (client->home_node < share->len)
-            local += (double) g_array_index(share, guint64, client->home_node);
-    }
-    d->locality = MIN(1.0, local / (double) total);
+    total = vnuma_mem_regions_total(regions);
+    vnuma_memory_cells(d->live, &cell_vcpus, &cell_kib);
+    ram = vnuma_guest_ram_match(regions, (const guint64 *) cell_kib->data, cell_kib->len);
+    cells = vnuma_guest_ram_kib(regions, ram);
+    clients = vnuma_agent_state_memory_clients(d->record);
+    view = (VnumaMemoryView) { total, cell_vcpus, cells };
+    d->locality = vnuma_memory_locality(live->host, &view, (const VnumaMemoryClient *) clients->data, clients->len);
 }
 
 static const char *

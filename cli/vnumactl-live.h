@@ -4,7 +4,7 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-request.h"
 #include "plugin/vnuma.h"

@@ -344,3 +344,34 @@ vnuma_host_fingerprint(const VnumaHost *host)
     digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
     return g_strndup(digest, 16);
 }
+
+guint
+vnuma_host_memory_node(const VnumaHost *host, guint node_id)
+{
+    const VnumaHostNode *home = vnuma_host_find_node(host, node_id);
+    guint best = node_id, best_distance = G_MAXUINT;
+
+    if (!home || home->memory_kib > 0)
+        return node_id;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+        guint distance = vnuma_host_distance(host, node_id, node->id);
+
+        /* Ascending ids: the first at the shortest distance wins. */
+        if (node->memory_kib > 0 && distance < best_distance) {
+            best = node->id;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+gint
+vnuma_host_node_index(const VnumaHost *host, guint id)
+{
+    for (guint i = 0; i < host->nodes->len; i++) {
+        if (((const VnumaHostNode *) host->nodes->pdata[i])->id == id)
+            return (gint) i;
+    }
+    return -1;
+}

@@ -80,6 +80,13 @@ char *vnuma_host_describe(const VnumaHost *host);
  * vnuma stamp so a later plan knows whether it runs on the same shape. */
 char *vnuma_host_fingerprint(const VnumaHost *host);
 
+/* The host node that holds the memory of a client homed on @node_id:
+ * the node itself, or for a node without memory (CPU-only), the
+ * nearest one with memory (SLIT distance, then lowest id). */
+guint vnuma_host_memory_node(const VnumaHost *host, guint node_id);
+/* Index of node @id in host->nodes, or -1. */
+gint vnuma_host_node_index(const VnumaHost *host, guint id);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaHost, vnuma_host_free)
 
 G_END_DECLS

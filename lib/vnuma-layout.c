@@ -273,20 +273,5 @@ vnuma_layout_to_stamp(const VnumaLayout *layout)
     return stamp;
 }
 
-const char *
-vnuma_sized_by_to_string(VnumaSizedBy sized_by)
-{
-    switch (sized_by) {
-    case VNUMA_SIZED_BY_CORES_PER_SOCKET:
-        return "coresPerSocket";
-    case VNUMA_SIZED_BY_OWNER_CELLS:
-        return "owner-cells";
-    case VNUMA_SIZED_BY_RECORD:
-        return "record";
-    case VNUMA_SIZED_BY_OWNER_TOPOLOGY:
-        return "owner-topology";
-    case VNUMA_SIZED_BY_CLIENT_LIMIT:
-    default:
-        return "client-limit";
-    }
-}
+VNUMA_ENUM_IMPL(vnuma_sized_by, VnumaSizedBy, VNUMA_SIZED_BY_LAST,
+                "client-limit", "coresPerSocket", "owner-cells", "record", "owner-topology");

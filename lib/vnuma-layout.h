@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "lib/vnuma-enum.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-policy.h"
 #include "lib/vnuma-request.h"
@@ -20,6 +21,7 @@ typedef enum {
     VNUMA_SIZED_BY_OWNER_CELLS,      /* rule 8 */
     VNUMA_SIZED_BY_RECORD,           /* rule 10, autosize=once */
     VNUMA_SIZED_BY_OWNER_TOPOLOGY,   /* the domain's own <topology>, cut on whole sockets */
+    VNUMA_SIZED_BY_LAST
 } VnumaSizedBy;
 
 /* A NUMA client (ESXi's PPD): vCPUs placed as a unit on one home node. */
@@ -88,7 +90,7 @@ void vnuma_layout_finish(VnumaLayout *layout, const VnumaHost *host, const Vnuma
 /* The record vnuma keeps in the domain (<vnuma:layout>). */
 VnumaStamp *vnuma_layout_to_stamp(const VnumaLayout *layout);
 
-const char *vnuma_sized_by_to_string(VnumaSizedBy sized_by);
+VNUMA_ENUM_DECL(vnuma_sized_by, VnumaSizedBy);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaLayout, vnuma_layout_free)
 

@@ -61,30 +61,24 @@ parse_count(const char *name, const char *value, guint min, guint *out, GError *
     return TRUE;
 }
 
-static gboolean
-parse_choice(const char *name, const char *value, const char *const *choices, guint *out,
-             GError **error)
+static void
+set_choice_error(const char *name, const char *value, char *choices, GError **error)
 {
-    for (guint i = 0; choices[i]; i++) {
-        if (g_str_equal(value, choices[i])) {
-            *out = i;
-            return TRUE;
-        }
-    }
-    g_autofree char *list = g_strjoinv(" or ", (char **) choices);
-    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
-                "%s='%s' is not %s", name, value, list);
-    return FALSE;
+    g_autofree char *list = choices;
+
+    g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "%s='%s' is not %s", name, value, list);
 }
+
+VNUMA_ENUM_IMPL(vnuma_autosize, VnumaAutosize, VNUMA_AUTOSIZE_LAST, "once", "always");
+VNUMA_ENUM_IMPL(vnuma_topology_mode, VnumaTopologyMode, VNUMA_TOPOLOGY_LAST, "align", "keep");
+VNUMA_ENUM_IMPL(vnuma_memory_mode, VnumaMemoryMode, VNUMA_MEMORY_MODE_LAST, "restrictive", "strict");
 
 gboolean
 vnuma_policy_set(VnumaPolicy *policy, const char *name, const char *value, GError **error)
 {
-    static const char *const autosize[] = { "once", "always", NULL };
-    static const char *const topology[] = { "align", "keep", NULL };
     VnumaPolicy next = *policy;
     g_autofree char *text = g_strstrip(g_strdup(value ? value : ""));
-    guint choice;
+    gint choice;
 
     if (g_str_equal(name, "managed")) {
         if (!parse_bool(name, text, &next.managed, error))
@@ -103,12 +97,16 @@ vnuma_policy_set(VnumaPolicy *policy, const char *name, const char *value, GErro
         if (!parse_count(name, text, 1, &next.vcpu_min, error))
             return FALSE;
     } else if (g_str_equal(name, "autosize")) {
-        if (!parse_choice(name, text, autosize, &choice, error))
+        if ((choice = vnuma_autosize_from_string(text)) < 0) {
+            set_choice_error(name, text, vnuma_autosize_join(" or "), error);
             return FALSE;
+        }
         next.autosize = (VnumaAutosize) choice;
     } else if (g_str_equal(name, "topology")) {
-        if (!parse_choice(name, text, topology, &choice, error))
+        if ((choice = vnuma_topology_mode_from_string(text)) < 0) {
+            set_choice_error(name, text, vnuma_topology_mode_join(" or "), error);
             return FALSE;
+        }
         next.topology = (VnumaTopologyMode) choice;
     } else {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "unknown attribute '%s'", name);
@@ -118,32 +116,15 @@ vnuma_policy_set(VnumaPolicy *policy, const char *name, const char *value, GErro
     return TRUE;
 }
 
-const char *
-vnuma_autosize_to_string(VnumaAutosize autosize)
-{
-    return autosize == VNUMA_AUTOSIZE_ALWAYS ? "always" : "once";
-}
-
-const char *
-vnuma_topology_mode_to_string(VnumaTopologyMode mode)
-{
-    return mode == VNUMA_TOPOLOGY_KEEP ? "keep" : "align";
-}
-
-const char *
-vnuma_memory_mode_to_string(VnumaMemoryMode mode)
-{
-    return mode == VNUMA_MEMORY_MODE_STRICT ? "strict" : "restrictive";
-}
-
 gboolean
-vnuma_memory_mode_from_string(const char *text, VnumaMemoryMode *mode, GError **error)
+vnuma_memory_mode_parse(const char *text, VnumaMemoryMode *mode, GError **error)
 {
-    static const char *const modes[] = { "restrictive", "strict", NULL };
-    guint choice;
+    gint choice = vnuma_memory_mode_from_string(text);
 
-    if (!parse_choice("memory_mode", text, modes, &choice, error))
+    if (choice < 0) {
+        set_choice_error("memory_mode", text, vnuma_memory_mode_join(" or "), error);
         return FALSE;
+    }
     *mode = (VnumaMemoryMode) choice;
     return TRUE;
 }

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "lib/vnuma-enum.h"
+
 #include "lib/vnuma-cpuset.h"
 
 G_BEGIN_DECLS
@@ -14,16 +16,19 @@ G_BEGIN_DECLS
 typedef enum {
     VNUMA_AUTOSIZE_ONCE,
     VNUMA_AUTOSIZE_ALWAYS,
+    VNUMA_AUTOSIZE_LAST
 } VnumaAutosize;
 
 typedef enum {
     VNUMA_TOPOLOGY_ALIGN,
     VNUMA_TOPOLOGY_KEEP,
+    VNUMA_TOPOLOGY_LAST
 } VnumaTopologyMode;
 
 typedef enum {
     VNUMA_MEMORY_MODE_RESTRICTIVE,
     VNUMA_MEMORY_MODE_STRICT,
+    VNUMA_MEMORY_MODE_LAST
 } VnumaMemoryMode;
 
 typedef struct {
@@ -53,10 +58,11 @@ gboolean vnuma_policy_set(VnumaPolicy *policy, const char *name, const char *val
 /* The attribute names vnuma_policy_set() knows, NULL-terminated. */
 const char *const *vnuma_policy_attribute_names(void);
 
-const char *vnuma_autosize_to_string(VnumaAutosize autosize);
-const char *vnuma_topology_mode_to_string(VnumaTopologyMode mode);
-const char *vnuma_memory_mode_to_string(VnumaMemoryMode mode);
-gboolean vnuma_memory_mode_from_string(const char *text, VnumaMemoryMode *mode, GError **error);
+VNUMA_ENUM_DECL(vnuma_autosize, VnumaAutosize);
+VNUMA_ENUM_DECL(vnuma_topology_mode, VnumaTopologyMode);
+VNUMA_ENUM_DECL(vnuma_memory_mode, VnumaMemoryMode);
+/* memory_mode=@text of a configuration file. */
+gboolean vnuma_memory_mode_parse(const char *text, VnumaMemoryMode *mode, GError **error);
 
 void vnuma_settings_init(VnumaSettings *settings);
 void vnuma_settings_clear(VnumaSettings *settings);

@@ -57,19 +57,27 @@ vnuma_rebalancer_free(VnumaRebalancer *rebalancer)
     g_free(rebalancer);
 }
 
-const char *
-vnuma_move_kind_to_string(VnumaMoveKind kind)
+VnumaRebalanceNode *
+vnuma_rebalance_nodes_new(const VnumaHost *host, const double *capacity)
 {
-    switch (kind) {
-    case VNUMA_MOVE_LOCALITY:
-        return "locality";
-    case VNUMA_MOVE_SWAP:
-        return "swap";
-    case VNUMA_MOVE_BALANCE:
-    default:
-        return "balance";
+    VnumaRebalanceNode *nodes = g_new0(VnumaRebalanceNode, MAX(host->nodes->len, 1));
+
+    for (guint i = 0; i < host->nodes->len; i++) {
+        guint id = ((const VnumaHostNode *) host->nodes->pdata[i])->id;
+        guint memory_id = vnuma_host_memory_node(host, id);
+
+        nodes[i] = (VnumaRebalanceNode) {
+            .id = id,
+            .capacity = capacity[i],
+            .cpu_only = memory_id != id,
+            .memory_node = (guint) MAX(vnuma_host_node_index(host, memory_id), 0),
+        };
     }
+    return nodes;
 }
+
+/* Also the names of the record's, the metrics' and the report's counts. */
+VNUMA_ENUM_IMPL(vnuma_move_kind, VnumaMoveKind, VNUMA_MOVE_KIND_LAST, "balance", "locality", "swap");
 
 static guint64
 total_memory(const VnumaRebalanceClient *client, guint n_nodes)

@@ -3,6 +3,9 @@
 
 #include <glib.h>
 
+#include "lib/vnuma-enum.h"
+#include "lib/vnuma-host.h"
+
 G_BEGIN_DECLS
 
 /* The rebalancer's decision core (docs/spec.md §7), pure: given each node's
@@ -20,10 +23,16 @@ G_BEGIN_DECLS
  * node pair (exactly where a pair has few clients): its cost is linear
  * in clients (docs/BENCHMARKS.md, cost-bench). */
 
+/* The defaults of the agent's rebalance_period (s) and
+ * memory_migrate_rate (MiB/s), which the simulator runs with too. */
+#define VNUMA_REBALANCE_DEFAULT_PERIOD 2.0
+#define VNUMA_MEMORY_MIGRATE_DEFAULT_RATE 256.0
+
 typedef enum {
     VNUMA_MOVE_BALANCE,   /* relieve CPU contention */
     VNUMA_MOVE_LOCALITY,  /* go where the memory is */
     VNUMA_MOVE_SWAP,      /* exchange two clients' home nodes */
+    VNUMA_MOVE_KIND_LAST
 } VnumaMoveKind;
 
 typedef struct {
@@ -84,7 +93,13 @@ GArray *vnuma_rebalancer_pass(VnumaRebalancer *rebalancer,
 /* Fraction of a client's memory on its home node (1 when it has none). */
 double vnuma_client_locality(const VnumaRebalanceClient *client, guint n_nodes);
 
-const char *vnuma_move_kind_to_string(VnumaMoveKind kind);
+VNUMA_ENUM_DECL(vnuma_move_kind, VnumaMoveKind);
+
+/* The rebalancer's nodes for @host (g_free), in host->nodes order:
+ * @capacity usable CPUs per node index, and a CPU-only node's memory
+ * node (its clients' memory is there). The agent's and the simulator's
+ * input alike. */
+VnumaRebalanceNode *vnuma_rebalance_nodes_new(const VnumaHost *host, const double *capacity);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaRebalancer, vnuma_rebalancer_free)
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 #include "lib/vnuma-sizing.h"
 #include "plugin/vnuma-config.h"
@@ -202,7 +203,7 @@ vnuma_context_set_memory_mode(VnumaContext *ctx, const char *mode, GError **erro
 {
     CHECK_ARG(ctx, FALSE);
     CHECK_ARG(mode, FALSE);
-    return vnuma_memory_mode_from_string(mode, &ctx->settings.memory_mode, error);
+    return vnuma_memory_mode_parse(mode, &ctx->settings.memory_mode, error);
 }
 
 const char *const *
@@ -277,13 +278,8 @@ vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
     adopt_record(plan->request, record, record_len);
     plan->request->keep_guest_abi = (flags & VNUMA_PLAN_KEEP_GUEST_ABI) != 0;
     /* topology + domain → sizing → placement → layout → XML */
-    plan->layout = vnuma_sizing_run(ctx->host, &ctx->settings, plan->request);
-    for (guint i = 0; i < ctx->warnings->len; i++)
-        vnuma_layout_warn(plan->layout, "%s", (const char *) ctx->warnings->pdata[i]);
-    if (plan->layout->managed) {
-        vnuma_placement_run(ctx->host, plan->layout, NULL, 0);
-        vnuma_layout_finish(plan->layout, ctx->host, plan->request);
-    }
+    plan->layout = vnuma_pipeline_run(ctx->host, &ctx->settings, plan->request, NULL, 0,
+                                      (const char *const *) ctx->warnings->pdata, 0);
     plan->input = g_strndup(domain_xml, len);
     plan->input_len = len;
     plan->output = vnuma_domain_rewrite(src, plan->request, plan->layout, &plan->output_len, error);

@@ -29,7 +29,7 @@ load_key(VnumaSettings *settings, GKeyFile *file, const char *origin, const char
     } else if (g_str_equal(key, "memory_mode")) {
         /* "auto" is decided by a front end that knows the libvirt version. */
         if (!g_str_equal(value, "auto"))
-            vnuma_memory_mode_from_string(value, &settings->memory_mode, &error);
+            vnuma_memory_mode_parse(value, &settings->memory_mode, &error);
     } else if (g_strv_contains(vnuma_policy_attribute_names(), key)) {
         vnuma_policy_set(&settings->defaults, key, value, &error);
     } else if (!g_strv_contains(other_keys, key)) {

@@ -8,7 +8,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 #include "agent/vnuma-agent.h"
 
 #define TEST_UUID "6695eb01-f6a4-8304-79aa-97f2502e193f"

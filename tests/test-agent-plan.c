@@ -158,9 +158,9 @@ test_memory_node(void **unused)
     g_autofree char *list = NULL;
 
     ((VnumaHostNode *) host->nodes->pdata[2])->memory_kib = 0;
-    assert_int_equal(vnuma_agent_memory_node(host, 0), 0);
+    assert_int_equal(vnuma_host_memory_node(host, 0), 0);
     /* Equidistant (21) from the other three: the lowest id. */
-    assert_int_equal(vnuma_agent_memory_node(host, 2), 0);
+    assert_int_equal(vnuma_host_memory_node(host, 2), 0);
     vnuma_agent_state_add_client(state, vnuma_cpuset_new_range(0, 3), 2, 1024, -1);
     vnuma_agent_state_add_client(state, vnuma_cpuset_new_range(4, 7), 3, 1024, -1);
     nodes = vnuma_agent_memory_nodes(host, state);

@@ -7,6 +7,7 @@
 
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-layout.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 #include "lib/vnuma-sizing.h"
 #include "xml/vnuma-domain.h"
@@ -491,11 +492,9 @@ plan_on(const char *host_name, const char *xml, gsize len, VnumaLayout **layout_
     request = vnuma_request_from_domain(src, &error);
     assert_non_null(request);
     vnuma_settings_init(&settings);
-    layout = vnuma_sizing_run(host, &settings, request);
+    layout = vnuma_pipeline_run(host, &settings, request, NULL, 0, NULL, 0);
     vnuma_settings_clear(&settings);
     assert_true(layout->managed);
-    vnuma_placement_run(host, layout, NULL, 0);
-    vnuma_layout_finish(layout, host, request);
     out = vnuma_domain_rewrite(src, request, layout, NULL, &error);
     if (!out) {
         print_error("rewrite failed: %s\n", error->message);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/vnuma-layout.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 #include "lib/vnuma-sizing.h"
 
@@ -18,15 +19,13 @@ static VnumaLayout *
 plan_full(const VnumaHost *host, const VnumaSettings *settings, const VnumaRequest *r,
           const VnumaNodeLoad *loads, guint n_loads)
 {
-    VnumaLayout *layout = vnuma_sizing_run(host, settings, r);
+    VnumaLayout *layout = vnuma_pipeline_run(host, settings, r, loads, n_loads, NULL, 0);
 
     assert_non_null(layout);
     if (!layout->managed) {
         vnuma_test_dump_layout(layout);
         fail_msg("sizing did not manage the domain");
     }
-    vnuma_placement_run(host, layout, loads, n_loads);
-    vnuma_layout_finish(layout, host, r);
     return layout;
 }
 

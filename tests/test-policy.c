@@ -243,13 +243,13 @@ test_memory_mode(void **state)
     VnumaMemoryMode mode = VNUMA_MEMORY_MODE_RESTRICTIVE;
 
     (void) state;
-    assert_true(vnuma_memory_mode_from_string("strict", &mode, &error));
+    assert_true(vnuma_memory_mode_parse("strict", &mode, &error));
     assert_int_equal(mode, VNUMA_MEMORY_MODE_STRICT);
-    assert_true(vnuma_memory_mode_from_string("restrictive", &mode, &error));
+    assert_true(vnuma_memory_mode_parse("restrictive", &mode, &error));
     assert_int_equal(mode, VNUMA_MEMORY_MODE_RESTRICTIVE);
     assert_null(error);
     mode = VNUMA_MEMORY_MODE_STRICT;
-    assert_false(vnuma_memory_mode_from_string("interleave", &mode, &error));
+    assert_false(vnuma_memory_mode_parse("interleave", &mode, &error));
     assert_non_null(error);
     assert_true(g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_INVALID));
     assert_non_null(strstr(error->message, "memory_mode"));

@@ -340,11 +340,32 @@ test_swap_found_in_a_crowd(void **state)
     assert_int_equal(clients[y].home, 0);
 }
 
+/* The rebalancer's nodes from a host: a CPU-only node names its memory
+ * node, as the agent and the simulator both build them. */
+static void
+test_nodes_from_host(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
+    double capacity[] = { 8, 8, 8, 8 };
+    g_autofree VnumaRebalanceNode *nodes = NULL;
+
+    (void) state;
+    ((VnumaHostNode *) host->nodes->pdata[2])->memory_kib = 0;
+    nodes = vnuma_rebalance_nodes_new(host, capacity);
+    assert_int_equal(nodes[2].id, 2);
+    assert_true(nodes[2].cpu_only);
+    assert_int_equal(nodes[2].memory_node, 0);
+    assert_false(nodes[3].cpu_only);
+    assert_int_equal(nodes[3].memory_node, 3);
+    assert_true(nodes[1].capacity == 8);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_only_node),
+        cmocka_unit_test(test_nodes_from_host),
         cmocka_unit_test(test_imbalance_relieved_in_one_move),
         cmocka_unit_test(test_no_move_when_gain_below_cost),
         cmocka_unit_test(test_no_move_below_hysteresis),

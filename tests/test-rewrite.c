@@ -12,6 +12,7 @@
 
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-layout.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 #include "lib/vnuma-sizing.h"
 #include "xml/vnuma-domain.h"
@@ -66,12 +67,8 @@ plan_full(const char *host_name, const char *xml, gsize len, const VnumaSettings
     }
     request->keep_guest_abi = keep_guest_abi;
     vnuma_settings_init(&defaults);
-    o->layout = vnuma_sizing_run(host, settings ? settings : &defaults, request);
+    o->layout = vnuma_pipeline_run(host, settings ? settings : &defaults, request, NULL, 0, NULL, 0);
     vnuma_settings_clear(&defaults);
-    if (o->layout->managed) {
-        vnuma_placement_run(host, o->layout, NULL, 0);
-        vnuma_layout_finish(o->layout, host, request);
-    }
     o->managed = o->layout->managed;
     o->reason = g_strdup(o->layout->reason);
     o->output = vnuma_domain_rewrite(src, request, o->layout, &o->len, &error);
@@ -1417,10 +1414,8 @@ test_rewrite_reads_its_output_back(void **state)
 
     assert_non_null(request);
     vnuma_settings_init(&settings);
-    layout = vnuma_sizing_run(host, &settings, request);
+    layout = vnuma_pipeline_run(host, &settings, request, NULL, 0, NULL, 0);
     vnuma_settings_clear(&settings);
-    vnuma_placement_run(host, layout, NULL, 0);
-    vnuma_layout_finish(layout, host, request);
     assert_true(layout->exposed);
     vnuma_cpuset_add(((VnumaCell *) layout->cells->pdata[0])->vcpus, 99);
     output = vnuma_domain_rewrite(src, request, layout, NULL, &error);

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "agent/vnuma-agent-config.h"
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
 
 #define NUMAD_MIN_SCAN_S 5.0      /* numad -i 5:15 */
@@ -108,7 +108,7 @@ place_vnuma(Sim *sim, GPtrArray *clients, VnumaLayout *layout)
         loads[n] = (VnumaNodeLoad) {
             ((VnumaHostNode *) sim->host->nodes->pdata[n])->id, committed[n], (guint64) memory[n],
         };
-    vnuma_placement_run(sim->host, layout, loads, sim->n);
+    vnuma_pipeline_place(sim->host, layout, NULL, loads, sim->n);
     for (guint i = 0; i < clients->len; i++) {
         const VnumaClient *placed = layout->clients->pdata[i];
 
@@ -121,7 +121,7 @@ place_vnuma(Sim *sim, GPtrArray *clients, VnumaLayout *layout)
 
 /* A client's memory per node as vnumad reads it from numa_maps: its own
  * cell's mapping when the VM's memory can be told apart by cell, else its
- * share of the whole VM's (agent/vnuma-agent-memory.c); the agent before
+ * share of the whole VM's (lib/vnuma-locality.c); the agent before
  * per-cell attribution always took the share. */
 static void
 agent_client_memory(const Sim *sim, const SimClient *client, guint64 *out)
@@ -174,20 +174,18 @@ sample_vcpu_times(const Sim *sim, GPtrArray *clients)
 }
 
 /* One pass of the rebalancer on what vnumad measures, through its own
- * code (agent/vnuma-agent-demand.c): each vCPU's demand from two counter
+ * code (lib/vnuma-demand.c): each vCPU's demand from two counter
  * samples, summed per client; a VM sampled for the first time has no
  * demand yet and its clients are not candidates this pass. */
 static void
 rebalance_vnuma(Sim *sim)
 {
-    g_autofree VnumaRebalanceNode *nodes = g_new0(VnumaRebalanceNode, sim->n);
+    g_autofree VnumaRebalanceNode *nodes = vnuma_rebalance_nodes_new(sim->host, sim->cap);
     g_autoptr(GArray) rc = g_array_new(FALSE, TRUE, sizeof(VnumaRebalanceClient));
     g_autoptr(GPtrArray) owners = g_ptr_array_new();
     g_autoptr(GPtrArray) memory = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GArray) moves = NULL;
 
-    for (guint n = 0; n < sim->n; n++)
-        nodes[n] = (VnumaRebalanceNode) { ((VnumaHostNode *) sim->host->nodes->pdata[n])->id, sim->cap[n] };
     for (guint vm = 0; vm < sim->vm_clients->len; vm++) {
         GPtrArray *clients = sim->vm_clients->pdata[vm];
         GArray *before = sim->vm_times->pdata[vm];
@@ -608,7 +606,7 @@ sim_policy_step(Sim *sim)
     case SIM_POLICY_VNUMA_BEFORE:
         if (due) {
             rebalance_vnuma(sim);
-            sim->next_pass = sim->t + VNUMA_AGENT_DEFAULT_PERIOD;
+            sim->next_pass = sim->t + VNUMA_REBALANCE_DEFAULT_PERIOD;
         }
         break;
     case SIM_POLICY_OPTIMUM:

@@ -4,34 +4,15 @@
 #include <math.h>
 #include <string.h>
 
-#include "agent/vnuma-agent-config.h"
+#include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-sizing.h"
 
 #define KIB_PER_GIB (1024.0 * 1024.0)
 #define WARMUP_S 300.0            /* a VM first-touches its memory over this long */
 #define PHASE_RETOUCH 0.25        /* share of memory a new phase drops and touches again */
 
-static const char *const policy_names[SIM_POLICY_COUNT] = {
-    "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma-before", "optimum",
-};
-
-const char *
-sim_policy_to_string(SimPolicy policy)
-{
-    return policy < SIM_POLICY_COUNT ? policy_names[policy] : "?";
-}
-
-gboolean
-sim_policy_from_string(const char *name, SimPolicy *policy)
-{
-    for (guint p = 0; p < SIM_POLICY_COUNT; p++) {
-        if (g_str_equal(name, policy_names[p])) {
-            *policy = (SimPolicy) p;
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
+VNUMA_ENUM_IMPL(sim_policy, SimPolicy, SIM_POLICY_COUNT,
+                "none", "static-pack", "static-spread", "numad", "vnuma", "vnuma-before", "optimum");
 
 void
 sim_options_init(SimOptions *options, SimPolicy policy)
@@ -340,7 +321,7 @@ size_vm(Sim *sim, guint index, const SimVm *vm)
     request->type = g_strdup("kvm");
     request->vcpus = vm->vcpus;
     request->memory_kib = vm->memory_kib;
-    layout = vnuma_sizing_run(sim->host, &settings, request);
+    layout = vnuma_pipeline_run(sim->host, &settings, request, NULL, 0, NULL, VNUMA_PIPELINE_SIZE_ONLY);
     vnuma_settings_clear(&settings);
     return layout;
 }
@@ -523,7 +504,7 @@ sim_run(const VnumaHost *host, const SimTrace *trace, const SimOptions *options,
     sim.rand = g_rand_new_with_seed(42);
     sim.exact = TRUE;
     /* Memory follows a moved client at vnumad's default memory_migrate_rate. */
-    sim.migrate_kib_per_s = options->policy == SIM_POLICY_OPTIMUM ? 0 : VNUMA_AGENT_DEFAULT_MIGRATE_RATE * 1024.0;
+    sim.migrate_kib_per_s = options->policy == SIM_POLICY_OPTIMUM ? 0 : VNUMA_MEMORY_MIGRATE_DEFAULT_RATE * 1024.0;
     sim_policy_init(&sim);
     for (sim.t = 0; sim.t < trace->duration; sim.t++) {
         for (guint i = 0; i < trace->vms->len; i++) {

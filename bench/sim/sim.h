@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "bench/sim/sim-trace.h"
+#include "lib/vnuma-enum.h"
 #include "lib/vnuma-host.h"
 #include "lib/vnuma-rebalance.h"
 
@@ -50,8 +51,7 @@ typedef struct {
     guint64 optimum_budget;   /* search nodes per optimum decision */
 } SimOptions;
 
-const char *sim_policy_to_string(SimPolicy policy);
-gboolean sim_policy_from_string(const char *name, SimPolicy *policy);
+VNUMA_ENUM_DECL(sim_policy, SimPolicy);
 void sim_options_init(SimOptions *options, SimPolicy policy);
 
 /* What the trace generator needs to scale to @host. */

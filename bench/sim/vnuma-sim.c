@@ -139,9 +139,9 @@ parse_policies(char **names, gboolean *wanted, GError **error)
     for (guint p = 0; p < SIM_POLICY_COUNT; p++)
         wanted[p] = names == NULL;
     for (guint i = 0; names && names[i]; i++) {
-        SimPolicy policy;
+        gint policy = sim_policy_from_string(names[i]);
 
-        if (!sim_policy_from_string(names[i], &policy)) {
+        if (policy < 0) {
             g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "unknown policy '%s'", names[i]);
             return FALSE;
         }

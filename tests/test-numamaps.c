@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-#include "agent/vnuma-agent-numamaps.h"
+#include "probe/vnuma-numamaps.h"
 
 /* The shape of a QEMU process's numa_maps on a two-node host: the
  * binary and libraries, guest RAM backed by 2 MiB huge pages bound to

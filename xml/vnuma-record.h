@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "lib/vnuma-cpuset.h"
+#include "lib/vnuma-locality.h"
 #include "lib/vnuma-rebalance.h"
 
 G_BEGIN_DECLS
@@ -29,7 +30,6 @@ G_BEGIN_DECLS
 
 #define VNUMA_AGENT_NAMESPACE "urn:x-vnuma:agent:1"
 #define VNUMA_AGENT_PREFIX "vnumad"
-#define VNUMA_AGENT_MOVE_KINDS 3   /* VnumaMoveKind: balance, locality, swap */
 
 typedef struct {
     VnumaCpuSet *vcpus;
@@ -44,7 +44,7 @@ typedef struct {
     gint64 placed;                 /* s since the epoch */
     gboolean pending;              /* an apply was under way (see above) */
     GArray *clients;               /* VnumaAgentClient, ascending vCPUs */
-    guint64 migrations[VNUMA_AGENT_MOVE_KINDS];
+    guint64 migrations[VNUMA_MOVE_KIND_LAST];
 } VnumaAgentState;
 
 VnumaAgentState *vnuma_agent_state_new(void);
@@ -65,5 +65,9 @@ VnumaAgentState *vnuma_agent_state_parse(const char *xml, GError **error);
 char *vnuma_agent_state_format(const VnumaAgentState *state);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaAgentState, vnuma_agent_state_free)
+
+/* The record's clients as lib/vnuma-locality.h wants them
+ * (VnumaMemoryClient, pointing into @state, which must outlive them). */
+GArray *vnuma_agent_state_memory_clients(const VnumaAgentState *state);
 
 G_END_DECLS

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 
 #include <string.h>
 

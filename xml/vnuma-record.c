@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 
 #include <string.h>
 
@@ -11,7 +11,6 @@
 
 /* migrations[] is indexed by VnumaMoveKind. */
 G_STATIC_ASSERT(VNUMA_MOVE_BALANCE == 0 && VNUMA_MOVE_LOCALITY == 1 && VNUMA_MOVE_SWAP == 2);
-static const char *const kind_names[VNUMA_AGENT_MOVE_KINDS] = { "balance", "locality", "swap" };
 
 static void
 client_clear(gpointer data)
@@ -75,7 +74,7 @@ vnuma_agent_state_migrations_total(const VnumaAgentState *state)
 {
     guint64 total = 0;
 
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
+    for (guint k = 0; k < VNUMA_MOVE_KIND_LAST; k++)
         total += state->migrations[k];
     return total;
 }
@@ -131,10 +130,10 @@ parse_client(VnumaAgentState *state, const xmlNode *node, GError **error)
 static gboolean
 parse_migrations(VnumaAgentState *state, const xmlNode *node, GError **error)
 {
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++) {
+    for (guint k = 0; k < VNUMA_MOVE_KIND_LAST; k++) {
         gboolean present;
 
-        if (!vnuma_xml_prop_uint(node, kind_names[k], &state->migrations[k], &present, error))
+        if (!vnuma_xml_prop_uint(node, vnuma_move_kind_to_string(k), &state->migrations[k], &present, error))
             return FALSE;
     }
     return TRUE;
@@ -216,8 +215,22 @@ vnuma_agent_state_format(const VnumaAgentState *state)
         g_string_append(out, "/>");
     }
     g_string_append(out, "<migrations");
-    for (guint k = 0; k < VNUMA_AGENT_MOVE_KINDS; k++)
-        g_string_append_printf(out, " %s=\"%" G_GUINT64_FORMAT "\"", kind_names[k], state->migrations[k]);
+    for (guint k = 0; k < VNUMA_MOVE_KIND_LAST; k++)
+        g_string_append_printf(out, " %s=\"%" G_GUINT64_FORMAT "\"", vnuma_move_kind_to_string(k), state->migrations[k]);
     g_string_append(out, "/></state>");
     return g_string_free(out, FALSE);
+}
+
+GArray *
+vnuma_agent_state_memory_clients(const VnumaAgentState *state)
+{
+    GArray *clients = g_array_new(FALSE, TRUE, sizeof(VnumaMemoryClient));
+
+    for (guint c = 0; c < state->clients->len; c++) {
+        const VnumaAgentClient *client = &g_array_index(state->clients, VnumaAgentClient, c);
+        VnumaMemoryClient mc = { client->vcpus, client->home_node, client->memory_kib };
+
+        g_array_append_val(clients, mc);
+    }
+    return clients;
 }

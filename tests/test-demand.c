@@ -3,7 +3,7 @@
  * fields, client demand, client memory shares. */
 #include "tests/testutil.h"
 
-#include "agent/vnuma-agent-demand.h"
+#include "lib/vnuma-demand.h"
 
 #define SEC 1000000000ull
 

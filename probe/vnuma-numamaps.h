@@ -41,6 +41,8 @@ void vnuma_mem_region_free(VnumaMemRegion *region);
  * in address order. A malformed line of either is an error. */
 GPtrArray *vnuma_mem_regions_parse(const char *numa_maps, const char *maps, GError **error);
 GPtrArray *vnuma_mem_regions_read(pid_t pid, GError **error);
+/* The regions' KiB per node id, summed: the process's memory. */
+GArray *vnuma_mem_regions_total(const GPtrArray *regions);
 
 /* Guest RAM regions of a QEMU process: which mapping backs each guest
  * cell (or, without cells, the whole RAM: one "cell" of <memory>).
@@ -54,5 +56,8 @@ GPtrArray *vnuma_mem_regions_read(pid_t pid, GError **error);
  * client's memory.
  * Returns gint per cell: an index into @regions, or -1. */
 GArray *vnuma_guest_ram_match(const GPtrArray *regions, const guint64 *cell_kib, guint n_cells);
+/* Each cell's backing mapping's KiB per node id (const GArray *, owned
+ * by @regions), NULL for a cell @ram did not match; NULL without @ram. */
+GPtrArray *vnuma_guest_ram_kib(const GPtrArray *regions, const GArray *ram);
 
 G_END_DECLS

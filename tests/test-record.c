@@ -3,7 +3,7 @@
  * libvirt returns it, and refused when it is not ours. */
 #include "tests/testutil.h"
 
-#include "agent/vnuma-agent-state.h"
+#include "xml/vnuma-record.h"
 
 static VnumaAgentState *
 sample(void)

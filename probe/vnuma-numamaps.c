@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "agent/vnuma-agent-numamaps.h"
+#include "probe/vnuma-numamaps.h"
 
 #include <string.h>
 
@@ -253,4 +253,36 @@ vnuma_guest_ram_match(const GPtrArray *regions, const guint64 *cell_kib, guint n
         g_array_append_val(match, found);
     }
     return match;
+}
+
+GArray *
+vnuma_mem_regions_total(const GPtrArray *regions)
+{
+    GArray *total = g_array_new(FALSE, TRUE, sizeof(guint64));
+
+    for (guint r = 0; r < regions->len; r++) {
+        const GArray *kib = ((const VnumaMemRegion *) regions->pdata[r])->kib;
+
+        if (total->len < kib->len)
+            g_array_set_size(total, kib->len);
+        for (guint n = 0; n < kib->len; n++)
+            g_array_index(total, guint64, n) += g_array_index(kib, guint64, n);
+    }
+    return total;
+}
+
+GPtrArray *
+vnuma_guest_ram_kib(const GPtrArray *regions, const GArray *ram)
+{
+    GPtrArray *cells;
+
+    if (!ram)
+        return NULL;
+    cells = g_ptr_array_new();
+    for (guint i = 0; i < ram->len; i++) {
+        gint r = g_array_index(ram, gint, i);
+
+        g_ptr_array_add(cells, r < 0 ? NULL : ((VnumaMemRegion *) regions->pdata[r])->kib);
+    }
+    return cells;
 }
