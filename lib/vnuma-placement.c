@@ -273,14 +273,11 @@ room_fits(const VnumaLayout *layout, const NodeRoom *room, guint index, const Vn
            room->memory_kib[index] >= (gint64) client->memory_kib;
 }
 
+/* A client's home (-1: none yet) as an index into host->nodes, or -1. */
 static gint
 node_index(const VnumaHost *host, gint node_id)
 {
-    for (guint i = 0; node_id >= 0 && i < host->nodes->len; i++) {
-        if (((const VnumaHostNode *) host->nodes->pdata[i])->id == (guint) node_id)
-            return (gint) i;
-    }
-    return -1;
+    return node_id < 0 ? -1 : vnuma_host_node_index(host, (guint) node_id);
 }
 
 /* Sum of SLIT distances from node @index to the nodes in @targets. */
