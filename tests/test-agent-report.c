@@ -8,14 +8,6 @@
 #include "agent/vnuma-agent-report.h"
 
 static void
-assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        print_error("missing: %s\nin: %s\n", part, text);
-    assert_non_null(strstr(text, part));
-}
-
-static void
 test_report(void **unused)
 {
     g_autoptr(VnumaAgentState) state = vnuma_agent_state_new();
@@ -49,17 +41,17 @@ test_report(void **unused)
     json = vnuma_report_format(&report);
 
     assert_true(g_str_has_prefix(json, "{\"pass\":3,"));
-    assert_contains(json, "\"uri\":\"test:///default\",\"dry_run\":false,\"connected\":true,\"host\":\"abc\"");
-    assert_contains(json, "\"memory_migrate_rate\":256");
-    assert_contains(json, "{\"id\":0,\"cpus\":\"0-7\",\"capacity\":8,\"load\":1.75,\"committed_vcpus\":3.5,\"free_bytes\":4096}");
-    assert_contains(json, "\"free_bytes\":null");
-    assert_contains(json, "{\"vcpus\":\"0-1\",\"home_node\":0,\"memory_kib\":1024,\"demand\":0.75,\"moved\":null}");
-    assert_contains(json, "{\"vcpus\":\"2-3\",\"home_node\":1,\"memory_kib\":1024,\"demand\":1,\"moved\":1700000000}");
-    assert_contains(json, "\"locality\":0.75,\"memory_source\":\"cells\",\"memory_following\":true,\"memory_moved_kib\":2048");
-    assert_contains(json, "\"migrations\":{\"balance\":0,\"locality\":2,\"swap\":0}");
-    assert_contains(json, "\"warnings\":[\"vNUMA node spans \\\"NUMA clients\\\"\"]");
-    assert_contains(json, "\"name\":\"pinned\",\"uuid\":\"u-2\",\"managed\":false,\"reason\":\"admin pins\",\"applied\":false,\"clients\":[],\"locality\":null,\"memory_source\":null");
-    assert_contains(json, "{\"domain\":\"web1\",\"uuid\":\"u-1\",\"action\":\"rollback\",\"applied\":false,\"failed\":true,\"detail\":\"nodeset refused\"}");
+    vnuma_test_assert_contains(json, "\"uri\":\"test:///default\",\"dry_run\":false,\"connected\":true,\"host\":\"abc\"");
+    vnuma_test_assert_contains(json, "\"memory_migrate_rate\":256");
+    vnuma_test_assert_contains(json, "{\"id\":0,\"cpus\":\"0-7\",\"capacity\":8,\"load\":1.75,\"committed_vcpus\":3.5,\"free_bytes\":4096}");
+    vnuma_test_assert_contains(json, "\"free_bytes\":null");
+    vnuma_test_assert_contains(json, "{\"vcpus\":\"0-1\",\"home_node\":0,\"memory_kib\":1024,\"demand\":0.75,\"moved\":null}");
+    vnuma_test_assert_contains(json, "{\"vcpus\":\"2-3\",\"home_node\":1,\"memory_kib\":1024,\"demand\":1,\"moved\":1700000000}");
+    vnuma_test_assert_contains(json, "\"locality\":0.75,\"memory_source\":\"cells\",\"memory_following\":true,\"memory_moved_kib\":2048");
+    vnuma_test_assert_contains(json, "\"migrations\":{\"balance\":0,\"locality\":2,\"swap\":0}");
+    vnuma_test_assert_contains(json, "\"warnings\":[\"vNUMA node spans \\\"NUMA clients\\\"\"]");
+    vnuma_test_assert_contains(json, "\"name\":\"pinned\",\"uuid\":\"u-2\",\"managed\":false,\"reason\":\"admin pins\",\"applied\":false,\"clients\":[],\"locality\":null,\"memory_source\":null");
+    vnuma_test_assert_contains(json, "{\"domain\":\"web1\",\"uuid\":\"u-1\",\"action\":\"rollback\",\"applied\":false,\"failed\":true,\"detail\":\"nodeset refused\"}");
     assert_true(g_str_has_suffix(json, "],\"errors\":1}"));
 }
 

@@ -13,15 +13,6 @@
 #include "xml/vnuma-domain.h"
 #include "xml/vnuma-rewrite.h"
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (!haystack || !strstr(haystack, needle)) {
-        print_error("'%s' does not contain '%s'\n", haystack ? haystack : "(null)", needle);
-        fail();
-    }
-}
-
 static VnumaRequest *
 request_from_text(const char *xml, gsize len, GError **error)
 {
@@ -610,7 +601,7 @@ test_unreadable_stamp(void **state)
             fail();
         }
         assert_int_equal(request->warnings->len, 1);
-        assert_contains(request->warnings->pdata[0], "vnuma:layout");
+        vnuma_test_assert_contains(request->warnings->pdata[0], "vnuma:layout");
         /* Everything else still reads. */
         assert_int_equal(request->vcpus, 4);
         assert_int_equal(request->memory_kib, 4194304);

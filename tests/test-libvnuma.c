@@ -11,15 +11,6 @@
 
 #include "plugin/vnuma.h"
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (!haystack || !strstr(haystack, needle)) {
-        print_error("'%s' does not contain '%s'\n", haystack ? haystack : "(null)", needle);
-        fail();
-    }
-}
-
 static char *
 example(const char *dir, const char *name, gsize *len)
 {
@@ -214,7 +205,7 @@ test_no_host(void **state)
     assert_null(plan);
     assert_non_null(error);
     assert_true(strlen(error->message) > 0);
-    assert_contains(error->message, "host");
+    vnuma_test_assert_contains(error->message, "host");
     assert_str_equal(described, "");
     assert_int_equal(strv_length(vnuma_context_warnings(ctx)), 0);
     assert_null(vnuma_context_config_string(ctx, "preferHT"));
@@ -235,9 +226,9 @@ test_load_caps(void **state)
     a = vnuma_context_describe_host(from_file);
     b = vnuma_context_describe_host(from_xml);
     assert_str_equal(a, b);
-    assert_contains(a, "node 0");
-    assert_contains(a, "node 1");
-    assert_contains(a, "cpu 39 ");
+    vnuma_test_assert_contains(a, "node 0");
+    vnuma_test_assert_contains(a, "node 1");
+    vnuma_test_assert_contains(a, "cpu 39 ");
     {
         /* Both contexts plan the same. */
         g_autoptr(VnumaPlan) p1 = plan_example(from_file, "wide-12vcpu");
@@ -260,7 +251,7 @@ test_load_caps_errors(void **state)
 
         assert_false(vnuma_context_load_caps_file(ctx, "/nonexistent/caps.xml", &error));
         assert_non_null(error);
-        assert_contains(error->message, "/nonexistent/caps.xml");
+        vnuma_test_assert_contains(error->message, "/nonexistent/caps.xml");
     }
     {
         g_autoptr(GError) error = NULL;
@@ -268,7 +259,7 @@ test_load_caps_errors(void **state)
 
         assert_false(vnuma_context_load_caps_xml(ctx, not_caps, strlen(not_caps), &error));
         assert_non_null(error);
-        assert_contains(error->message, "capabilities");
+        vnuma_test_assert_contains(error->message, "capabilities");
     }
     {
         g_autoptr(GError) error = NULL;
@@ -305,7 +296,7 @@ test_load_sysfs(void **state)
     }
     described = vnuma_context_describe_host(ctx);
     assert_true(g_str_has_prefix(described, "node "));
-    assert_contains(described, "  cpu ");
+    vnuma_test_assert_contains(described, "  cpu ");
     plan = plan_example(ctx, "narrow-8vcpu");
     assert_true(vnuma_plan_is_managed(plan));
     assert_true(vnuma_plan_changes_domain(plan));
@@ -319,7 +310,7 @@ test_load_sysfs(void **state)
 
         assert_false(vnuma_context_load_sysfs(other, "/nonexistent-sysfs-root", &missing));
         assert_non_null(missing);
-        assert_contains(missing->message, "/nonexistent-sysfs-root");
+        vnuma_test_assert_contains(missing->message, "/nonexistent-sysfs-root");
     }
 }
 
@@ -344,8 +335,8 @@ test_config_warnings(void **state)
     assert_true(strv_mentions(warnings, "bogus"));
     assert_true(strv_mentions(warnings, "vcpuMin"));
     /* Each warning says where it comes from. */
-    assert_contains(warnings[0], path);
-    assert_contains(warnings[1], path);
+    vnuma_test_assert_contains(warnings[0], path);
+    vnuma_test_assert_contains(warnings[1], path);
     assert_false(strv_mentions(warnings, "preferHT"));
     assert_false(strv_mentions(warnings, "host_cpuset"));
     assert_false(strv_mentions(warnings, "memory_mode"));
@@ -386,10 +377,10 @@ test_config_honoured(void **state)
     for (guint v = 0; v < 12; v++) {
         g_autofree char *pin = g_strdup_printf("<vcpupin vcpu='%u' cpuset='0-9'/>", v);
 
-        assert_contains(xml, pin);
+        vnuma_test_assert_contains(xml, pin);
     }
-    assert_contains(xml, "<emulatorpin cpuset='0-9'/>");
-    assert_contains(xml, "<memory mode='strict' nodeset='0'/>");
+    vnuma_test_assert_contains(xml, "<emulatorpin cpuset='0-9'/>");
+    vnuma_test_assert_contains(xml, "<memory mode='strict' nodeset='0'/>");
     assert_null(strstr(xml, "<memnode "));
     /* The config's warnings reach every plan. */
     warnings = vnuma_plan_warnings(plan);
@@ -449,7 +440,7 @@ test_config_errors(void **state)
 
         assert_false(vnuma_context_load_config(ctx, "/nonexistent/etc/vnuma.conf", &error));
         assert_non_null(error);
-        assert_contains(error->message, "/nonexistent/etc/vnuma.conf");
+        vnuma_test_assert_contains(error->message, "/nonexistent/etc/vnuma.conf");
     }
     {
         g_autofree char *path = write_temp("vnuma-XXXXXX.conf", "this is [not a key file\n");
@@ -458,7 +449,7 @@ test_config_errors(void **state)
         assert_false(vnuma_context_load_config(ctx, path, &error));
         g_unlink(path);
         assert_non_null(error);
-        assert_contains(error->message, path);
+        vnuma_test_assert_contains(error->message, path);
     }
     assert_null(vnuma_context_config_string(ctx, "preferHT"));
     {
@@ -466,7 +457,7 @@ test_config_errors(void **state)
 
         assert_false(vnuma_context_set_memory_mode(ctx, "loose", &error));
         assert_non_null(error);
-        assert_contains(error->message, "loose");
+        vnuma_test_assert_contains(error->message, "loose");
     }
 }
 
@@ -481,13 +472,13 @@ test_set_memory_mode(void **state)
     assert_true(vnuma_context_set_memory_mode(ctx, "strict", &error));
     plan = plan_example(ctx, "wide-12vcpu");
     xml = vnuma_plan_render(plan, VNUMA_FORMAT_XML, NULL);
-    assert_contains(xml, "<memory mode='strict' nodeset='0-1'/>");
+    vnuma_test_assert_contains(xml, "<memory mode='strict' nodeset='0-1'/>");
     assert_true(vnuma_context_set_memory_mode(ctx, "restrictive", &error));
     {
         g_autoptr(VnumaPlan) again = plan_example(ctx, "wide-12vcpu");
         g_autofree char *xml2 = vnuma_plan_render(again, VNUMA_FORMAT_XML, NULL);
 
-        assert_contains(xml2, "<memory mode='restrictive' nodeset='0-1'/>");
+        vnuma_test_assert_contains(xml2, "<memory mode='restrictive' nodeset='0-1'/>");
     }
 }
 
@@ -511,8 +502,8 @@ test_plan_managed(void **state)
     assert_int_equal(len, strlen(xml));
     assert_true(len > in_len);
     vnuma_test_assert_valid(xml, "domain");
-    assert_contains(xml, "<vcpupin vcpu='0' cpuset='0-9,20-29'/>");
-    assert_contains(xml, "<vcpupin vcpu='11' cpuset='10-19,30-39'/>");
+    vnuma_test_assert_contains(xml, "<vcpupin vcpu='0' cpuset='0-9,20-29'/>");
+    vnuma_test_assert_contains(xml, "<vcpupin vcpu='11' cpuset='10-19,30-39'/>");
     assert_summary(plan, "managed true\nreason null\n"
                          "client 0,1,2,3,4,5 25165824 0\n"
                          "client 6,7,8,9,10,11 25165824 1\n"
@@ -522,19 +513,19 @@ test_plan_managed(void **state)
                          "warnings 0\n");
     text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, &len);
     assert_int_equal(len, strlen(text));
-    assert_contains(text, "wide-12vcpu");
-    assert_contains(text, "client 0: vCPUs 0-5 ");
-    assert_contains(text, "client 1: vCPUs 6-11 ");
+    vnuma_test_assert_contains(text, "wide-12vcpu");
+    vnuma_test_assert_contains(text, "client 0: vCPUs 0-5 ");
+    vnuma_test_assert_contains(text, "client 1: vCPUs 6-11 ");
     {
         g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
         guint clients = 0;
 
         for (guint i = 0; lines[i]; i++) {
             if (g_str_has_prefix(lines[i], "  client 0:")) {
-                assert_contains(lines[i], "home node 0");
+                vnuma_test_assert_contains(lines[i], "home node 0");
                 clients++;
             } else if (g_str_has_prefix(lines[i], "  client 1:")) {
-                assert_contains(lines[i], "home node 1");
+                vnuma_test_assert_contains(lines[i], "home node 1");
                 clients++;
             }
         }
@@ -551,7 +542,7 @@ test_plan_managed(void **state)
         assert_true(vnuma_plan_is_managed(again));
         assert_false(vnuma_plan_changes_domain(again));
         assert_str_equal(xml2, xml);
-        assert_contains(text2, "already as planned");
+        vnuma_test_assert_contains(text2, "already as planned");
         changes = python_json(json2, "print(d['changes_domain'])\n");
         assert_str_equal(changes, "False\n");
     }
@@ -571,8 +562,8 @@ test_plan_absent_dies(void **state)
     g_autofree char *text = vnuma_plan_render(plan, VNUMA_FORMAT_TEXT, NULL);
     g_autofree char *summary = json_summary(plan);
 
-    assert_contains(text, "2 socket(s) x 1 die(s) x 2 core(s) x 2 thread(s)");
-    assert_contains(summary, "\ntopology 2 1 2 2\n");
+    vnuma_test_assert_contains(text, "2 socket(s) x 1 die(s) x 2 core(s) x 2 thread(s)");
+    vnuma_test_assert_contains(summary, "\ntopology 2 1 2 2\n");
 }
 
 static void
@@ -589,19 +580,19 @@ test_plan_unmanaged(void **state)
 
     assert_false(vnuma_plan_is_managed(plan));
     assert_non_null(vnuma_plan_reason(plan));
-    assert_contains(vnuma_plan_reason(plan), "did not write");
+    vnuma_test_assert_contains(vnuma_plan_reason(plan), "did not write");
     assert_false(vnuma_plan_changes_domain(plan));
     assert_int_equal(len, in_len);
     assert_memory_equal(xml, input, in_len);
-    assert_contains(text, "not managed");
-    assert_contains(text, vnuma_plan_reason(plan));
-    assert_contains(text, "instance-00000515");
+    vnuma_test_assert_contains(text, "not managed");
+    vnuma_test_assert_contains(text, vnuma_plan_reason(plan));
+    vnuma_test_assert_contains(text, "instance-00000515");
     assert_true(g_str_has_prefix(summary, "managed false\nreason \""));
-    assert_contains(summary, "\nwarnings 0\n");
+    vnuma_test_assert_contains(summary, "\nwarnings 0\n");
     /* The domain's own topology and cell, no clients of vnuma's. */
-    assert_contains(summary, "\ntopology 4 1 1 1\n");
+    vnuma_test_assert_contains(summary, "\ntopology 4 1 1 1\n");
     assert_null(strstr(summary, "client "));
-    assert_contains(summary, "\ncell 0,1,2,3 8388608\n");
+    vnuma_test_assert_contains(summary, "\ncell 0,1,2,3 8388608\n");
 }
 
 static void
@@ -638,7 +629,7 @@ test_plan_bad_overrides_warn(void **state)
     assert_true(strv_mentions(warnings, "vcpuMin"));
     vnuma_test_assert_valid(xml, "domain");
     /* Defaults apply: as wide-12vcpu. */
-    assert_contains(xml, "<topology sockets='2' dies='1' cores='6' threads='1'/>");
+    vnuma_test_assert_contains(xml, "<topology sockets='2' dies='1' cores='6' threads='1'/>");
     assert_summary(plan, "managed true\nreason null\n"
                          "client 0,1,2,3,4,5 12582912 0\n"
                          "client 6,7,8,9,10,11 12582912 1\n"
@@ -691,7 +682,7 @@ test_plan_errors(void **state)
 
         assert_null(plan);
         assert_non_null(error);
-        assert_contains(error->message, cases[i].word);
+        vnuma_test_assert_contains(error->message, cases[i].word);
         assert_null(strchr(error->message, '\n'));
     }
 }
@@ -742,14 +733,14 @@ test_keep_guest_abi(void **state)
     assert_true(vnuma_plan_is_managed(migrated));
     migrated_xml = vnuma_plan_render(migrated, VNUMA_FORMAT_XML, NULL);
     vnuma_test_assert_valid(migrated_xml, "domain");
-    assert_contains(migrated_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
-    assert_contains(migrated_xml, "<cell id='2' cpus='8-11' memory='16777216' unit='KiB'>");
-    assert_contains(migrated_xml, "<memory mode='restrictive' nodeset='0-1'/>");
+    vnuma_test_assert_contains(migrated_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
+    vnuma_test_assert_contains(migrated_xml, "<cell id='2' cpus='8-11' memory='16777216' unit='KiB'>");
+    vnuma_test_assert_contains(migrated_xml, "<memory mode='restrictive' nodeset='0-1'/>");
     assert_null(strstr(migrated_xml, "cpuset='0-3,16-19'"));
     {
         g_autofree char *summary = json_summary(migrated);
 
-        assert_contains(summary, "cell 0,1,2,3 16777216\ncell 4,5,6,7 16777216\ncell 8,9,10,11 16777216\n"
+        vnuma_test_assert_contains(summary, "cell 0,1,2,3 16777216\ncell 4,5,6,7 16777216\ncell 8,9,10,11 16777216\n"
                                  "topology 3 1 4 1\n");
     }
 }
@@ -777,7 +768,7 @@ test_plan_with_record(void **state)
     assert_non_null(record);
     assert_int_equal(record_len, strlen(record));
     assert_true(g_str_has_prefix(record, "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1' version='1'"));
-    assert_contains(record, "vcpus='12'");
+    vnuma_test_assert_contains(record, "vcpus='12'");
     /* Without it, the other host sizes afresh: 2 cells of 6. */
     assert_int_equal(vnuma_plan_n_cells(fresh), 2);
     /* With it, the 4-node host's 3 × 4 stays; home nodes are this host's. */
@@ -795,20 +786,20 @@ test_plan_with_record(void **state)
                          "warnings 1\n");
     kept_xml = vnuma_plan_render(kept, VNUMA_FORMAT_XML, NULL);
     vnuma_test_assert_valid(kept_xml, "domain");
-    assert_contains(kept_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
+    vnuma_test_assert_contains(kept_xml, "<topology sockets='3' dies='1' cores='4' threads='1'/>");
     /* The record the XML carries is the one vnuma_plan_record gives. */
     {
         g_autofree char *again = vnuma_plan_record(kept, NULL);
 
-        assert_contains(kept_xml, "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1'");
-        assert_contains(again, "vcpus='12'");
-        assert_contains(again, "<vnuma:topology sockets='3' dies='1' cores='4' threads='1'/>");
+        vnuma_test_assert_contains(kept_xml, "<vnuma:layout xmlns:vnuma='urn:x-vnuma:layout:1'");
+        vnuma_test_assert_contains(again, "vcpus='12'");
+        vnuma_test_assert_contains(again, "<vnuma:topology sockets='3' dies='1' cores='4' threads='1'/>");
     }
     /* An unreadable record: a warning, sized afresh. */
     broken = vnuma_plan_new_with_record(two, wide, len, "<layout/>", 9, VNUMA_PLAN_DEFAULT, &error);
     assert_non_null(broken);
     assert_int_equal(vnuma_plan_n_cells(broken), 2);
-    assert_contains(vnuma_plan_warnings(broken)[0], "record given is unreadable");
+    vnuma_test_assert_contains(vnuma_plan_warnings(broken)[0], "record given is unreadable");
     /* Another V: the record does not apply; an unmanaged plan has none. */
     narrow = example("domains", "narrow-8vcpu", &narrow_len);
     unmanaged = vnuma_plan_new_with_record(two, narrow, narrow_len, record, record_len,
@@ -848,7 +839,7 @@ test_every_example_every_format(void **state)
             g_autofree char *expect = g_strdup_printf("domain '%s'", domains[d]);
 
             if (!g_str_has_prefix(domains[d], "nova"))
-                assert_contains(text, expect);
+                vnuma_test_assert_contains(text, expect);
             g_ptr_array_add(jsons, vnuma_plan_render(plan, VNUMA_FORMAT_JSON, NULL));
             g_ptr_array_add(texts, text);
             g_array_append_val(managed, is_managed);
@@ -868,8 +859,8 @@ test_every_example_every_format(void **state)
                 g_autofree char *home = g_strdup_printf("home node %s ", parts[3]);
                 g_autofree char *client = g_strdup_printf("  client %u: vCPUs ", clients++);
 
-                assert_contains(texts->pdata[i], home);
-                assert_contains(texts->pdata[i], client);
+                vnuma_test_assert_contains(texts->pdata[i], home);
+                vnuma_test_assert_contains(texts->pdata[i], client);
             }
         }
         assert_true(is_managed ? clients > 0 : clients == 0);
@@ -946,7 +937,7 @@ test_load_host(void **state)
         g_autofree char *log_file = NULL;
 
         assert_false(vnuma_context_load_host(ctx, NULL, &error));
-        assert_contains(error->message, "/nonexistent/caps.xml");
+        vnuma_test_assert_contains(error->message, "/nonexistent/caps.xml");
         log_file = vnuma_context_config_string(ctx, "log_file");
         assert_string_equal(log_file, "/tmp/y");
     }
@@ -1005,7 +996,7 @@ assert_refused(gboolean ok, GError *error, const char *func, const char *what)
         print_error("%s: no INVALID error (%s)\n", func, error ? error->message : "none");
         fail();
     }
-    assert_contains(error->message, want);
+    vnuma_test_assert_contains(error->message, want);
 }
 
 #define REFUSED(call, func, what) \
@@ -1126,10 +1117,10 @@ test_null_objects(void **state)
 
         assert_int_equal(g_strv_length(lines) - 1, 16);
     }
-    assert_contains(criticals->str, "vnuma_context_config_string: assertion 'ctx != NULL' failed");
-    assert_contains(criticals->str, "vnuma_context_config_string: assertion 'key != NULL' failed");
-    assert_contains(criticals->str, "vnuma_plan_render: assertion 'format == VNUMA_FORMAT_XML");
-    assert_contains(criticals->str, "vnuma_plan_topology: assertion 'plan != NULL' failed");
+    vnuma_test_assert_contains(criticals->str, "vnuma_context_config_string: assertion 'ctx != NULL' failed");
+    vnuma_test_assert_contains(criticals->str, "vnuma_context_config_string: assertion 'key != NULL' failed");
+    vnuma_test_assert_contains(criticals->str, "vnuma_plan_render: assertion 'format == VNUMA_FORMAT_XML");
+    vnuma_test_assert_contains(criticals->str, "vnuma_plan_topology: assertion 'plan != NULL' failed");
     g_string_free(criticals, TRUE);
 
     /* Out parameters of the topology may be NULL. */

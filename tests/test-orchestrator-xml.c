@@ -101,24 +101,6 @@ fixture(const char *name)
     return vnuma_test_read(relative, NULL);
 }
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle)) {
-        print_error("text does not contain\n[%s]\n--- text ---\n%s\n", needle, haystack);
-        fail();
-    }
-}
-
-static void
-assert_lacks(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle)) {
-        print_error("text contains\n[%s]\n--- text ---\n%s\n", needle, haystack);
-        fail();
-    }
-}
-
 /* @xml without the attribute matching @pattern (a regex). */
 static char *
 without(const char *xml, const char *pattern)
@@ -208,16 +190,16 @@ test_ovirt_shared_pool_gets_cells_not_pins(void **state)
     assert_true(p->layout->managed);
     assert_int_equal(p->request->cpu_owner, VNUMA_CPU_OWNER_SHARED);
     /* VDSM re-pins every vCPU to its shared pool: no pins, no memnodes. */
-    assert_contains(p->output, "<cell id='1' cpus='8-15'");
-    assert_contains(p->output, "<topology sockets='2' dies='1' cores='8' threads='1'/>");
-    assert_lacks(p->output, "<vcpupin");
-    assert_lacks(p->output, "<emulatorpin");
-    assert_lacks(p->output, "<numatune");
-    assert_lacks(p->output, "<memnode");
+    vnuma_test_assert_contains(p->output, "<cell id='1' cpus='8-15'");
+    vnuma_test_assert_contains(p->output, "<topology sockets='2' dies='1' cores='8' threads='1'/>");
+    vnuma_test_assert_lacks(p->output, "<vcpupin");
+    vnuma_test_assert_lacks(p->output, "<emulatorpin");
+    vnuma_test_assert_lacks(p->output, "<numatune");
+    vnuma_test_assert_lacks(p->output, "<memnode");
     /* Without cpuPolicy (oVirt < 4.5 has no shared-pool manager) vnuma pins. */
     assert_true(old->layout->managed);
-    assert_contains(old->output, "<vcpupin vcpu='15'");
-    assert_contains(old->output, "<memnode cellid='1'");
+    vnuma_test_assert_contains(old->output, "<vcpupin vcpu='15'");
+    vnuma_test_assert_contains(old->output, "<memnode cellid='1'");
 }
 
 static void
@@ -233,7 +215,7 @@ test_ovirt_dedicated_left_alone(void **state)
         g_autoptr(Planned) p = plan_checked(input);
 
         assert_false(p->layout->managed);
-        assert_contains(p->layout->reason, policies[i]);
+        vnuma_test_assert_contains(p->layout->reason, policies[i]);
         assert_string_equal(p->output, input);
     }
 }
@@ -296,7 +278,7 @@ test_headroom_respects_node_memory(void **state)
     assert_int_equal(((VnumaClient *) p->layout->clients->pdata[0])->home_node, 0);
     assert_int_equal(((VnumaClient *) p->layout->clients->pdata[1])->home_node, 1);
     for (guint i = 0; p->layout->warnings->pdata[i]; i++)
-        assert_lacks(p->layout->warnings->pdata[i], "remote memory is unavoidable");
+        vnuma_test_assert_lacks(p->layout->warnings->pdata[i], "remote memory is unavoidable");
 }
 
 /* ---- 3 and 4. KubeVirt's <vcpus> and socket hot-plug ------------------ */
@@ -346,11 +328,11 @@ test_kubevirt_hotplug_sockets_kept(void **state)
     assert_true(a->layout->cells->len >= 2);
     /* The guest's 16 one-vCPU sockets stay the hot-plug unit: not merged
      * into 2 sockets of 8 cores. */
-    assert_contains(a->output, "<topology sockets=\"16\" cores=\"1\" threads=\"1\"></topology>");
-    assert_lacks(a->output, "<topology sockets='");
-    assert_lacks(a->output, "<vnuma:topology");
+    vnuma_test_assert_contains(a->output, "<topology sockets=\"16\" cores=\"1\" threads=\"1\"></topology>");
+    vnuma_test_assert_lacks(a->output, "<topology sockets='");
+    vnuma_test_assert_lacks(a->output, "<vnuma:topology");
     assert_true(b->layout->managed);
-    assert_contains(b->output, "<topology sockets=\"8\" cores=\"2\" threads=\"1\"></topology>");
+    vnuma_test_assert_contains(b->output, "<topology sockets=\"8\" cores=\"2\" threads=\"1\"></topology>");
     assert_cells_on_sockets(b, 2);
     /* The sockets KubeVirt has not plugged yet are homed with the online ones. */
     assert_true(locality(a->output, a->request->online_vcpus) > 0.999);
@@ -394,12 +376,12 @@ test_pinned_fragment_not_managed(void **state)
     g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(unpinned, strlen(unpinned), "domain", &error);
 
     assert_false(p->layout->managed);
-    assert_contains(p->layout->reason, "did not write");
+    vnuma_test_assert_contains(p->layout->reason, "did not write");
     assert_string_equal(p->output, xml);
     /* Without the pins the same cell is bad input: still a clear error. */
     assert_non_null(src);
     assert_null(vnuma_request_from_domain(src, &error));
-    assert_contains(error->message, "<cell> has no memory");
+    vnuma_test_assert_contains(error->message, "<cell> has no memory");
 }
 
 /* ---- 7. indentation without <vcpu> ----------------------------------- */
@@ -413,15 +395,15 @@ test_no_vcpu_indentation(void **state)
     assert_true(p->layout->managed);
     /* The input indents by 4: what vnuma adds sits beside <name>, its
      * children two spaces deeper (docs/sizing.md, "The rewriter"). */
-    assert_contains(p->output, "\n    <metadata>\n      <vnuma:layout ");
-    assert_contains(p->output, "\n      </vnuma:layout>\n    </metadata>\n");
-    assert_contains(p->output, "\n    <cputune>\n      <vcpupin vcpu='0' ");
-    assert_contains(p->output, "\n      <emulatorpin ");
-    assert_contains(p->output, "\n    </cputune>\n");
-    assert_contains(p->output, "\n    <numatune>\n      <memory ");
-    assert_contains(p->output, "\n    </numatune>\n");
-    assert_contains(p->output, "\n    <cpu>\n      <topology ");
-    assert_contains(p->output, "\n    </cpu>\n");
+    vnuma_test_assert_contains(p->output, "\n    <metadata>\n      <vnuma:layout ");
+    vnuma_test_assert_contains(p->output, "\n      </vnuma:layout>\n    </metadata>\n");
+    vnuma_test_assert_contains(p->output, "\n    <cputune>\n      <vcpupin vcpu='0' ");
+    vnuma_test_assert_contains(p->output, "\n      <emulatorpin ");
+    vnuma_test_assert_contains(p->output, "\n    </cputune>\n");
+    vnuma_test_assert_contains(p->output, "\n    <numatune>\n      <memory ");
+    vnuma_test_assert_contains(p->output, "\n    </numatune>\n");
+    vnuma_test_assert_contains(p->output, "\n    <cpu>\n      <topology ");
+    vnuma_test_assert_contains(p->output, "\n    </cpu>\n");
 }
 
 int

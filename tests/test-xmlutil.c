@@ -38,15 +38,6 @@ parse_error(const char *text, gsize len, const char *what)
     return g_strdup(error->message);
 }
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle)) {
-        print_error("'%s' does not contain '%s'\n", haystack, needle);
-        fail();
-    }
-}
-
 static xmlNode *
 node_at(const VnumaXmlSource *src, const char *expr)
 {
@@ -242,8 +233,8 @@ test_refuses_doctype(void **state)
     static const char doc[] = "<!DOCTYPE domain>\n<domain type='kvm'><name>x</name></domain>\n";
     g_autofree char *message = parse_error(doc, strlen(doc), "domain XML");
 
-    assert_contains(message, "domain XML");
-    assert_contains(message, "DOCTYPE");
+    vnuma_test_assert_contains(message, "domain XML");
+    vnuma_test_assert_contains(message, "DOCTYPE");
 }
 
 static char *
@@ -278,7 +269,7 @@ test_refuses_external_entity(void **state)
     for (gsize i = 0; i < G_N_ELEMENTS(docs); i++) {
         g_autofree char *message = parse_error(docs[i], strlen(docs[i]), "untrusted input");
 
-        assert_contains(message, "untrusted input");
+        vnuma_test_assert_contains(message, "untrusted input");
         if (strstr(message, passwd) || strstr(message, "root:")) {
             print_error("the error shows /etc/passwd content: %s\n", message);
             fail();
@@ -303,7 +294,7 @@ test_refuses_billion_laughs(void **state)
     }
     g_string_append(doc, "]>\n<lolz>&lol9;</lolz>\n");
     message = parse_error(doc->str, doc->len, "laughs");
-    assert_contains(message, "laughs");
+    vnuma_test_assert_contains(message, "laughs");
     /* Refused without expanding 10^9 entities. */
     assert_true(g_get_monotonic_time() - begin < 5 * G_USEC_PER_SEC);
     g_string_free(doc, TRUE);
@@ -326,8 +317,8 @@ test_refuses_deep_nesting(void **state)
             g_string_append(doc, "</a>");
         g_string_append(doc, "</metadata></domain>");
         message = parse_error(doc->str, doc->len, "deep");
-        assert_contains(message, "deep");
-        assert_contains(message, "depth");
+        vnuma_test_assert_contains(message, "deep");
+        vnuma_test_assert_contains(message, "depth");
         g_string_free(doc, TRUE);
     }
 }
@@ -346,8 +337,8 @@ test_size_limit(void **state)
     memcpy(big, "<a>", 3);
     memcpy(big + len - 4, "</a>", 4);
     message = parse_error(big, len, "stdin");
-    assert_contains(message, "too large");
-    assert_contains(message, "stdin");
+    vnuma_test_assert_contains(message, "too large");
+    vnuma_test_assert_contains(message, "stdin");
 
     /* Exactly at the limit is accepted. */
     memcpy(big + len - 5, "</a>", 4);
@@ -384,8 +375,8 @@ test_malformed_inputs_name_the_input(void **state)
         g_autofree char *message = parse_error(cases[i].text, strlen(cases[i].text),
                                                "the domain file /tmp/x.xml");
 
-        assert_contains(message, "the domain file /tmp/x.xml");
-        assert_contains(message, cases[i].expect);
+        vnuma_test_assert_contains(message, "the domain file /tmp/x.xml");
+        vnuma_test_assert_contains(message, cases[i].expect);
         assert_null(strchr(message, '\n'));
     }
     /* A length shorter than the text: only @len bytes count. */
@@ -393,7 +384,7 @@ test_malformed_inputs_name_the_input(void **state)
         static const char doc[] = "<domain type='kvm'><name>x</name></domain>";
         g_autofree char *message = parse_error(doc, 20, "cut");
 
-        assert_contains(message, "cut");
+        vnuma_test_assert_contains(message, "cut");
     }
 }
 
@@ -457,8 +448,8 @@ test_scale_kib_errors(void **state)
         assert_false(vnuma_xml_scale_kib(1, bad_units[i], &kib, &error));
         assert_non_null(error);
         assert_true(g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_INVALID));
-        assert_contains(error->message, "unknown memory unit");
-        assert_contains(error->message, bad_units[i]);
+        vnuma_test_assert_contains(error->message, "unknown memory unit");
+        vnuma_test_assert_contains(error->message, bad_units[i]);
         assert_int_equal(kib, 42);
     }
     {
@@ -466,7 +457,7 @@ test_scale_kib_errors(void **state)
         guint64 kib;
 
         assert_false(vnuma_xml_scale_kib(G_MAXUINT64 / 2, "TiB", &kib, &error));
-        assert_contains(error->message, "too large");
+        vnuma_test_assert_contains(error->message, "too large");
     }
 }
 
@@ -541,20 +532,20 @@ test_memory_kib(void **state)
         g_autoptr(GError) error = NULL;
 
         assert_false(vnuma_xml_memory_kib(node_at(src, "/domain/bad"), "unit", &kib, &error));
-        assert_contains(error->message, "<bad>");
-        assert_contains(error->message, "12x");
+        vnuma_test_assert_contains(error->message, "<bad>");
+        vnuma_test_assert_contains(error->message, "12x");
     }
     {
         g_autoptr(GError) error = NULL;
 
         assert_false(vnuma_xml_memory_kib(node_at(src, "/domain/badunit"), "unit", &kib, &error));
-        assert_contains(error->message, "parsecs");
+        vnuma_test_assert_contains(error->message, "parsecs");
     }
     {
         g_autoptr(GError) error = NULL;
 
         assert_false(vnuma_xml_memory_kib(node_at(src, "/domain/negative"), "unit", &kib, &error));
-        assert_contains(error->message, "negative");
+        vnuma_test_assert_contains(error->message, "negative");
     }
 }
 
@@ -593,14 +584,14 @@ test_prop_uint(void **state)
         assert_true(present);
         assert_non_null(error);
         assert_true(g_error_matches(error, VNUMA_ERROR, VNUMA_ERROR_INVALID));
-        assert_contains(error->message, "vcpupin");
-        assert_contains(error->message, "vcpu=");
+        vnuma_test_assert_contains(error->message, "vcpupin");
+        vnuma_test_assert_contains(error->message, "vcpu=");
     }
     {
         g_autoptr(GError) error = NULL;
 
         assert_false(vnuma_xml_prop_uint(pins->pdata[2], "vcpu", &value, &present, &error));
-        assert_contains(error->message, "<vcpupin vcpu='x'>");
+        vnuma_test_assert_contains(error->message, "<vcpupin vcpu='x'>");
     }
     value = 99;
     present = TRUE;

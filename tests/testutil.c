@@ -48,6 +48,26 @@ vnuma_test_host(const char *name)
 }
 
 void
+vnuma_test_assert_contains(const char *haystack, const char *needle)
+{
+    if (!haystack || !strstr(haystack, needle)) {
+        print_error("text does not contain\n[%s]\n--- text ---\n%s\n", needle,
+                    haystack ? haystack : "(null)");
+        fail();
+    }
+}
+
+void
+vnuma_test_assert_lacks(const char *haystack, const char *needle)
+{
+    if (!haystack || strstr(haystack, needle)) {
+        print_error("text contains\n[%s]\n--- text ---\n%s\n", needle,
+                    haystack ? haystack : "(null)");
+        fail();
+    }
+}
+
+void
 vnuma_test_assert_valid(const char *xml, const char *schema)
 {
     g_autoptr(GError) error = NULL;

@@ -24,6 +24,9 @@ VnumaHost *vnuma_test_host(const char *name);
  * "capability"); fails the test, printing the validator's words, when
  * it rejects the document or cannot run. */
 void vnuma_test_assert_valid(const char *xml, const char *schema);
+/* Fails, printing both, unless @needle is (is not) in @haystack. */
+void vnuma_test_assert_contains(const char *haystack, const char *needle);
+void vnuma_test_assert_lacks(const char *haystack, const char *needle);
 
 /* @text parsed as a CPU list; fails the test when it is not one. */
 VnumaCpuSet *vnuma_test_cpuset(const char *text);
