@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /* The host topology model: what libvirt's capabilities <topology> and
- * sysfs both describe. Built by xml/ (vnuma-caps.c, vnuma-sysfs.c); read
+ * sysfs both describe. Built by xml/vnuma-caps.c and probe/vnuma-sysfs.c; read
  * by the pure core. */
 
 typedef struct {

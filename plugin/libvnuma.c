@@ -12,7 +12,7 @@
 #include "xml/vnuma-caps.h"
 #include "xml/vnuma-domain.h"
 #include "xml/vnuma-rewrite.h"
-#include "xml/vnuma-sysfs.h"
+#include "probe/vnuma-sysfs.h"
 
 struct _VnumaContext {
     VnumaHost *host;
@@ -143,7 +143,7 @@ detect_memory_mode(void)
 }
 
 /* The hook reads the host at every call; the topology cache spares it
- * most of that (xml/vnuma-sysfs.c). $VNUMA_SYSFS_ROOT: a sysfs tree other
+ * most of that (probe/vnuma-sysfs.c). $VNUMA_SYSFS_ROOT: a sysfs tree other
  * than /sys (hook-bench's and the tests' generated hosts), which gets a
  * cache only where $VNUMA_HOST_CACHE names one ("" turns it off). */
 #define DEFAULT_HOST_CACHE "/run/vnuma/sysfs-topology"

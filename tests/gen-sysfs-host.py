@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the sysfs tree of a generated host: the files the kernel has
-under /sys/devices/system/{node,cpu} and that xml/vnuma-sysfs.c reads
+under /sys/devices/system/{node,cpu} and that probe/vnuma-sysfs.c reads
 (plus the neighbours a reader must skip), for hosts we do not own.
 
 Default: 2 sockets x 4 nodes (EPYC in NPS4), 16 cores x 2 threads per

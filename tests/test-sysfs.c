@@ -8,7 +8,7 @@
 
 #include "lib/vnuma-error.h"
 #include "xml/vnuma-caps.h"
-#include "xml/vnuma-sysfs.h"
+#include "probe/vnuma-sysfs.h"
 
 /* Fake sysfs trees are written from a capabilities model the way the
  * kernel lays them out, read back, and compared with the model. */

@@ -14,7 +14,7 @@ VnumaHost *vnuma_host_from_sysfs(const char *root, GError **error);
 
 /* The same host, with each CPU's topology taken from the cache at
  * @cache_path while the kernel shows that CPU unchanged since the cache
- * was written (see vnuma-sysfs.c); otherwise read live and the cache
+ * was written (see vnuma-sysfs-cache.c); otherwise read live and the cache
  * rewritten. The cache never makes a read fail. NULL or "" @cache_path:
  * vnuma_host_from_sysfs(). */
 VnumaHost *vnuma_host_from_sysfs_cached(const char *root, const char *cache_path,

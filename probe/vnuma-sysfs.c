@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "xml/vnuma-sysfs.h"
+#include "probe/vnuma-sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/vnuma-error.h"
+#include "probe/vnuma-sysfs-cache.h"
 
 /* Everything here mirrors what libvirt reads to build the capabilities
  * <topology>, so that the hook, which cannot ask libvirt, sees the same
@@ -341,38 +342,15 @@ sysfs_read_cpu_live(const char *cpu_root, guint id, VnumaHostNode *node, GError 
 
 /* --- The topology cache -------------------------------------------------
  * Package, die, core and thread siblings of every CPU are most of what a
- * read costs: five attributes per CPU, ~1,300 files on a 256-thread host,
- * at every hook call. They change only at reboot and when a CPU goes
- * offline and comes back; the kernel removes cpuN/topology at offline and
- * creates it anew at online, and a new sysfs directory never gets the inode
- * number of an old one. So the cache keeps, per online CPU, those facts
- * and the inode of its topology directory, and serves a read only when
- * the boot id, the set of online CPUs (the nodes' cpulists, read live) and
- * every CPU's inode still match. Memory, huge pages, distances and node
- * membership are always read live: they change while the host runs. */
-
-#define SYSFS_CACHE_MAGIC "vnuma sysfs topology cache 1"
-#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
-
-typedef struct {
-    guint64 topology_ino;
-    guint socket_id;
-    guint die_id;
-    guint core_id;
-    VnumaCpuSet *siblings;
-} SysfsCachedCpu;
-
-static void
-sysfs_cached_cpu_free(SysfsCachedCpu *cpu)
-{
-    vnuma_cpuset_free(cpu->siblings);
-    g_free(cpu);
-}
+ * read costs: five attributes per CPU at every hook call. A read from the
+ * cache (vnuma-sysfs-cache.c, which says when it may serve) takes them
+ * from there for every CPU whose topology directory is still the one the
+ * cache saw; the rest of the host is always read live. */
 
 /* How one read goes: from the cache (@cached, checked CPU by CPU), or
  * live, recording what it reads for the next cache (@fresh). */
 typedef struct {
-    GHashTable *cached;  /* CPU id -> SysfsCachedCpu *; NULL: read live */
+    GHashTable *cached;  /* CPU id -> VnumaSysfsCachedCpu *; NULL: read live */
     guint cached_used;
     gboolean stale;      /* a CPU did not match: the cache must not serve */
     GString *fresh;      /* cache lines of the CPUs read live; NULL: none */
@@ -408,133 +386,12 @@ sysfs_topology_ino(const char *cpu_root, guint id, guint64 *ino)
     return TRUE;
 }
 
-static char *
-sysfs_boot_id(void)
-{
-    g_autofree char *text = sysfs_read_optional(BOOT_ID_PATH, NULL, NULL);
-
-    return g_strdup(text ? g_strstrip(text) : "unknown");
-}
-
-/* Reads "N " at *@p (N at most @max) and moves past it. */
-static gboolean
-sysfs_cache_number(char **p, guint64 max, guint64 *value)
-{
-    char *end = NULL;
-
-    if (!g_ascii_isdigit(**p))
-        return FALSE;
-    *value = g_ascii_strtoull(*p, &end, 10);
-    if (end == *p || *end != ' ' || *value > max)
-        return FALSE;
-    *p = end + 1;
-    return TRUE;
-}
-
-/* "cpu ID INO SOCKET DIE CORE SIBLINGS", NUL-terminated. Parsed by hand:
- * this runs for every CPU at every hook call. */
-static gboolean
-sysfs_cache_parse_cpu(char *line, GHashTable *cpus)
-{
-    g_autofree SysfsCachedCpu *cpu = g_new0(SysfsCachedCpu, 1);
-    char *p = line + strlen("cpu ");
-    guint64 id, socket_id, die_id, core_id;
-
-    if (!g_str_has_prefix(line, "cpu ") ||
-        !sysfs_cache_number(&p, VNUMA_CPUSET_MAX_ID, &id) ||
-        !sysfs_cache_number(&p, G_MAXUINT64, &cpu->topology_ino) ||
-        !sysfs_cache_number(&p, G_MAXUINT, &socket_id) ||
-        !sysfs_cache_number(&p, G_MAXUINT, &die_id) ||
-        !sysfs_cache_number(&p, G_MAXUINT, &core_id) ||
-        g_hash_table_contains(cpus, GUINT_TO_POINTER((guint) id)))
-        return FALSE;
-    cpu->siblings = vnuma_cpuset_parse(p, NULL);
-    if (!cpu->siblings)
-        return FALSE;
-    cpu->socket_id = (guint) socket_id;
-    cpu->die_id = (guint) die_id;
-    cpu->core_id = (guint) core_id;
-    g_hash_table_insert(cpus, GUINT_TO_POINTER((guint) id), g_steal_pointer(&cpu));
-    return TRUE;
-}
-
-/* Opens the cache only if no one but root or this user can have written
- * it: a forged cache would place every VM of the host. */
-static char *
-sysfs_cache_read_trusted(const char *path)
-{
-    g_autoptr(GString) text = g_string_new(NULL);
-    char chunk[8192];
-    struct stat st;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
-        (st.st_uid != 0 && st.st_uid != geteuid())) {
-        close(fd);
-        return NULL;
-    }
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR)) {
-        if (n > 0)
-            g_string_append_len(text, chunk, n);
-    }
-    close(fd);
-    return n < 0 ? NULL : g_string_free(g_steal_pointer(&text), FALSE);
-}
-
-/* The cached CPUs, or NULL when the cache is absent, unreadable, not
- * trusted, of another format, sysfs root or boot. Never an error: a read
- * without the cache is only slower. */
-static GHashTable *
-sysfs_cache_load(const char *path, const char *root, const char *boot_id)
-{
-    g_autofree char *text = sysfs_cache_read_trusted(path);
-    g_autofree char *header = NULL;
-    g_autoptr(GHashTable) cpus = NULL;
-    char *line;
-
-    if (!text)
-        return NULL;
-    header = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\n", root, boot_id);
-    if (!g_str_has_prefix(text, header))
-        return NULL;
-    cpus = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify) sysfs_cached_cpu_free);
-    for (line = text + strlen(header); *line;) {
-        char *end = strchr(line, '\n');
-
-        if (!end)
-            return NULL;  /* cut short */
-        *end = '\0';
-        if (!sysfs_cache_parse_cpu(line, cpus))
-            return NULL;
-        line = end + 1;
-    }
-    return g_steal_pointer(&cpus);
-}
-
-/* Written whole and renamed into place, so that a concurrent hook reads
- * the old cache or the new one. A cache that cannot be written (no right
- * to, read-only /run) only means the next read is live too. */
-static void
-sysfs_cache_save(const char *path, const char *root, const char *boot_id, const GString *cpus)
-{
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *text = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\n%s", root,
-                                            boot_id, cpus->str);
-
-    if (g_mkdir_with_parents(dir, 0755) < 0)
-        return;
-    (void) g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, NULL);
-}
-
 /* A CPU from the cache, if its topology directory is still the one the
  * cache saw; FALSE (and the read marked stale) otherwise. */
 static gboolean
 sysfs_cpu_from_cache(SysfsReadMode *mode, const char *cpu_root, guint id, VnumaHostNode *node)
 {
-    const SysfsCachedCpu *cpu = g_hash_table_lookup(mode->cached, GUINT_TO_POINTER(id));
+    const VnumaSysfsCachedCpu *cpu = g_hash_table_lookup(mode->cached, GUINT_TO_POINTER(id));
     guint64 ino;
 
     if (!cpu || !sysfs_topology_ino(cpu_root, id, &ino) || ino != cpu->topology_ino) {
@@ -555,7 +412,6 @@ sysfs_read_cpu(SysfsReadMode *mode, const char *cpu_root, guint id, gboolean lis
     guint64 ino = 0;
     gboolean have_ino;
     const VnumaHostCpu *cpu;
-    g_autofree char *siblings = NULL;
 
     if (mode->cached) {
         if (!listed) {
@@ -572,9 +428,7 @@ sysfs_read_cpu(SysfsReadMode *mode, const char *cpu_root, guint id, gboolean lis
         return FALSE;
     cpu = &g_array_index(node->cpus, VnumaHostCpu, node->cpus->len - 1);
     if (have_ino && cpu->online) {
-        siblings = vnuma_cpuset_format(cpu->siblings);
-        g_string_append_printf(mode->fresh, "cpu %u %" G_GUINT64_FORMAT " %u %u %u %s\n", id,
-                               ino, cpu->socket_id, cpu->die_id, cpu->core_id, siblings);
+        vnuma_sysfs_cache_append_cpu(mode->fresh, ino, cpu);
     }
     return TRUE;
 }
@@ -688,8 +542,8 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
 
     if (!cache_path || !*cache_path)
         return vnuma_host_from_sysfs(root, error);
-    boot_id = sysfs_boot_id();
-    cached = sysfs_cache_load(cache_path, root, boot_id);
+    boot_id = vnuma_sysfs_boot_id();
+    cached = vnuma_sysfs_cache_load(cache_path, root, boot_id);
     if (cached) {
         SysfsReadMode from_cache = { .cached = cached };
 
@@ -707,6 +561,6 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
         host = sysfs_read_host(root, &live, error);
     }
     if (host)
-        sysfs_cache_save(cache_path, root, boot_id, fresh);
+        vnuma_sysfs_cache_save(cache_path, root, boot_id, fresh);
     return host;
 }

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "probe/vnuma-sysfs-cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The per-CPU topology facts sysfs gives (package, die, core, thread
+ * siblings) change only at reboot and when a CPU goes offline and comes
+ * back: the kernel removes cpuN/topology at offline and creates it anew at
+ * online, and a new sysfs directory never gets the inode number of an old
+ * one. So the cache keeps, per online CPU, those facts and the inode of
+ * its topology directory; vnuma-sysfs.c lets it serve only when the boot
+ * id, the set of online CPUs (the nodes' cpulists, read live) and every
+ * CPU's inode still match. */
+
+#define SYSFS_CACHE_MAGIC "vnuma sysfs topology cache 1"
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+
+void
+vnuma_sysfs_cached_cpu_free(VnumaSysfsCachedCpu *cpu)
+{
+    vnuma_cpuset_free(cpu->siblings);
+    g_free(cpu);
+}
+
+char *
+vnuma_sysfs_boot_id(void)
+{
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(BOOT_ID_PATH, &text, NULL, NULL))
+        return g_strdup("unknown");
+    return g_strdup(g_strstrip(text));
+}
+
+/* Reads "N " at *@p (N at most @max) and moves past it. */
+static gboolean
+sysfs_cache_number(char **p, guint64 max, guint64 *value)
+{
+    char *end = NULL;
+
+    if (!g_ascii_isdigit(**p))
+        return FALSE;
+    *value = g_ascii_strtoull(*p, &end, 10);
+    if (end == *p || *end != ' ' || *value > max)
+        return FALSE;
+    *p = end + 1;
+    return TRUE;
+}
+
+/* "cpu ID INO SOCKET DIE CORE SIBLINGS", NUL-terminated. Parsed by hand:
+ * this runs for every CPU at every hook call. */
+static gboolean
+sysfs_cache_parse_cpu(char *line, GHashTable *cpus)
+{
+    g_autofree VnumaSysfsCachedCpu *cpu = g_new0(VnumaSysfsCachedCpu, 1);
+    char *p = line + strlen("cpu ");
+    guint64 id, socket_id, die_id, core_id;
+
+    if (!g_str_has_prefix(line, "cpu ") ||
+        !sysfs_cache_number(&p, VNUMA_CPUSET_MAX_ID, &id) ||
+        !sysfs_cache_number(&p, G_MAXUINT64, &cpu->topology_ino) ||
+        !sysfs_cache_number(&p, G_MAXUINT, &socket_id) ||
+        !sysfs_cache_number(&p, G_MAXUINT, &die_id) ||
+        !sysfs_cache_number(&p, G_MAXUINT, &core_id) ||
+        g_hash_table_contains(cpus, GUINT_TO_POINTER((guint) id)))
+        return FALSE;
+    cpu->siblings = vnuma_cpuset_parse(p, NULL);
+    if (!cpu->siblings)
+        return FALSE;
+    cpu->socket_id = (guint) socket_id;
+    cpu->die_id = (guint) die_id;
+    cpu->core_id = (guint) core_id;
+    g_hash_table_insert(cpus, GUINT_TO_POINTER((guint) id), g_steal_pointer(&cpu));
+    return TRUE;
+}
+
+/* Opens the cache only if no one but root or this user can have written
+ * it: a forged cache would place every VM of the host. */
+static char *
+sysfs_cache_read_trusted(const char *path)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    char chunk[8192];
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+        (st.st_uid != 0 && st.st_uid != geteuid())) {
+        close(fd);
+        return NULL;
+    }
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR)) {
+        if (n > 0)
+            g_string_append_len(text, chunk, n);
+    }
+    close(fd);
+    return n < 0 ? NULL : g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+/* The cached CPUs, or NULL when the cache is absent, unreadable, not
+ * trusted, of another format, sysfs root or boot. Never an error: a read
+ * without the cache is only slower. */
+GHashTable *
+vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id)
+{
+    g_autofree char *text = sysfs_cache_read_trusted(path);
+    g_autofree char *header = NULL;
+    g_autoptr(GHashTable) cpus = NULL;
+    char *line;
+
+    if (!text)
+        return NULL;
+    header = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\n", root, boot_id);
+    if (!g_str_has_prefix(text, header))
+        return NULL;
+    cpus = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify) vnuma_sysfs_cached_cpu_free);
+    for (line = text + strlen(header); *line;) {
+        char *end = strchr(line, '\n');
+
+        if (!end)
+            return NULL;  /* cut short */
+        *end = '\0';
+        if (!sysfs_cache_parse_cpu(line, cpus))
+            return NULL;
+        line = end + 1;
+    }
+    return g_steal_pointer(&cpus);
+}
+
+/* Written whole and renamed into place, so that a concurrent hook reads
+ * the old cache or the new one. A cache that cannot be written (no right
+ * to, read-only /run) only means the next read is live too. */
+void
+vnuma_sysfs_cache_save(const char *path, const char *root, const char *boot_id, const GString *cpus)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *text = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\n%s", root,
+                                            boot_id, cpus->str);
+
+    if (g_mkdir_with_parents(dir, 0755) < 0)
+        return;
+    (void) g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, NULL);
+}
+
+void
+vnuma_sysfs_cache_append_cpu(GString *lines, guint64 topology_ino, const VnumaHostCpu *cpu)
+{
+    g_autofree char *siblings = vnuma_cpuset_format(cpu->siblings);
+
+    g_string_append_printf(lines, "cpu %u %" G_GUINT64_FORMAT " %u %u %u %s\n", cpu->id,
+                           topology_ino, cpu->socket_id, cpu->die_id, cpu->core_id, siblings);
+}

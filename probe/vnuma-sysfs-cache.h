@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "lib/vnuma-host.h"
+
+G_BEGIN_DECLS
+
+/* The file behind vnuma_host_from_sysfs_cached() (probe/vnuma-sysfs.h):
+ * its format, who may have written it, and its writing. Only the sysfs
+ * reader uses it; its tests are that reader's (tests/test-sysfs.c). */
+
+typedef struct {
+    guint64 topology_ino;
+    guint socket_id;
+    guint die_id;
+    guint core_id;
+    VnumaCpuSet *siblings;
+} VnumaSysfsCachedCpu;
+
+void vnuma_sysfs_cached_cpu_free(VnumaSysfsCachedCpu *cpu);
+
+/* This boot's id, or "unknown". */
+char *vnuma_sysfs_boot_id(void);
+
+/* The cached CPUs (CPU id -> VnumaSysfsCachedCpu *), or NULL when the file
+ * is absent, unreadable, not trusted, or of another format, sysfs @root or
+ * @boot_id. Never an error: without the cache a read is only slower. */
+GHashTable *vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id);
+
+/* Writes the cache whole (@cpu_lines from vnuma_sysfs_cache_append_cpu())
+ * and renames it into place; a cache that cannot be written is left. */
+void vnuma_sysfs_cache_save(const char *path, const char *root, const char *boot_id,
+                            const GString *cpu_lines);
+
+/* The cache line of online @cpu, whose topology directory has @topology_ino. */
+void vnuma_sysfs_cache_append_cpu(GString *lines, guint64 topology_ino, const VnumaHostCpu *cpu);
+
+G_END_DECLS
