@@ -24,16 +24,6 @@ online_homes(const VnumaAgentState *state, guint online, guint skip)
     return homes;
 }
 
-static guint64
-distance_to(const VnumaHost *host, guint node, const VnumaCpuSet *homes)
-{
-    guint64 sum = 0;
-
-    VNUMA_CPUSET_FOREACH(homes, other)
-        sum += vnuma_host_distance(host, node, (guint) other);
-    return sum;
-}
-
 /* The free node nearest to @homes; -1 when every usable node is taken. */
 static gint
 nearest_free_node(const VnumaHost *host, const GPtrArray *usable, const VnumaCpuSet *homes)
@@ -49,7 +39,7 @@ nearest_free_node(const VnumaHost *host, const GPtrArray *usable, const VnumaCpu
 
         if (!threads || vnuma_cpuset_contains(homes, id))
             continue;
-        distance = distance_to(host, id, homes);
+        distance = vnuma_host_distance_sum(host, id, homes);
         if (best < 0 || distance < best_distance ||
             (distance == best_distance && threads > best_threads)) {
             best = (gint) id;

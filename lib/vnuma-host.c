@@ -185,6 +185,16 @@ vnuma_host_distance(const VnumaHost *host, guint from, guint to)
     return from == to ? LOCAL_DISTANCE : REMOTE_DISTANCE;
 }
 
+guint64
+vnuma_host_distance_sum(const VnumaHost *host, guint from, const VnumaCpuSet *to)
+{
+    guint64 sum = 0;
+
+    VNUMA_CPUSET_FOREACH(to, id)
+        sum += vnuma_host_distance(host, from, (guint) id);
+    return sum;
+}
+
 VnumaCpuSet *
 vnuma_host_node_cpus(const VnumaHostNode *node)
 {

@@ -64,6 +64,8 @@ const VnumaHostNode *vnuma_host_find_node(const VnumaHost *host, guint id);
 /* SLIT distance between two nodes: 10 to itself, 20 when the source
  * gave none (the kernel's REMOTE_DISTANCE default). */
 guint vnuma_host_distance(const VnumaHost *host, guint from, guint to);
+/* Sum of the SLIT distances from node @from to each node (id) in @to. */
+guint64 vnuma_host_distance_sum(const VnumaHost *host, guint from, const VnumaCpuSet *to);
 /* Online CPUs of a node. */
 VnumaCpuSet *vnuma_host_node_cpus(const VnumaHostNode *node);
 /* Distinct (socket, die, core) triples among @usable CPUs of @node. */

@@ -245,11 +245,17 @@ online_count(const VnumaLayout *layout, const VnumaClient *client)
     return vnuma_cpuset_count(online);
 }
 
+static guint
+node_id_at(const VnumaHost *host, guint index)
+{
+    return ((const VnumaHostNode *) host->nodes->pdata[index])->id;
+}
+
 static void
 home_client(const VnumaHost *host, VnumaLayout *layout, NodeRoom *room, VnumaClient *client,
             guint index)
 {
-    client->home_node = (gint) ((const VnumaHostNode *) host->nodes->pdata[index])->id;
+    client->home_node = (gint) node_id_at(host, index);
     vnuma_cpuset_free(client->cpus);
     client->cpus = vnuma_cpuset_copy(layout->usable->pdata[index]);
     room->threads[index] -= online_count(layout, client);
@@ -280,19 +286,6 @@ node_index(const VnumaHost *host, gint node_id)
     return node_id < 0 ? -1 : vnuma_host_node_index(host, (guint) node_id);
 }
 
-/* Sum of SLIT distances from node @index to the nodes in @targets. */
-static guint64
-distance_to(const VnumaHost *host, guint index, const GArray *targets)
-{
-    guint from = ((const VnumaHostNode *) host->nodes->pdata[index])->id;
-    guint64 sum = 0;
-
-    for (guint t = 0; t < targets->len; t++)
-        sum += vnuma_host_distance(host, from,
-                                   ((const VnumaHostNode *) host->nodes->pdata[g_array_index(targets, guint, t)])->id);
-    return sum;
-}
-
 /* The node a following client goes to: among @targets (its anchor's node,
  * or the nodes of the online clients) the one with most memory left that
  * holds it; else the nearest usable node that holds it; else the target
@@ -301,23 +294,32 @@ static guint
 follower_node(const VnumaHost *host, const VnumaLayout *layout, const NodeRoom *room,
               const GArray *targets, const VnumaClient *client)
 {
+    g_autoptr(VnumaCpuSet) target_ids = vnuma_cpuset_new();
     gint best = -1;
 
     for (guint t = 0; t < targets->len; t++) {
         guint index = g_array_index(targets, guint, t);
 
+        vnuma_cpuset_add(target_ids, node_id_at(host, index));
         if (room_fits(layout, room, index, client) &&
             (best < 0 || room->memory_kib[index] > room->memory_kib[best]))
             best = (gint) index;
     }
-    for (guint i = 0; best < 0 && i < host->nodes->len; i++) {
-        if (vnuma_cpuset_is_empty(layout->usable->pdata[i]) || !room_fits(layout, room, i, client))
-            continue;
-        best = (gint) i;
-        for (guint j = i + 1; j < host->nodes->len; j++) {
-            if (!vnuma_cpuset_is_empty(layout->usable->pdata[j]) && room_fits(layout, room, j, client) &&
-                distance_to(host, j, targets) < distance_to(host, (guint) best, targets))
-                best = (gint) j;
+    /* No target holds it: the nearest usable node that does (the first
+     * of equals). */
+    if (best < 0) {
+        guint64 best_distance = 0;
+
+        for (guint i = 0; i < host->nodes->len; i++) {
+            guint64 distance;
+
+            if (vnuma_cpuset_is_empty(layout->usable->pdata[i]) || !room_fits(layout, room, i, client))
+                continue;
+            distance = vnuma_host_distance_sum(host, node_id_at(host, i), target_ids);
+            if (best < 0 || distance < best_distance) {
+                best = (gint) i;
+                best_distance = distance;
+            }
         }
     }
     for (guint t = 0; best < 0 && t < targets->len; t++) {

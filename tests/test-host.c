@@ -154,6 +154,15 @@ test_distance_defaults(void **state)
     /* Nodes the host does not have. */
     assert_int_equal(vnuma_host_distance(host, 7, 7), 10);
     assert_int_equal(vnuma_host_distance(host, 7, 0), 20);
+    /* Sums over a set of node ids: 0->0 + 0->1 + 0->2. */
+    {
+        g_autoptr(VnumaCpuSet) all = vnuma_test_cpuset("0-2");
+        g_autoptr(VnumaCpuSet) none = vnuma_cpuset_new();
+
+        assert_int_equal(vnuma_host_distance_sum(host, 0, all), 10 + 20 + 32);
+        assert_int_equal(vnuma_host_distance_sum(host, 2, all), 20 + 20 + 10);
+        assert_int_equal(vnuma_host_distance_sum(host, 0, none), 0);
+    }
 }
 
 static void
