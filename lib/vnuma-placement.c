@@ -204,9 +204,13 @@ roomiest(const gint64 *room, guint n)
 /* What is left on each host node (indexed like host->nodes) as clients
  * are homed: usable threads less online vCPUs, memory less what this
  * layout and the committed load put there. */
+/* What is left on each node (by index) for the clients still to home.
+ * A CPU-only node's clients take their memory from its nearest memory
+ * node (vnuma_host_memory_node), so memory is counted there. */
 typedef struct {
     gint64 *threads;
     gint64 *memory_kib;
+    guint *memory_at;            /* per node index: index of its memory node */
 } NodeRoom;
 
 static void
@@ -217,16 +221,29 @@ node_room_init(NodeRoom *room, const VnumaHost *host, const VnumaLayout *layout,
 
     room->threads = g_new0(gint64, nodes);
     room->memory_kib = g_new0(gint64, nodes);
+    room->memory_at = g_new0(guint, nodes);
     for (guint i = 0; i < nodes; i++) {
         const VnumaHostNode *node = host->nodes->pdata[i];
 
         room->threads[i] = vnuma_cpuset_count(layout->usable->pdata[i]);
         room->memory_kib[i] = (gint64) vnuma_layout_node_memory_kib(layout, node);
+        room->memory_at[i] = (guint) MAX(vnuma_host_node_index(host, vnuma_host_memory_node(host, node->id)), 0);
+    }
+    for (guint i = 0; i < nodes; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+
         for (guint l = 0; l < n_loads; l++) {
             if (loads[l].node_id == node->id)
-                room->memory_kib[i] -= (gint64) loads[l].memory_kib;
+                room->memory_kib[room->memory_at[i]] -= (gint64) loads[l].memory_kib;
         }
     }
+}
+
+/* The memory left for a client homed on the node at @index. */
+static gint64
+room_memory_kib(const NodeRoom *room, guint index)
+{
+    return room->memory_kib[room->memory_at[index]];
 }
 
 static void
@@ -234,6 +251,7 @@ node_room_clear(NodeRoom *room)
 {
     g_free(room->threads);
     g_free(room->memory_kib);
+    g_free(room->memory_at);
 }
 
 static guint
@@ -259,7 +277,7 @@ home_client(const VnumaHost *host, VnumaLayout *layout, NodeRoom *room, VnumaCli
     vnuma_cpuset_free(client->cpus);
     client->cpus = vnuma_cpuset_copy(layout->usable->pdata[index]);
     room->threads[index] -= online_count(layout, client);
-    room->memory_kib[index] -= (gint64) client->memory_kib;
+    room->memory_kib[room->memory_at[index]] -= (gint64) client->memory_kib;
 }
 
 /* Hot-plug headroom (vCPUs beyond <vcpu current>, all offline) and vCPUs
@@ -276,7 +294,7 @@ static gboolean
 room_fits(const VnumaLayout *layout, const NodeRoom *room, guint index, const VnumaClient *client)
 {
     return room->threads[index] >= (gint64) online_count(layout, client) &&
-           room->memory_kib[index] >= (gint64) client->memory_kib;
+           room_memory_kib(room, index) >= (gint64) client->memory_kib;
 }
 
 /* A client's home (-1: none yet) as an index into host->nodes, or -1. */
@@ -302,7 +320,7 @@ follower_node(const VnumaHost *host, const VnumaLayout *layout, const NodeRoom *
 
         vnuma_cpuset_add(target_ids, node_id_at(host, index));
         if (room_fits(layout, room, index, client) &&
-            (best < 0 || room->memory_kib[index] > room->memory_kib[best]))
+            (best < 0 || room_memory_kib(room, index) > room_memory_kib(room, (guint) best)))
             best = (gint) index;
     }
     /* No target holds it: the nearest usable node that does (the first
@@ -325,7 +343,7 @@ follower_node(const VnumaHost *host, const VnumaLayout *layout, const NodeRoom *
     for (guint t = 0; best < 0 && t < targets->len; t++) {
         guint index = g_array_index(targets, guint, t);
 
-        if (best < 0 || room->memory_kib[index] > room->memory_kib[best])
+        if (best < 0 || room_memory_kib(room, index) > room_memory_kib(room, (guint) best))
             best = (gint) index;
     }
     return (guint) MAX(best, 0);

@@ -14,6 +14,9 @@
 #      (page migration to node 1's memory node, 0: a real, empty walk)
 #   3. a guest with one of two vCPUs online gets the second hot-added:
 #      the agent pins it to its client's home node
+#   4. a guest with two cells of its own, cell 1's vCPU offline: that
+#      client (hot-plug headroom) is homed with cell 0's; hot-adding
+#      its vCPU gives it the other node (pins and record read back)
 #   tests/test-agent-rebalance.sh PATH/TO/vnumad
 # Needs VNUMA_TEST_LIBVIRT_URI (scripts/test.sh sets it); exits 77 (skip)
 # without it. Domains are named vnuma-test-rebal-PID-*; the agent is scoped.
@@ -61,6 +64,7 @@ create() {  # create NAME VCPUS [CURRENT]: a running transient busy guest
   sed -e "s|<name>qemu-tcg-wide</name>|<name>$1</name>|" -e '/<uuid>/d' \
       -e "s|<vcpu placement='static'>10</vcpu>|$vcpu|" -e "s|524288|65536|g" \
       -e "s|</type>|</type>\n    <boot dev='hd'/>|" \
+      -e "s|<model fallback='allow'>qemu64</model>|<model fallback='allow'>qemu64</model>${CELLS:-}|" \
       -e "s|<devices>|<devices>\n    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$tmp/$1.img'/><target dev='sda' bus='sata'/></disk>|" \
       "$src/examples/domains/qemu-tcg-wide.xml" >"$tmp/$1.xml"
   virsh -c "$uri" create "$tmp/$1.xml" >/dev/null
@@ -86,10 +90,11 @@ step "1. Both busy guests on node 0"
 p=$prefix-p
 q=$prefix-q
 h=$prefix-h
+c=$prefix-c
 check "create $p" create "$p" 1
 check "create $q" create "$q" 1
 conf 'host_cpuset=0\n'
-"$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$p" --domain "$q" --domain "$h" \
+"$vnumad" --verbose --connect "$uri" --config "$tmp/vnuma.conf" --domain "$p" --domain "$q" --domain "$h" --domain "$c" \
   --report json >"$tmp/out" 2>"$tmp/err" &
 agent_pid=$!
 check "both placed on CPU 0" wait_for 20 bash -c "[ \"\$(virsh -c '$uri' vcpupin '$p' | awk '\$1==\"0\"{print \$2}')\" = 0 ] && [ \"\$(virsh -c '$uri' vcpupin '$q' | awk '\$1==\"0\"{print \$2}')\" = 0 ]"
@@ -122,6 +127,26 @@ check "hot-add a vCPU" virsh -c "$uri" setvcpus "$h" 2 --live
 check "agent pinned the hot-added vCPU" wait_for 20 grep -q "$h: vcpus: vCPUs 1-1 hot-added: pinned" "$tmp/err"
 check "vCPU 1 pinned to its home's CPUs" \
   bash -c "[ -n \"\$(virsh -c '$uri' vcpupin '$h' | awk '\$1==\"1\"{print \$2}')\" ] && [ \"\$(virsh -c '$uri' vcpupin '$h' | awk '\$1==\"1\"{print \$2}')\" != 0-1 ]"
+
+# 4. Hot-plug headroom: a guest whose own two cells hold one vCPU each,
+# cell 1's offline. Its client is homed with the online one (node 0)
+# while it has no vCPU online, and gets a node of its own (the other
+# one) when its vCPU is hot-added (docs/agent.md).
+step "4. Hot-plug headroom homed with the online client, given its own node on hot-add"
+cells="<numa><cell id='0' cpus='0' memory='32768' unit='KiB'/><cell id='1' cpus='1' memory='32768' unit='KiB'/></numa>"
+CELLS="$cells" check "create $c (2 cells of 1 vCPU, 1 online)" create "$c" 2 1
+check "$c placed" wait_for 20 grep -q "$c: place:" "$tmp/err"
+read -r before0 before1 <<<"$(pins "$c")"
+check "headroom vCPU 1 pinned with vCPU 0 while offline ($before0 $before1)" \
+  [ -n "$before1" -a "$before0" = "$before1" ]
+check "hot-add vCPU 1" virsh -c "$uri" setvcpus "$c" 2 --live
+check "agent gave the headroom client a node of its own" \
+  wait_for 20 grep -q "$c: vcpus: vCPUs 1-1 hot-added: pinned to their clients' home nodes (1 client(s)" "$tmp/err"
+read -r after0 after1 <<<"$(pins "$c")"
+check "vCPU 0 stays on CPU $before0, vCPU 1 moved to the other CPU ($after0 $after1)" \
+  [ "$after0" = "$before0" -a -n "$after1" -a "$after1" != "$before1" -a "$after1" != 0-1 ]
+check "the record homes client 1 (vCPU 1) on node $after1 (node N = CPU N here)" \
+  bash -c "virsh -c '$uri' metadata '$c' urn:x-vnuma:agent:1 | grep -q '<client vcpus=\"1\" node=\"$after1\"'"
 
 kill -TERM "$agent_pid"; wait "$agent_pid"
 check "daemon exits 0" [ "$?" -eq 0 ]

@@ -667,6 +667,31 @@ test_finish_shared_node(void **state)
     }
 }
 
+/* Hot-plug headroom follows its online client onto a CPU-only node: the
+ * memory it will use is on that node's memory node, so that is where its
+ * room is counted, not on the CPU-only node itself (which has none). */
+static void
+test_headroom_follows_onto_cpu_only_node(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
+    g_autoptr(VnumaRequest) r = vnuma_test_request(20, 20 * GIB);
+    g_autoptr(VnumaLayout) layout = NULL;
+    VnumaSettings settings;
+
+    (void) state;
+    ((VnumaHostNode *) host->nodes->pdata[0])->memory_kib = 0;
+    r->current_vcpus = 10;
+    r->online_vcpus = vnuma_cpuset_parse("0-9", NULL);
+    vnuma_request_add_override(r, "maxPerMachineNode", "10");
+    vnuma_settings_init(&settings);
+    layout = plan_full(host, &settings, r, NULL, 0);
+    vnuma_settings_clear(&settings);
+    assert_int_equal(layout->clients->len, 2);
+    /* The online client on the CPU-only node 0 (least loaded, lowest id);
+     * the headroom beside it, its memory on node 1 like its partner's. */
+    assert_homes(layout, "0 0");
+}
+
 int
 main(void)
 {
@@ -695,6 +720,7 @@ main(void)
         cmocka_unit_test(test_finish_pins_not_exposed),
         cmocka_unit_test(test_finish_pins_epyc_four_cells),
         cmocka_unit_test(test_finish_shared_node),
+        cmocka_unit_test(test_headroom_follows_onto_cpu_only_node),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

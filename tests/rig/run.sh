@@ -178,7 +178,9 @@ for name in "${names[@]}"; do
   fi
   if [ "$(cat "$out/status" 2>/dev/null)" != 0 ]; then
     status=1
-    echo "rig: $name: FAILED (status '$(cat "$out/status" 2>/dev/null)'); last lines of inner.log:" >&2
+    echo "rig: $name: FAILED (status '$(cat "$out/status" 2>/dev/null)'); its failed checks:" >&2
+    grep -h 'FAIL: ' "$out/inner.log" 2>/dev/null | sed 's/^/  /' >&2 || echo "  (none logged)" >&2
+    echo "rig: $name: last lines of inner.log:" >&2
     tail -n 20 "$out/inner.log" 2>/dev/null | sed 's/^/  /' >&2 || tail -n 20 "$out/console.log" >&2
   fi
   read -r p f <"$out/counts" 2>/dev/null || { p=0; f=1; }

@@ -860,26 +860,44 @@ def scenario_locality(run, host, agent, images):
                           if os.path.exists(os.path.join(machine, c, "cpuset.mems"))]:
         with open(os.path.join(d, "cpuset.mems"), "w") as f:
             f.write(both)
-    subprocess.run(["migratepages", str(s.pid), str(home), str(far)], check=False)
-    moved = snapshot(host, "rig-loc", vcpus)
+    # A page the kernel could not isolate this instant (the guest is
+    # running) stays behind: try again, this is the set-up, not the check.
+    for _ in range(3):
+        subprocess.run(["migratepages", str(s.pid), str(home), str(far)], check=False)
+        moved = snapshot(host, "rig-loc", vcpus)
+        if moved.on_nodes({far}) >= 0.9:
+            break
     run.check(f"precondition: >= 90 % of RAM moved from node {home} to node {far}",
               moved.on_nodes({far}) >= 0.9, pct(moved.on_nodes({far})))
+    # The vCPUs move first, with the nodeset widened to old and new
+    # nodes; it narrows to the new one a pass or more later, once the
+    # agent has seen the pages there (docs/agent.md). Both are waited for.
     t0 = time.time()
     end = t0 + 180
-    while time.time() < end:
-        now = Snapshot(host, "rig-loc", vcpus)
-        if now.home_nodes() == [far]:
+    rehomed = narrowed = None
+    while time.time() < end and narrowed is None:
+        try:
+            now = Snapshot(host, "rig-loc", vcpus)
+        except (OSError, RuntimeError, ValueError):
+            time.sleep(1)
+            continue
+        if rehomed is None and now.home_nodes() == [far]:
+            rehomed = time.time() - t0
+        if rehomed is not None and {t["mems"] for t in now.threads.values()} == {str(far)}:
+            narrowed = time.time() - t0
             break
         time.sleep(1)
     now = snapshot(host, "rig-loc", vcpus)
     run.check(f"re-homed to node {far}, where its memory is", now.home_nodes() == [far],
               f"homes {now.home_nodes()} after {time.time() - t0:.0f} s")
-    run.check(f"cpuset.mems = {far}", {t["mems"] for t in now.threads.values()} == {str(far)},
-              str(sorted({t["mems"] for t in now.threads.values()})))
+    run.check(f"cpuset.mems narrowed to {far}", {t["mems"] for t in now.threads.values()} == {str(far)},
+              f"{sorted({t['mems'] for t in now.threads.values()})}"
+              + (f" after {narrowed:.0f} s" if narrowed is not None else " after 180 s"))
     run.check("RAM stayed there (>= 90 %)", now.on_nodes({far}) >= 0.9, pct(now.on_nodes({far})))
-    if now.home_nodes() == [far]:
-        run.figure("locality_rehome_s", time.time() - t0,
-                   f"locality re-home node {home} -> {far}: {time.time() - t0:.0f} s after its memory moved")
+    if rehomed is not None:
+        run.figure("locality_rehome_s", rehomed,
+                   f"locality re-home node {home} -> {far}: vCPUs {rehomed:.0f} s after its memory moved, "
+                   + (f"cpuset.mems {narrowed:.0f} s after" if narrowed is not None else "cpuset.mems never"))
     remove("rig-loc")
 
 
