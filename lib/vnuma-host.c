@@ -120,8 +120,8 @@ compare_pages(gconstpointer a, gconstpointer b)
     return (x->size_kib > y->size_kib) - (x->size_kib < y->size_kib);
 }
 
-gboolean
-vnuma_host_finish(VnumaHost *host, GError **error)
+static gboolean
+host_sort_and_check(VnumaHost *host, GError **error)
 {
     g_autoptr(VnumaCpuSet) seen_cpus = vnuma_cpuset_new();
 
@@ -152,8 +152,26 @@ vnuma_host_finish(VnumaHost *host, GError **error)
             vnuma_cpuset_add(seen_cpus, id);
         }
     }
+    return TRUE;
+}
+
+gboolean
+vnuma_host_finish(VnumaHost *host, GError **error)
+{
+    if (!host_sort_and_check(host, error))
+        return FALSE;
     g_clear_pointer(&host->fingerprint, g_free);
     host->fingerprint = vnuma_host_fingerprint(host);
+    return TRUE;
+}
+
+gboolean
+vnuma_host_finish_known(VnumaHost *host, const char *fingerprint, GError **error)
+{
+    if (!host_sort_and_check(host, error))
+        return FALSE;
+    g_free(host->fingerprint);
+    host->fingerprint = g_strdup(fingerprint);
     return TRUE;
 }
 

@@ -59,6 +59,10 @@ void vnuma_host_node_add_distance(VnumaHostNode *node, guint node_id, guint valu
  * unique node and CPU ids. The fingerprint is computed here once (every
  * plan records it): a model changed afterwards must be finished again. */
 gboolean vnuma_host_finish(VnumaHost *host, GError **error);
+/* The same, with @fingerprint taken as the fingerprint instead of computed
+ * (SHA-256 over every CPU): for a reader that has checked that the model
+ * has the very shape @fingerprint was computed from (the sysfs cache). */
+gboolean vnuma_host_finish_known(VnumaHost *host, const char *fingerprint, GError **error);
 
 const VnumaHostNode *vnuma_host_find_node(const VnumaHost *host, guint id);
 /* SLIT distance between two nodes: 10 to itself, 20 when the source

@@ -14,9 +14,11 @@
  * one. So the cache keeps, per online CPU, those facts and the inode of
  * its topology directory; vnuma-sysfs.c lets it serve only when the boot
  * id, the set of online CPUs (the nodes' cpulists, read live) and every
- * CPU's inode still match. */
+ * CPU's inode still match. It also keeps the host's fingerprint (a
+ * SHA-256 over every CPU, the next largest cost) with the shape it was
+ * computed for: node ids and distances, read live, and the online CPUs. */
 
-#define SYSFS_CACHE_MAGIC "vnuma sysfs topology cache 1"
+#define SYSFS_CACHE_MAGIC "vnuma sysfs topology cache 2"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
 
@@ -108,21 +110,44 @@ sysfs_cache_read_trusted(const char *path)
 /* The cached CPUs, or NULL when the cache is absent, unreadable, not
  * trusted, of another format, sysfs root or boot. Never an error: a read
  * without the cache is only slower. */
+/* "host FINGERPRINT SHAPE", NUL-terminated. */
+static gboolean
+sysfs_cache_parse_host(char *line, char **fingerprint, char **shape)
+{
+    char *p = line + strlen("host ");
+    char *space;
+
+    if (!g_str_has_prefix(line, "host ") || !(space = strchr(p, ' ')) || space == p || !space[1])
+        return FALSE;
+    *fingerprint = g_strndup(p, space - p);
+    *shape = g_strdup(space + 1);
+    return TRUE;
+}
+
 GHashTable *
-vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id)
+vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id,
+                       char **fingerprint, char **shape)
 {
     g_autofree char *text = sysfs_cache_read_trusted(path);
     g_autofree char *header = NULL;
+    g_autofree char *cached_fingerprint = NULL;
+    g_autofree char *cached_shape = NULL;
     g_autoptr(GHashTable) cpus = NULL;
-    char *line;
+    char *line, *host_end;
 
     if (!text)
         return NULL;
     header = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\n", root, boot_id);
     if (!g_str_has_prefix(text, header))
         return NULL;
+    line = text + strlen(header);
+    if (!(host_end = strchr(line, '\n')))
+        return NULL;
+    *host_end = '\0';
+    if (!sysfs_cache_parse_host(line, &cached_fingerprint, &cached_shape))
+        return NULL;
     cpus = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify) vnuma_sysfs_cached_cpu_free);
-    for (line = text + strlen(header); *line;) {
+    for (line = host_end + 1; *line;) {
         char *end = strchr(line, '\n');
 
         if (!end)
@@ -132,6 +157,8 @@ vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id)
             return NULL;
         line = end + 1;
     }
+    *fingerprint = g_steal_pointer(&cached_fingerprint);
+    *shape = g_steal_pointer(&cached_shape);
     return g_steal_pointer(&cpus);
 }
 
@@ -139,11 +166,12 @@ vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id)
  * the old cache or the new one. A cache that cannot be written (no right
  * to, read-only /run) only means the next read is live too. */
 void
-vnuma_sysfs_cache_save(const char *path, const char *root, const char *boot_id, const GString *cpus)
+vnuma_sysfs_cache_save(const char *path, const char *root, const char *boot_id,
+                       const char *fingerprint, const char *shape, const GString *cpus)
 {
     g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *text = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\n%s", root,
-                                            boot_id, cpus->str);
+    g_autofree char *text = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\nhost %s %s\n%s",
+                                            root, boot_id, fingerprint, shape, cpus->str);
 
     if (g_mkdir_with_parents(dir, 0755) < 0)
         return;

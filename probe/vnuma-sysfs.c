@@ -351,10 +351,61 @@ sysfs_read_cpu_live(const char *cpu_root, guint id, VnumaHostNode *node, GError 
  * live, recording what it reads for the next cache (@fresh). */
 typedef struct {
     GHashTable *cached;  /* CPU id -> VnumaSysfsCachedCpu *; NULL: read live */
+    const char *cached_fingerprint;  /* with the cache: the host's, for ... */
+    const char *cached_shape;        /* ... this shape (sysfs_host_shape) */
     guint cached_used;
     gboolean stale;      /* a CPU did not match: the cache must not serve */
     GString *fresh;      /* cache lines of the CPUs read live; NULL: none */
 } SysfsReadMode;
+
+/* What the fingerprint covers beyond the CPUs' cached facts, all read
+ * live: "ID:DISTANCES:ONLINE-CPUS;" per node, in reading order (ascending
+ * ids). Equal shapes and the cache's CPUs give the cached fingerprint. */
+static char *
+sysfs_host_shape(const VnumaHost *host)
+{
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+        g_autoptr(VnumaCpuSet) online = vnuma_cpuset_new();
+
+        vnuma_string_append_uint(out, node->id);
+        for (guint d = 0; d < node->distances->len; d++) {
+            const VnumaDistance *dist = &g_array_index(node->distances, VnumaDistance, d);
+
+            g_string_append_c(out, d ? ',' : ':');
+            vnuma_string_append_uint(out, dist->node_id);
+            g_string_append_c(out, '=');
+            vnuma_string_append_uint(out, dist->value);
+        }
+        for (guint c = 0; c < node->cpus->len; c++) {
+            const VnumaHostCpu *cpu = &g_array_index(node->cpus, VnumaHostCpu, c);
+
+            if (cpu->online)
+                vnuma_cpuset_add(online, cpu->id);
+        }
+        g_string_append_c(out, ':');
+        vnuma_cpuset_append(out, online);
+        g_string_append_c(out, ';');
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* The fingerprint is the cache's when every CPU came from it and the rest
+ * of the shape is the one it was computed for; else computed. */
+static gboolean
+sysfs_finish_host(VnumaHost *host, const SysfsReadMode *mode, GError **error)
+{
+    if (mode->cached && mode->cached_fingerprint && !mode->stale &&
+        mode->cached_used == g_hash_table_size(mode->cached)) {
+        g_autofree char *shape = sysfs_host_shape(host);
+
+        if (g_str_equal(shape, mode->cached_shape))
+            return vnuma_host_finish_known(host, mode->cached_fingerprint, error);
+    }
+    return vnuma_host_finish(host, error);
+}
 
 /* The inode of cpu@id/topology. The path is put together by hand (it is
  * built for every CPU at every cached read, and printf would cost more
@@ -517,7 +568,7 @@ sysfs_read_host(const char *root, SysfsReadMode *mode, GError **error)
         if (!sysfs_read_node(root, node_dir, (guint) id, nodes, page_kib, mode, host, error))
             return NULL;
     }
-    if (!vnuma_host_finish(host, error)) {
+    if (!sysfs_finish_host(host, mode, error)) {
         g_prefix_error(error, "%s: ", node_dir);
         return NULL;
     }
@@ -537,15 +588,19 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
 {
     g_autofree char *boot_id = NULL;
     g_autoptr(GHashTable) cached = NULL;
+    g_autofree char *fingerprint = NULL;
+    g_autofree char *shape = NULL;
     g_autoptr(GString) fresh = NULL;
     VnumaHost *host;
 
     if (!cache_path || !*cache_path)
         return vnuma_host_from_sysfs(root, error);
     boot_id = vnuma_sysfs_boot_id();
-    cached = vnuma_sysfs_cache_load(cache_path, root, boot_id);
+    cached = vnuma_sysfs_cache_load(cache_path, root, boot_id, &fingerprint, &shape);
     if (cached) {
-        SysfsReadMode from_cache = { .cached = cached };
+        SysfsReadMode from_cache = {
+            .cached = cached, .cached_fingerprint = fingerprint, .cached_shape = shape,
+        };
 
         host = sysfs_read_host(root, &from_cache, NULL);
         /* Every cached CPU must still be online: a sibling gone offline
@@ -560,7 +615,10 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
 
         host = sysfs_read_host(root, &live, error);
     }
-    if (host)
-        vnuma_sysfs_cache_save(cache_path, root, boot_id, fresh);
+    if (host) {
+        g_autofree char *live_shape = sysfs_host_shape(host);
+
+        vnuma_sysfs_cache_save(cache_path, root, boot_id, host->fingerprint, live_shape, fresh);
+    }
     return host;
 }

@@ -456,16 +456,27 @@ test_real_machine(void **state)
 
 /* --- The topology cache ---------------------------------------------- */
 
+/* A read through the cache @cache. Whatever the cache served, the host's
+ * fingerprint must be the one computed afresh from what was read. */
 static VnumaHost *
 read_tree_cached(const char *root, const char *cache)
 {
     g_autoptr(GError) error = NULL;
     VnumaHost *host = vnuma_host_from_sysfs_cached(root, cache, &error);
+    g_autofree char *served = NULL;
+    g_autofree char *computed = NULL;
 
     if (!host) {
         print_error("%s\n", error->message);
         fail();
     }
+    served = g_steal_pointer(&host->fingerprint);
+    computed = vnuma_host_fingerprint(host);
+    if (g_strcmp0(served, computed) != 0) {
+        print_error("cached read: fingerprint %s, computed afresh %s\n", served, computed);
+        fail();
+    }
+    host->fingerprint = g_steal_pointer(&served);
     return host;
 }
 
@@ -608,6 +619,18 @@ test_topology_cache(void **state)
         assert_false(find_cpu(after, 5, NULL)->online);
         assert_core_id("cached, CPU 5 unplugged", after, 3, 79);
         assert_same_host("cached read after an unplug", live, after);
+    }
+    /* New distances (a firmware SLIT change between boots would also
+     * change the boot id): the cached fingerprint must not serve. */
+    {
+        g_autoptr(VnumaHost) before = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) after = NULL;
+
+        write_file(root, "devices/system/node/node0/distance", "10 31\n");
+        write_file(root, "devices/system/node/node1/distance", "31 10\n");
+        after = read_tree_cached(root, cache);
+        assert_int_equal(vnuma_host_distance(after, 0, 1), 31);
+        assert_string_not_equal(before->fingerprint, after->fingerprint);
     }
     /* A cache others may write is not read. */
     set_core_id(root, 3, 80);
