@@ -134,6 +134,22 @@ fi
 for p in "${packages[@]}"; do
   check "built: ${p}_${version}_*.deb" ls "$cache/${p}_${version}_"*.deb >/dev/null
 done
+# Issue 16: vnumactl takes lib/, xml/ and probe/ from libvnuma1, partly
+# through the private node, so it needs that very build of the library;
+# the Nova driver calls vnuma.h's API alone (ctypes), any later one does.
+deb_field() { dpkg-deb -f "$(ls "$cache/${1}_${version}_"*.deb | head -n 1)" "$2" 2>/dev/null; }
+check "vnuma depends on libvnuma1 (= $version)" \
+  bash -c "grep -qF 'libvnuma1 (= $version)' <<<'$(deb_field vnuma Depends)'"
+check "python3-vnuma-nova depends on libvnuma1 (>= $version)" \
+  bash -c "grep -qF 'libvnuma1 (>= $version)' <<<'$(deb_field python3-vnuma-nova Depends)'"
+dpkg-deb --ctrl-tarfile "$(ls "$cache/libvnuma1_${version}_"*.deb | head -n 1)" 2>/dev/null |
+  tar -xO ./symbols >"$tmp/libvnuma1.symbols" 2>/dev/null
+check "libvnuma1's symbols: the public node, symbol by symbol" \
+  grep -q '^ vnuma_plan_new@VNUMA_1 ' "$tmp/libvnuma1.symbols"
+# The (symver) pattern of debian/libvnuma1.symbols, as dpkg writes it out:
+# each symbol it matched.
+check "libvnuma1's symbols: the private node" \
+  grep -q '^ vnuma_request_from_domain@VNUMA_PRIVATE_1\.0 ' "$tmp/libvnuma1.symbols"
 check "built: nothing else (no -dbgsym)" [ "$(ls "$cache"/*.deb | wc -l)" -eq ${#packages[@]} ]
 sed 's/^/  lintian: /' "$cache/lintian.txt"
 check "lintian read the packages" grep -q "^O: vnuma: statically-linked-binary" "$cache/lintian.txt"
@@ -211,6 +227,8 @@ check "prerm stops it on removal (deb-systemd-invoke stop)" \
   grep -q "deb-systemd-invoke stop 'vnumad.service'" /var/lib/dpkg/info/vnuma.prerm
 check "vnumactl finds libvnuma.so.1" \
   bash -c "ldd /usr/bin/vnumactl | grep -qE 'libvnuma\.so\.1 => (/usr)?/lib/x86_64-linux-gnu/libvnuma\.so\.1 '"
+check "vnumactl takes libvnuma's private symbols from libvnuma.so.1" \
+  bash -c "objdump -T /usr/bin/vnumactl | grep -q 'VNUMA_PRIVATE_1\.0.* vnuma_request_from_domain\$'"
 check "python3-vnuma-nova: Nova imports the driver from its own package" \
   /usr/bin/python3 -c "import nova.virt.vnuma.driver as d, sys; sys.exit(not hasattr(d, 'VnumaLibvirtDriver'))"
 check "python3-vnuma-nova: the driver loads the packaged libvnuma.so.1" \
