@@ -54,24 +54,28 @@ check_text(const VnumaLayout *layout, const char *what, char *actual, const char
     g_free(actual);
 }
 
+/* The vCPUs of each of @items (clients or cells, whose VnumaCpuSet * sits
+ * at @vcpus_offset), "0-5 6-11". */
 static char *
-clients_text(const VnumaLayout *layout)
+vcpus_text(const GPtrArray *items, glong vcpus_offset)
 {
     g_autoptr(GPtrArray) parts = g_ptr_array_new_null_terminated(4, g_free, TRUE);
 
-    for (guint i = 0; i < layout->clients->len; i++)
-        g_ptr_array_add(parts, vnuma_cpuset_format(((VnumaClient *) layout->clients->pdata[i])->vcpus));
+    for (guint i = 0; i < items->len; i++)
+        g_ptr_array_add(parts, vnuma_cpuset_format(G_STRUCT_MEMBER(VnumaCpuSet *, items->pdata[i], vcpus_offset)));
     return g_strjoinv(" ", (char **) parts->pdata);
+}
+
+static char *
+clients_text(const VnumaLayout *layout)
+{
+    return vcpus_text(layout->clients, G_STRUCT_OFFSET(VnumaClient, vcpus));
 }
 
 static char *
 cells_text(const VnumaLayout *layout)
 {
-    g_autoptr(GPtrArray) parts = g_ptr_array_new_null_terminated(4, g_free, TRUE);
-
-    for (guint i = 0; i < layout->cells->len; i++)
-        g_ptr_array_add(parts, vnuma_cpuset_format(((VnumaCell *) layout->cells->pdata[i])->vcpus));
-    return g_strjoinv(" ", (char **) parts->pdata);
+    return vcpus_text(layout->cells, G_STRUCT_OFFSET(VnumaCell, vcpus));
 }
 
 static char *
