@@ -40,6 +40,16 @@ plan(const VnumaHost *host, const VnumaRequest *r)
     return layout;
 }
 
+/* A plan for a fresh domain of @vcpus and @memory_kib on @host_name. */
+static VnumaLayout *
+plan_on(const char *host_name, guint vcpus, guint64 memory_kib)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host(host_name);
+    g_autoptr(VnumaRequest) r = vnuma_test_request(vcpus, memory_kib);
+
+    return plan(host, r);
+}
+
 static void
 check_text(const VnumaLayout *layout, const char *what, char *actual, const char *const *expected)
 {
@@ -953,9 +963,7 @@ test_row(void **state)
 
     if (row->record_on) {
         guint v = row->record_vcpus ? row->record_vcpus : row->vcpus;
-        g_autoptr(VnumaHost) first_host = vnuma_test_host(row->record_on);
-        g_autoptr(VnumaRequest) first = vnuma_test_request(v, row->memory_kib / row->vcpus * v);
-        g_autoptr(VnumaLayout) previous = plan(first_host, first);
+        g_autoptr(VnumaLayout) previous = plan_on(row->record_on, v, row->memory_kib / row->vcpus * v);
 
         r = request_after(previous, row->vcpus, row->memory_kib);
         assert_int_equal(r->pins->vcpupins->len, v);
@@ -1072,8 +1080,7 @@ static void
 test_rule11_idempotent(void **state)
 {
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
-    g_autoptr(VnumaLayout) previous = plan(host, first);
+    g_autoptr(VnumaLayout) previous = plan_on("xeon-2s10c-ht", 12, 24 * GIB);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = plan(host, r);
     g_autofree char *before = pins_digest(previous);
@@ -1093,13 +1100,22 @@ test_rule11_idempotent(void **state)
 
 /* ---- rule 10: autosize ---------------------------------------------------- */
 
+/* Home nodes are chosen for this host, of nodes 0 and 1. */
+static void
+assert_homes_on_two_nodes(const VnumaLayout *layout)
+{
+    for (guint i = 0; i < layout->clients->len; i++) {
+        gint home = ((VnumaClient *) layout->clients->pdata[i])->home_node;
+
+        assert_true(home == 0 || home == 1);
+    }
+}
+
 static void
 test_rule10_autosize_once_keeps_record(void **state)
 {
-    g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
     g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
-    g_autoptr(VnumaLayout) previous = plan(host4, first);
+    g_autoptr(VnumaLayout) previous = plan_on("xeon-4s4c-ht", 12, 24 * GIB);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
@@ -1114,12 +1130,7 @@ test_rule10_autosize_once_keeps_record(void **state)
     assert_true(layout->exposed);
     assert_cells(layout, "0-3", "4-7", "8-11");
     assert_topology(layout, 3, 1, 4, 1);
-    /* Home nodes are chosen for this host. */
-    for (guint i = 0; i < layout->clients->len; i++) {
-        gint home = ((VnumaClient *) layout->clients->pdata[i])->home_node;
-
-        assert_true(home == 0 || home == 1);
-    }
+    assert_homes_on_two_nodes(layout);
     assert_string_not_equal(layout->host_fingerprint, previous->host_fingerprint);
 }
 
@@ -1127,10 +1138,8 @@ test_rule10_autosize_once_keeps_record(void **state)
 static void
 test_keep_guest_abi(void **state)
 {
-    g_autoptr(VnumaHost) host4 = vnuma_test_host("xeon-4s4c-ht");
     g_autoptr(VnumaHost) host2 = vnuma_test_host("xeon-2s10c-ht");
-    g_autoptr(VnumaRequest) first = vnuma_test_request(12, 24 * GIB);
-    g_autoptr(VnumaLayout) previous = plan(host4, first);
+    g_autoptr(VnumaLayout) previous = plan_on("xeon-4s4c-ht", 12, 24 * GIB);
     g_autoptr(VnumaRequest) r = request_after(previous, 12, 24 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
 
@@ -1143,11 +1152,7 @@ test_keep_guest_abi(void **state)
     assert_true(layout->exposed);
     assert_true(vnuma_cells_equal(layout->cells, r->cells));
     assert_topology(layout, 3, 1, 4, 1);
-    for (guint i = 0; i < layout->clients->len; i++) {
-        gint home = ((VnumaClient *) layout->clients->pdata[i])->home_node;
-
-        assert_true(home == 0 || home == 1);
-    }
+    assert_homes_on_two_nodes(layout);
 }
 
 /* ---- usable CPUs: host_cpuset and <vcpu cpuset> -------------------------- */
