@@ -2,6 +2,7 @@
 #include "lib/vnuma-sizing.h"
 
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-math.h"
 
 VnumaCpuSet *
 vnuma_usable_cpus(const VnumaHostNode *node, const VnumaSettings *settings,
@@ -159,6 +160,15 @@ add_cells_from_runs(VnumaLayout *layout, GPtrArray *runs)
         g_ptr_array_add(layout->cells, vnuma_cell_new(g_steal_pointer(&runs->pdata[i]), 0));
 }
 
+/* The domain's <numa> cells are its owner's (Nova, oVirt, an admin), not
+ * the ones vnuma's record says it wrote: they must stay. */
+static gboolean
+cells_are_owners(const VnumaRequest *request)
+{
+    return request->cells->len > 0 &&
+           !(request->stamp && vnuma_cells_equal(request->cells, request->stamp->cells));
+}
+
 /* Rule 8: the owner's cells stay; each becomes a client, split further
  * only when larger than L. vCPUs outside every cell form clients too. */
 static void
@@ -176,7 +186,7 @@ size_from_owner_cells(VnumaLayout *layout, const VnumaRequest *request, const Vn
         g_ptr_array_add(layout->cells, vnuma_cell_new(vnuma_cpuset_copy(cell->vcpus), cell->memory_kib));
         /* A memory-only cell has no vCPU to form a client. */
         if (n)
-            add_balanced_clients(layout, cell->vcpus, (n + limit - 1) / limit);
+            add_balanced_clients(layout, cell->vcpus, (guint) vnuma_div_ceil(n, limit));
         vnuma_cpuset_subtract(rest, cell->vcpus);
     }
     if (!vnuma_cpuset_is_empty(rest)) {
@@ -191,7 +201,7 @@ size_from_owner_cells(VnumaLayout *layout, const VnumaRequest *request, const Vn
          * node wherever that node has room. */
         vnuma_layout_warn(layout, "vCPUs outside every <numa> cell are in cell 0 for libvirt: "
                           "homed with cell 0 where its node has room");
-        add_balanced_clients(layout, rest, (n + limit - 1) / limit);
+        add_balanced_clients(layout, rest, (guint) vnuma_div_ceil(n, limit));
         for (guint i = first; i < layout->clients->len; i++)
             ((VnumaClient *) layout->clients->pdata[i])->home_with = anchor;
     }
@@ -199,15 +209,17 @@ size_from_owner_cells(VnumaLayout *layout, const VnumaRequest *request, const Vn
                       "(split where larger than L=%u)", request->cells->len, limit);
 }
 
-/* Rule 10: a vnuma record for the same V keeps its sizing. */
+/* Rule 10: under @autosize once, a vnuma record for the same V keeps its
+ * sizing. */
 static gboolean
-size_from_record(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all)
+size_from_record(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all,
+                 VnumaAutosize autosize)
 {
     const VnumaStamp *stamp = request->stamp;
     g_autoptr(VnumaCpuSet) covered = vnuma_cpuset_new();
 
     if (!stamp || stamp->vcpus != layout->vcpus || stamp->clients->len == 0 ||
-        layout->policy.autosize != VNUMA_AUTOSIZE_ONCE)
+        autosize != VNUMA_AUTOSIZE_ONCE)
         return FALSE;
     /* An admin who set coresPerSocket since asks for new sizing. */
     if (layout->policy.cores_per_socket && !request->keep_guest_abi &&
@@ -256,7 +268,7 @@ fewer_clients(VnumaLayout *layout, guint k, guint units, guint unit)
                      ? MIN(layout->min_node_threads, layout->policy.max_per_machine_node)
                      : layout->min_node_threads;
 
-    if (k > n && n > 0 && (units + n - 1) / n * unit <= most) {
+    if (k > n && n > 0 && (guint) vnuma_div_ceil(units, n) * unit <= most) {
         vnuma_layout_note(layout, "%u clients would outnumber the %u CPU-bearing nodes: %u larger "
                           "clients instead, one per node (at most %u threads each)", k, n,
                           MIN(n, units), most);
@@ -301,7 +313,7 @@ size_by_cores_per_socket(VnumaLayout *layout, const VnumaCpuSet *all)
     if (!c)
         return FALSE;
     per_client = MIN(layout->client_limit, c);
-    k = (v + per_client - 1) / per_client;
+    k = (guint) vnuma_div_ceil(v, per_client);
     layout->sized_by = VNUMA_SIZED_BY_CORES_PER_SOCKET;
     runs = vnuma_split_balanced(all, layout->cpu_nodes == 1 ? 1 : v / c);
     add_cells_from_runs(layout, runs);
@@ -323,7 +335,7 @@ size_by_client_limit(VnumaLayout *layout, const VnumaCpuSet *all)
 {
     guint v = layout->vcpus;
     guint k = layout->cpu_nodes == 1 ? 1
-              : fewer_clients(layout, (v + layout->client_limit - 1) / layout->client_limit, v, 1);
+              : fewer_clients(layout, (guint) vnuma_div_ceil(v, layout->client_limit), v, 1);
     g_autoptr(GPtrArray) runs = vnuma_split_balanced(all, k);
 
     layout->sized_by = VNUMA_SIZED_BY_CLIENT_LIMIT;
@@ -381,11 +393,11 @@ size_by_owner_topology(VnumaLayout *layout, const VnumaRequest *request)
     if (socket <= layout->client_limit) {
         guint per_client = layout->client_limit / socket;
 
-        groups = (t->sockets + per_client - 1) / per_client;
+        groups = (guint) vnuma_div_ceil(t->sockets, per_client);
         parts = 1;
     } else {
         groups = t->sockets;
-        parts = (socket + layout->client_limit - 1) / layout->client_limit;
+        parts = (guint) vnuma_div_ceil(socket, layout->client_limit);
     }
     k = layout->cpu_nodes == 1 ? 1 : fewer_clients(layout, groups * parts, t->sockets, socket);
     if (k < groups * parts) {
@@ -533,23 +545,19 @@ static void
 size_keeping_guest_abi(VnumaLayout *layout, const VnumaRequest *request, const VnumaCpuSet *all)
 {
     const VnumaStamp *stamp = request->stamp;
-    VnumaAutosize autosize = layout->policy.autosize;
 
     /* The guest was built on the record's clients, whatever autosize says. */
-    layout->policy.autosize = VNUMA_AUTOSIZE_ONCE;
-    if (!size_from_record(layout, request, all)) {
+    if (!size_from_record(layout, request, all, VNUMA_AUTOSIZE_ONCE)) {
         if (request->cells->len)
             size_from_owner_cells(layout, request, all);
         else
             size_by_client_limit(layout, all);
     }
-    layout->policy.autosize = autosize;
 
     g_ptr_array_set_size(layout->cells, 0);
     for (guint i = 0; i < request->cells->len; i++)
         g_ptr_array_add(layout->cells, vnuma_cell_copy(request->cells->pdata[i]));
-    layout->owner_cells = request->cells->len > 0 &&
-                          !(stamp && vnuma_cells_equal(request->cells, stamp->cells));
+    layout->owner_cells = cells_are_owners(request);
     layout->exposed = request->cells->len > 0;
     layout->topology = request->topology;
     layout->write_topology = stamp && stamp->wrote_topology &&
@@ -587,7 +595,6 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
 {
     g_autoptr(VnumaLayout) layout = vnuma_layout_new();
     g_autoptr(VnumaCpuSet) all = NULL;
-    gboolean owner_cells;
 
     layout->vcpus = request->vcpus;
     layout->online = request->online_vcpus ? vnuma_cpuset_copy(request->online_vcpus)
@@ -635,11 +642,9 @@ vnuma_sizing_run(const VnumaHost *host, const VnumaSettings *settings, const Vnu
         size_keeping_guest_abi(layout, request, all);
         return g_steal_pointer(&layout);
     }
-    owner_cells = request->cells->len > 0 &&
-                  !(request->stamp && vnuma_cells_equal(request->cells, request->stamp->cells));
-    if (owner_cells)
+    if (cells_are_owners(request))
         size_from_owner_cells(layout, request, all);
-    else if (!size_from_record(layout, request, all) && !size_by_cores_per_socket(layout, all) &&
+    else if (!size_from_record(layout, request, all, layout->policy.autosize) && !size_by_cores_per_socket(layout, all) &&
              !size_by_owner_topology(layout, request))
         size_by_client_limit(layout, all);
 
