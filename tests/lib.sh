@@ -100,3 +100,18 @@ stop_deadline() {
     sleep 0.1
   done
 }
+
+# The pid of the running libvirtd daemon, and its start time ("PID TICKS"),
+# or nothing. Not `pgrep | head -1`: libvirtd forks children named libvirtd
+# (hooks, QEMU before its exec), and where pid_max is 32768 pids wrap
+# within a run, so the lowest pid need not be the daemon's. The daemon is
+# the libvirtd whose parent is not one.
+libvirtd_daemon() {
+  local pid ppid
+  for pid in $(pgrep -x libvirtd); do
+    ppid=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null) || continue
+    [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = libvirtd ] && continue
+    echo "$pid $(awk '{ print $22 }' "/proc/$pid/stat" 2>/dev/null)"
+    return 0
+  done
+}

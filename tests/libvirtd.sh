@@ -30,6 +30,8 @@ hooks_dir=/etc/libvirt/hooks
 qemu_d=$hooks_dir/qemu.d
 wrapper=$qemu_d/vnuma
 
+. "$(dirname "$0")/lib.sh"   # libvirtd_daemon
+
 die() { echo "tests/libvirtd.sh: $*" >&2; exit 1; }
 
 record() {  # record FILE WORD: adds WORD to STATEDIR/FILE once
@@ -112,7 +114,7 @@ start() {
   [ -e /run/vnuma ] || record created runvnuma
 
   local running ours=""
-  running=$(pgrep -x libvirtd | head -n 1 || true)
+  running=$(libvirtd_daemon | cut -d" " -f1)
   ours=$(our_libvirtd || true)
   if [ -n "$hook" ] && [ -n "$running" ] && [ "$running" != "$ours" ]; then
     die "a libvirtd (pid $running) is already running, not started by '$0 start $state';" \
@@ -155,7 +157,7 @@ start() {
   for _ in $(seq 1 100); do
     if [ -S "$sock" ] && virsh -c qemu:///system version >/dev/null 2>&1; then
       if recorded started libvirtd && [ -z "$ours" ]; then
-        pgrep -x libvirtd | head -n 1 >"$state/libvirtd.pid"
+        libvirtd_daemon | cut -d" " -f1 >"$state/libvirtd.pid"
       fi
       # A run that was killed may have left test domains defined (the new
       # libvirtd loaded them): every run starts clean.
@@ -272,7 +274,7 @@ restart() {
   libvirtd -d
   for _ in $(seq 1 100); do
     if [ -S "$sock" ] && virsh -c qemu:///system version >/dev/null 2>&1; then
-      pgrep -x libvirtd | head -n 1 >"$state/libvirtd.pid"
+      libvirtd_daemon | cut -d" " -f1 >"$state/libvirtd.pid"
       return 0
     fi
     sleep 0.1

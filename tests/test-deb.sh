@@ -192,7 +192,7 @@ chmod 644 "$tmp"/debs/*.deb
 if [ -e "$wrapper" ] || [ -L "$wrapper" ]; then
   mv "$wrapper" "$tmp/wrapper.saved"   # the run's test hook: back in cleanup
 fi
-libvirtd_before=$(pgrep -x libvirtd | head -n 1)
+libvirtd_before=$(libvirtd_daemon)   # "PID TICKS": a restart, even with the pid reused, differs
 touch "$marker"
 start=$SECONDS
 (cd "$tmp/debs" && apt-get install -y ./*.deb) >"$tmp/install.log" 2>&1
@@ -204,8 +204,9 @@ for p in "${packages[@]}"; do
 done
 check "postinst: says libvirtd must be restarted for the hook" \
   grep -q "vnuma: libvirtd must be restarted to pick up the hook" "$tmp/install.log"
-check "postinst: libvirtd not restarted (same pid ${libvirtd_before:-none})" \
-  bash -c "[ -n '$libvirtd_before' ] && [ \"\$(pgrep -x libvirtd | head -n 1)\" = '$libvirtd_before' ]"
+libvirtd_after=$(libvirtd_daemon)
+check "postinst: libvirtd not restarted (pid and start time ${libvirtd_before:-none} -> ${libvirtd_after:-none})" \
+  [ -n "$libvirtd_before" -a "$libvirtd_after" = "$libvirtd_before" ]
 
 dpkg -L vnuma >"$tmp/files.txt"
 for f in /usr/libexec/vnuma-hook "$wrapper" /usr/sbin/vnumad /usr/bin/vnumactl "$unit" /etc/vnuma/vnuma.conf \

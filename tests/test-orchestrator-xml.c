@@ -9,8 +9,7 @@
 
 #include <string.h>
 
-#include "lib/vnuma-placement.h"
-#include "lib/vnuma-sizing.h"
+#include "lib/vnuma-pipeline.h"
 #include "xml/vnuma-domain.h"
 #include "xml/vnuma-rewrite.h"
 
@@ -61,12 +60,8 @@ plan_xml(const char *xml)
     assert_non_null(src);
     p->request = read_request(xml);
     vnuma_settings_init(&settings);
-    p->layout = vnuma_sizing_run(host, &settings, p->request);
+    p->layout = vnuma_pipeline_run(host, &settings, p->request, NULL, 0, NULL, 0);
     vnuma_settings_clear(&settings);
-    if (p->layout->managed) {
-        vnuma_placement_run(host, p->layout, NULL, 0);
-        vnuma_layout_finish(p->layout, host, p->request);
-    }
     p->output = vnuma_domain_rewrite(src, p->request, p->layout, NULL, &error);
     if (!p->output) {
         print_error("rewrite failed: %s\n", error->message);
