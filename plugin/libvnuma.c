@@ -277,6 +277,8 @@ vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
         return NULL;
     adopt_record(plan->request, record, record_len);
     plan->request->keep_guest_abi = (flags & VNUMA_PLAN_KEEP_GUEST_ABI) != 0;
+    if (flags & VNUMA_PLAN_TEST_AS_KVM)
+        vnuma_request_take_test_as_kvm(plan->request);
     /* topology + domain → sizing → placement → layout → XML */
     plan->layout = vnuma_pipeline_run(ctx->host, &ctx->settings, plan->request, NULL, 0,
                                       (const char *const *) ctx->warnings->pdata, 0);
