@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lib/vnuma-config-keys.h"
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
@@ -175,11 +176,11 @@ vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **
         return FALSE;
     caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
     if (!caps)
-        caps = vnuma_context_config_string(ctx, "capabilities");
+        caps = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_CAPABILITIES);
     if (caps ? !vnuma_context_load_caps_file(ctx, caps, error)
              : !load_sysfs_cached(ctx, error))
         return FALSE;
-    mode = vnuma_context_config_string(ctx, "memory_mode");
+    mode = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_MEMORY_MODE);
     if (mode && g_str_equal(mode, "auto"))
         return vnuma_context_set_memory_mode(ctx, detect_memory_mode(), error);
     return TRUE;
