@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "lib/vnuma-config-keys.h"
 #include "lib/vnuma-error.h"
 #include "plugin/vnuma-config.h"
 
@@ -78,22 +79,22 @@ load_number(VnumaAgentConfig *config, const char *origin, const char *key, char 
 static void
 load_agent_keys(VnumaAgentConfig *config, GKeyFile *file, const char *origin)
 {
-    g_autofree char *period = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "rebalance_period", NULL);
-    g_autofree char *sizing = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "define_sizing", NULL);
-    g_autofree char *metrics = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "metrics_path", NULL);
-    g_autofree char *mode = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "memory_mode", NULL);
-    g_autofree char *rate = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "memory_migrate_rate", NULL);
-    g_autofree char *caps = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, "capabilities", NULL);
+    g_autofree char *period = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, VNUMA_CONFIG_KEY_REBALANCE_PERIOD, NULL);
+    g_autofree char *sizing = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, VNUMA_CONFIG_KEY_DEFINE_SIZING, NULL);
+    g_autofree char *metrics = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, VNUMA_CONFIG_KEY_METRICS_PATH, NULL);
+    g_autofree char *mode = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, VNUMA_CONFIG_KEY_MEMORY_MODE, NULL);
+    g_autofree char *rate = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, VNUMA_CONFIG_KEY_MEMORY_MIGRATE_RATE, NULL);
+    g_autofree char *caps = g_key_file_get_string(file, VNUMA_CONFIG_GROUP, VNUMA_CONFIG_KEY_CAPABILITIES, NULL);
 
     /* Faster than 10 passes a second only burns CPU on libvirtd. */
-    load_number(config, origin, "rebalance_period", period, 0.1, &config->rebalance_period);
-    load_number(config, origin, "memory_migrate_rate", rate, 0, &config->memory_migrate_rate);
+    load_number(config, origin, VNUMA_CONFIG_KEY_REBALANCE_PERIOD, period, 0.1, &config->rebalance_period);
+    load_number(config, origin, VNUMA_CONFIG_KEY_MEMORY_MIGRATE_RATE, rate, 0, &config->memory_migrate_rate);
     if (sizing && !parse_bool(g_strstrip(sizing), &config->define_sizing))
-        warn_key(config, origin, "define_sizing", sizing, "not true or false");
+        warn_key(config, origin, VNUMA_CONFIG_KEY_DEFINE_SIZING, sizing, "not true or false");
     if (metrics) {
         g_strstrip(metrics);
         if (*metrics && !g_path_is_absolute(metrics)) {
-            warn_key(config, origin, "metrics_path", metrics, "not an absolute path");
+            warn_key(config, origin, VNUMA_CONFIG_KEY_METRICS_PATH, metrics, "not an absolute path");
         } else {
             g_free(config->metrics_path);
             config->metrics_path = *metrics ? g_steal_pointer(&metrics) : NULL;

@@ -90,7 +90,7 @@ vnuma_agent_read_driver(VnumaAgent *agent)
     agent->pin_flags = VIR_DOMAIN_AFFECT_LIVE;
     agent->read_numa_maps = FALSE;
     if (g_strcmp0(type, "TEST") == 0) {
-        agent->plan_flags |= VNUMA_AGENT_PLAN_TEST_STANDS_IN;
+        agent->plan_flags |= VNUMA_PLAN_TEST_AS_KVM;
         /* The test driver's virDomainPinVcpuFlags accepts no flags at
          * all; CURRENT is LIVE on its running domains. */
         agent->pin_flags = VIR_DOMAIN_AFFECT_CURRENT;

@@ -23,7 +23,7 @@ vnuma_agent_placement_free(VnumaAgentPlacement *placement)
 }
 
 static VnumaRequest *
-read_request(const char *xml, gsize len, VnumaAgentPlanFlags flags, VnumaXmlSource **src_out,
+read_request(const char *xml, gsize len, VnumaPlanFlags flags, VnumaXmlSource **src_out,
              GError **error)
 {
     g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(xml, len, "domain XML", error);
@@ -31,10 +31,8 @@ read_request(const char *xml, gsize len, VnumaAgentPlanFlags flags, VnumaXmlSour
 
     if (!src || !(request = vnuma_request_from_domain(src, error)))
         return NULL;
-    if ((flags & VNUMA_AGENT_PLAN_TEST_STANDS_IN) && g_strcmp0(request->type, "test") == 0) {
-        g_free(request->type);
-        request->type = g_strdup("kvm");
-    }
+    if (flags & VNUMA_PLAN_TEST_AS_KVM)
+        vnuma_request_take_test_as_kvm(request);
     if (src_out)
         *src_out = g_steal_pointer(&src);
     return request;
@@ -54,7 +52,7 @@ state_matches(const VnumaAgentState *state, const VnumaRequest *request, const c
 VnumaAgentPlacement *
 vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings, const char *xml, gsize len,
                   const VnumaAgentState *state, const VnumaNodeLoad *loads, guint n_loads,
-                  VnumaAgentPlanFlags flags, GError **error)
+                  VnumaPlanFlags flags, GError **error)
 {
     g_autoptr(VnumaAgentPlacement) p = g_new0(VnumaAgentPlacement, 1);
     g_autoptr(VnumaLayout) layout = NULL;
@@ -134,7 +132,7 @@ sized_at_define(const VnumaHost *host, const VnumaRequest *request)
 
 char *
 vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings, const char *xml,
-                            gsize len, VnumaAgentPlanFlags flags, char **skip, GError **error)
+                            gsize len, VnumaPlanFlags flags, char **skip, GError **error)
 {
     g_autoptr(VnumaXmlSource) src = NULL;
     g_autoptr(VnumaRequest) request = read_request(xml, len, flags, &src, error);

@@ -8,19 +8,14 @@
 #include "lib/vnuma-layout.h"
 #include "lib/vnuma-policy.h"
 #include "lib/vnuma-request.h"
+#include "plugin/vnuma.h"
 
 G_BEGIN_DECLS
 
 /* The agent's decisions about one domain, pure (no libvirt): the sizing
  * engine of lib/ and xml/ applied to the XML libvirt returned. The agent
- * (vnuma-agent-place.c) fetches and applies. */
-
-typedef enum {
-    /* libvirt's test driver reports domain type 'test'; with this flag
-     * it stands in for kvm, so `vnumad --connect test:///default` has
-     * something to place. Never set for a real hypervisor. */
-    VNUMA_AGENT_PLAN_TEST_STANDS_IN = 1 << 0,
-} VnumaAgentPlanFlags;
+ * (vnuma-agent-place.c) fetches and applies. Of the plan flags
+ * (plugin/vnuma.h) it reads VNUMA_PLAN_TEST_AS_KVM. */
 
 typedef struct {
     gboolean managed;
@@ -52,7 +47,7 @@ void vnuma_agent_placement_free(VnumaAgentPlacement *placement);
 VnumaAgentPlacement *vnuma_agent_place(const VnumaHost *host, const VnumaSettings *settings,
                                        const char *xml, gsize len, const VnumaAgentState *state,
                                        const VnumaNodeLoad *loads, guint n_loads,
-                                       VnumaAgentPlanFlags flags, GError **error);
+                                       VnumaPlanFlags flags, GError **error);
 
 /* The agent's record for a fresh placement: the clients on their home
  * nodes at @now; migration counts carried over from @previous (a record
@@ -65,7 +60,7 @@ VnumaAgentState *vnuma_agent_state_from_layout(const VnumaLayout *layout, const 
  * *@skip set to the reason when there is nothing to define (unchanged,
  * unmanaged, or unsafe), NULL with @error on unreadable XML. */
 char *vnuma_agent_size_definition(const VnumaHost *host, const VnumaSettings *settings,
-                                  const char *xml, gsize len, VnumaAgentPlanFlags flags,
+                                  const char *xml, gsize len, VnumaPlanFlags flags,
                                   char **skip, GError **error);
 
 

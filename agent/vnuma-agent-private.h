@@ -111,7 +111,7 @@ struct _VnumaAgent {
     GPtrArray *usable;           /* VnumaCpuSet * per host node index: CPUs ∩ host_cpuset */
     VnumaCpuSet *host_cpus;      /* every CPU of the host: an unpinned vCPU's map */
     int cpumap_len;
-    VnumaAgentPlanFlags plan_flags;
+    VnumaPlanFlags plan_flags;
     unsigned int pin_flags;      /* for virDomainPinVcpuFlags */
     gboolean read_numa_maps;     /* local qemu driver: /proc/PID/numa_maps is ours to read */
     gboolean nodeset_possible;   /* the driver can change a running domain's nodeset */

@@ -75,9 +75,9 @@ vnumactl_live_open(const char *uri, const char *config, GError **error)
     cpus = virNodeGetCPUMap(live->conn, NULL, NULL, 0);
     live->host_cpus = cpus > 0 ? (guint) cpus : 0;
     type = virConnectGetType(live->conn);
-    /* As in vnumad: the test driver's domains (type 'test') stand in for
-     * kvm, so test:///default has something to plan. */
-    live->test_stands_in = g_strcmp0(type, "TEST") == 0;
+    /* As in vnumad: the test driver's domains are planned as kvm, so
+     * test:///default has something to plan. */
+    live->plan_flags = g_strcmp0(type, "TEST") == 0 ? VNUMA_PLAN_TEST_AS_KVM : 0;
     if (g_strcmp0(type, "QEMU") == 0) {
         g_autofree char *hostname = virConnectGetHostname(live->conn);
 
@@ -282,11 +282,10 @@ domain_read(VnumactlLive *live, virDomainPtr dom, GError **error)
     src = vnuma_xml_source_parse(xml, strlen(xml), "live domain XML", error);
     if (!src || !(d->live = vnuma_request_from_domain(src, error)))
         return NULL;
-    if (live->test_stands_in && g_str_has_prefix(xml, "<domain type='test'"))
-        memcpy(xml + strlen("<domain type='"), "kvm' ", strlen("test'"));   /* same length */
     /* The guest runs: its cells and topology are what it has. */
     if (live->ctx &&
-        !(d->plan = vnuma_plan_new_full(live->ctx, xml, strlen(xml), VNUMA_PLAN_KEEP_GUEST_ABI, error)))
+        !(d->plan = vnuma_plan_new_full(live->ctx, xml, strlen(xml),
+                                       VNUMA_PLAN_KEEP_GUEST_ABI | live->plan_flags, error)))
         return NULL;
     read_record(dom, d);
     read_pins(live, dom, d);

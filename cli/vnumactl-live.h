@@ -23,7 +23,7 @@ typedef struct {
     char *host_error;            /* why there is no host */
     guint host_cpus;             /* CPUs libvirt reports (pin map width) */
     gboolean read_numa_maps;     /* local qemu driver: its /proc is ours */
-    gboolean test_stands_in;     /* libvirt's test driver: type 'test' planned as kvm */
+    VnumaPlanFlags plan_flags;   /* VNUMA_PLAN_TEST_AS_KVM on libvirt's test driver */
 } VnumactlLive;
 
 typedef struct {

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/vnuma-config-keys.h"
 #include "plugin/vnuma.h"
 
 #ifndef VNUMA_SYSCONFDIR
@@ -132,14 +133,14 @@ load_context(Hook *hook, VnumaContext *ctx, GError **error)
     gboolean ok = vnuma_context_load_host(ctx, DEFAULT_CONFIG, error);
 
     /* Read even when the host failed to load: that failure is logged there too. */
-    hook->log_file = vnuma_context_config_string(ctx, "log_file");
+    hook->log_file = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_LOG_FILE);
     return ok;
 }
 
 static gboolean
 config_enforce(VnumaContext *ctx)
 {
-    g_autofree char *value = vnuma_context_config_string(ctx, "enforce");
+    g_autofree char *value = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_ENFORCE);
 
     return value && (g_str_equal(value, "true") || g_str_equal(value, "yes") || g_str_equal(value, "1"));
 }

@@ -338,6 +338,15 @@ vnuma_request_add_override(VnumaRequest *request, const char *name, const char *
     g_array_append_val(request->overrides, override);
 }
 
+void
+vnuma_request_take_test_as_kvm(VnumaRequest *request)
+{
+    if (g_strcmp0(request->type, "test") != 0)
+        return;
+    g_free(request->type);
+    request->type = g_strdup("kvm");
+}
+
 guint64
 vnuma_request_cell_memory_kib(const VnumaRequest *request)
 {

@@ -135,6 +135,9 @@ guint64 vnuma_request_cell_memory_kib(const VnumaRequest *request);
 VnumaRequest *vnuma_request_new(void);
 void vnuma_request_free(VnumaRequest *request);
 void vnuma_request_add_override(VnumaRequest *request, const char *name, const char *value);
+/* A domain of libvirt's test driver (type 'test') taken for kvm: what
+ * VNUMA_PLAN_TEST_AS_KVM does, for the plan API and vnumad alike. */
+void vnuma_request_take_test_as_kvm(VnumaRequest *request);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaCell, vnuma_cell_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VnumaPinSet, vnuma_pinset_free)

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "lib/vnuma-config-keys.h"
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-pipeline.h"
 #include "lib/vnuma-placement.h"
@@ -175,11 +176,11 @@ vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **
         return FALSE;
     caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
     if (!caps)
-        caps = vnuma_context_config_string(ctx, "capabilities");
+        caps = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_CAPABILITIES);
     if (caps ? !vnuma_context_load_caps_file(ctx, caps, error)
              : !load_sysfs_cached(ctx, error))
         return FALSE;
-    mode = vnuma_context_config_string(ctx, "memory_mode");
+    mode = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_MEMORY_MODE);
     if (mode && g_str_equal(mode, "auto"))
         return vnuma_context_set_memory_mode(ctx, detect_memory_mode(), error);
     return TRUE;
@@ -277,6 +278,8 @@ vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
         return NULL;
     adopt_record(plan->request, record, record_len);
     plan->request->keep_guest_abi = (flags & VNUMA_PLAN_KEEP_GUEST_ABI) != 0;
+    if (flags & VNUMA_PLAN_TEST_AS_KVM)
+        vnuma_request_take_test_as_kvm(plan->request);
     /* topology + domain → sizing → placement → layout → XML */
     plan->layout = vnuma_pipeline_run(ctx->host, &ctx->settings, plan->request, NULL, 0,
                                       (const char *const *) ctx->warnings->pdata, 0);

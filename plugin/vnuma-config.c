@@ -1,13 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "plugin/vnuma-config.h"
 
+#include "lib/vnuma-config-keys.h"
 #include "lib/vnuma-error.h"
-
-/* Keys other parts of vnuma read from the same file. */
-static const char *const other_keys[] = {
-    "enforce", "capabilities", "log_file", "rebalance_period", "define_sizing", "metrics_path",
-    "memory_migrate_rate", NULL,
-};
 
 static void
 load_key(VnumaSettings *settings, GKeyFile *file, const char *origin, const char *key,
@@ -19,20 +14,21 @@ load_key(VnumaSettings *settings, GKeyFile *file, const char *origin, const char
     if (!value)
         return;
     g_strstrip(value);
-    if (g_str_equal(key, "host_cpuset")) {
+    if (g_str_equal(key, VNUMA_CONFIG_KEY_HOST_CPUSET)) {
         VnumaCpuSet *set = vnuma_cpuset_parse(value, &error);
 
         if (set) {
             vnuma_cpuset_free(settings->host_cpuset);
             settings->host_cpuset = set;
         }
-    } else if (g_str_equal(key, "memory_mode")) {
+    } else if (g_str_equal(key, VNUMA_CONFIG_KEY_MEMORY_MODE)) {
         /* "auto" is decided by a front end that knows the libvirt version. */
         if (!g_str_equal(value, "auto"))
             vnuma_memory_mode_parse(value, &settings->memory_mode, &error);
     } else if (g_strv_contains(vnuma_policy_attribute_names(), key)) {
         vnuma_policy_set(&settings->defaults, key, value, &error);
-    } else if (!g_strv_contains(other_keys, key)) {
+    } else if (!vnuma_config_key_known(key)) {
+        /* Not a key of planning's, nor of the hook's or the agent's. */
         g_set_error(&error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "unknown key");
     }
     if (error)

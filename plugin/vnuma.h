@@ -44,10 +44,15 @@ typedef enum {
     /* Migrate/restore: the guest already runs, so its cells and guest
      * topology stay; only pins and nodesets are chosen for this host. */
     VNUMA_PLAN_KEEP_GUEST_ABI = 1 << 0,
+    /* libvirt's test driver (test:///default) reports domain type
+     * 'test', which is never managed; with this flag such a domain is
+     * planned as if it were kvm, so vnumad and vnumactl have something
+     * to place there. Never set for a real hypervisor. */
+    VNUMA_PLAN_TEST_AS_KVM = 1 << 1,
 } VnumaPlanFlags;
 
 /* Every flag this version knows; others are refused. */
-#define VNUMA_PLAN_FLAGS_ALL (VNUMA_PLAN_KEEP_GUEST_ABI)
+#define VNUMA_PLAN_FLAGS_ALL (VNUMA_PLAN_KEEP_GUEST_ABI | VNUMA_PLAN_TEST_AS_KVM)
 
 /* A context with built-in defaults and no host yet. */
 VnumaContext *vnuma_context_new(void);

@@ -25,7 +25,7 @@ teardown(void **state)
 
 static VnumaAgentPlacement *
 place(const VnumaHost *host, const char *xml, const VnumaAgentState *record,
-      const VnumaNodeLoad *loads, guint n_loads, VnumaAgentPlanFlags flags)
+      const VnumaNodeLoad *loads, guint n_loads, VnumaPlanFlags flags)
 {
     g_autoptr(GError) error = NULL;
     VnumaAgentPlacement *p = vnuma_agent_place(host, &settings, xml, strlen(xml), record, loads,
@@ -219,7 +219,7 @@ test_test_driver_stands_in(void **unused)
     g_autofree char *xml = vnuma_test_read("examples/domains/narrow-8vcpu.xml", NULL);
     g_autofree char *test = replace(xml, "<domain type='kvm'>", "<domain type='test'>");
     g_autoptr(VnumaAgentPlacement) plain = place(host, test, NULL, NULL, 0, 0);
-    g_autoptr(VnumaAgentPlacement) standin = place(host, test, NULL, NULL, 0, VNUMA_AGENT_PLAN_TEST_STANDS_IN);
+    g_autoptr(VnumaAgentPlacement) standin = place(host, test, NULL, NULL, 0, VNUMA_PLAN_TEST_AS_KVM);
 
     assert_false(plain->managed);
     assert_true(standin->managed);

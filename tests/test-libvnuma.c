@@ -1040,6 +1040,47 @@ test_null_arguments(void **state)
     }
 }
 
+/* libvirt's test driver's domains (type 'test') are not managed unless
+ * VNUMA_PLAN_TEST_AS_KVM plans them as kvm, as vnumad and vnumactl ask. */
+static void
+test_test_driver_as_kvm(void **state)
+{
+    g_autoptr(VnumaContext) ctx = context_on("xeon-2s10c-ht");
+    gsize len;
+    g_autofree char *xml = example("domains", "wide-12vcpu", &len);
+    g_autoptr(GString) test = g_string_new(xml);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VnumaPlan) plain = NULL;
+    g_autoptr(VnumaPlan) as_kvm = NULL;
+    g_autoptr(VnumaPlan) kvm = NULL;
+
+    assert_int_equal(g_string_replace(test, "<domain type='kvm'", "<domain type='test'", 1), 1);
+    plain = vnuma_plan_new_full(ctx, test->str, test->len, VNUMA_PLAN_DEFAULT, &error);
+    assert_non_null(plain);
+    assert_false(vnuma_plan_is_managed(plain));
+    vnuma_test_assert_contains(vnuma_plan_reason(plain), "test");
+    as_kvm = vnuma_plan_new_full(ctx, test->str, test->len, VNUMA_PLAN_TEST_AS_KVM, &error);
+    assert_non_null(as_kvm);
+    assert_true(vnuma_plan_is_managed(as_kvm));
+    /* The same plan as the kvm domain's. */
+    kvm = vnuma_plan_new_full(ctx, xml, len, VNUMA_PLAN_DEFAULT, &error);
+    assert_non_null(kvm);
+    {
+        g_autofree char *want = json_summary(kvm);
+        g_autofree char *got = json_summary(as_kvm);
+
+        assert_string_equal(got, want);
+    }
+    /* The flag leaves a kvm domain as it is. */
+    {
+        g_autoptr(VnumaPlan) kvm_flagged = vnuma_plan_new_full(ctx, xml, len, VNUMA_PLAN_TEST_AS_KVM, &error);
+        g_autofree char *want = vnuma_plan_render(kvm, VNUMA_FORMAT_XML, NULL);
+        g_autofree char *got = vnuma_plan_render(kvm_flagged, VNUMA_FORMAT_XML, NULL);
+
+        assert_string_equal(got, want);
+    }
+}
+
 /* Flags this version does not know are refused, named in hex, whether
  * or not a known flag comes with them. */
 static void
@@ -1134,6 +1175,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_host),
         cmocka_unit_test(test_plan_with_record),
+        cmocka_unit_test(test_test_driver_as_kvm),
         cmocka_unit_test(test_load_caps),
         cmocka_unit_test(test_load_caps_errors),
         cmocka_unit_test(test_load_sysfs),
