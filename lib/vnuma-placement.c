@@ -203,10 +203,9 @@ roomiest(const gint64 *room, guint n)
 
 /* What is left on each host node (indexed like host->nodes) as clients
  * are homed: usable threads less online vCPUs, memory less what this
- * layout and the committed load put there. */
-/* What is left on each node (by index) for the clients still to home.
- * A CPU-only node's clients take their memory from its nearest memory
- * node (vnuma_host_memory_node), so memory is counted there. */
+ * layout and the committed load put there. A CPU-only node's clients
+ * take their memory from its nearest memory node (vnuma_host_memory_node),
+ * so their memory is counted there. */
 typedef struct {
     gint64 *threads;
     gint64 *memory_kib;

@@ -107,9 +107,6 @@ sysfs_cache_read_trusted(const char *path)
     return n < 0 ? NULL : g_string_free(g_steal_pointer(&text), FALSE);
 }
 
-/* The cached CPUs, or NULL when the cache is absent, unreadable, not
- * trusted, of another format, sysfs root or boot. Never an error: a read
- * without the cache is only slower. */
 /* "host FINGERPRINT SHAPE", NUL-terminated. */
 static gboolean
 sysfs_cache_parse_host(char *line, char **fingerprint, char **shape)
@@ -124,6 +121,9 @@ sysfs_cache_parse_host(char *line, char **fingerprint, char **shape)
     return TRUE;
 }
 
+/* The cached CPUs, or NULL when the cache is absent, unreadable, not
+ * trusted, of another format, sysfs root or boot. Never an error: a read
+ * without the cache is only slower. */
 GHashTable *
 vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id,
                        char **fingerprint, char **shape)

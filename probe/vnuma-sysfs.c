@@ -392,13 +392,21 @@ sysfs_host_shape(const VnumaHost *host)
     return g_string_free(out, FALSE);
 }
 
-/* The fingerprint is the cache's when every CPU came from it and the rest
- * of the shape is the one it was computed for; else computed. */
+/* Whether the cache served the whole read: every online CPU matched it,
+ * and every cached CPU is still online (a sibling gone offline changes
+ * the others' sibling lists). */
+static gboolean
+sysfs_cache_served_all(const SysfsReadMode *mode)
+{
+    return mode->cached && !mode->stale && mode->cached_used == g_hash_table_size(mode->cached);
+}
+
+/* The fingerprint is the cache's when the cache served every CPU and the
+ * rest of the shape is the one it was computed for; else computed. */
 static gboolean
 sysfs_finish_host(VnumaHost *host, const SysfsReadMode *mode, GError **error)
 {
-    if (mode->cached && mode->cached_fingerprint && !mode->stale &&
-        mode->cached_used == g_hash_table_size(mode->cached)) {
+    if (sysfs_cache_served_all(mode) && mode->cached_fingerprint) {
         g_autofree char *shape = sysfs_host_shape(host);
 
         if (g_str_equal(shape, mode->cached_shape))
@@ -603,9 +611,7 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
         };
 
         host = sysfs_read_host(root, &from_cache, NULL);
-        /* Every cached CPU must still be online: a sibling gone offline
-         * changes the others' sibling lists. */
-        if (host && !from_cache.stale && from_cache.cached_used == g_hash_table_size(cached))
+        if (host && sysfs_cache_served_all(&from_cache))
             return host;
         g_clear_pointer(&host, vnuma_host_free);
     }

@@ -29,6 +29,19 @@ plan_full(const VnumaHost *host, const VnumaSettings *settings, const VnumaReque
     return layout;
 }
 
+/* @r planned under the default settings and @loads. */
+static VnumaLayout *
+plan_request(const VnumaHost *host, const VnumaRequest *r, const VnumaNodeLoad *loads, guint n_loads)
+{
+    VnumaSettings settings;
+    VnumaLayout *layout;
+
+    vnuma_settings_init(&settings);
+    layout = plan_full(host, &settings, r, loads, n_loads);
+    vnuma_settings_clear(&settings);
+    return layout;
+}
+
 /* A plain kvm domain of @vcpus with at most @per_client vCPUs per client
  * (maxPerMachineNode; 0: the host's limit), placed under @loads. */
 static VnumaLayout *
@@ -36,18 +49,13 @@ plan_loaded(const VnumaHost *host, guint vcpus, guint per_client, const VnumaNod
             guint n_loads)
 {
     g_autoptr(VnumaRequest) r = vnuma_test_request(vcpus, vcpus * GIB);
-    VnumaSettings settings;
-    VnumaLayout *layout;
 
-    vnuma_settings_init(&settings);
     if (per_client) {
         g_autofree char *text = g_strdup_printf("%u", per_client);
 
         vnuma_request_add_override(r, "maxPerMachineNode", text);
     }
-    layout = plan_full(host, &settings, r, loads, n_loads);
-    vnuma_settings_clear(&settings);
-    return layout;
+    return plan_request(host, r, loads, n_loads);
 }
 
 static VnumaLayout *
@@ -676,16 +684,13 @@ test_headroom_follows_onto_cpu_only_node(void **state)
     g_autoptr(VnumaHost) host = vnuma_test_host("xeon-2s10c-ht");
     g_autoptr(VnumaRequest) r = vnuma_test_request(20, 20 * GIB);
     g_autoptr(VnumaLayout) layout = NULL;
-    VnumaSettings settings;
 
     (void) state;
     ((VnumaHostNode *) host->nodes->pdata[0])->memory_kib = 0;
     r->current_vcpus = 10;
     r->online_vcpus = vnuma_cpuset_parse("0-9", NULL);
     vnuma_request_add_override(r, "maxPerMachineNode", "10");
-    vnuma_settings_init(&settings);
-    layout = plan_full(host, &settings, r, NULL, 0);
-    vnuma_settings_clear(&settings);
+    layout = plan_request(host, r, NULL, 0);
     assert_int_equal(layout->clients->len, 2);
     /* The online client on the CPU-only node 0 (least loaded, lowest id);
      * the headroom beside it, its memory on node 1 like its partner's. */
