@@ -348,6 +348,61 @@ follower_node(const VnumaHost *host, const VnumaLayout *layout, const NodeRoom *
     return (guint) MAX(best, 0);
 }
 
+/* The committed vCPUs per usable CPU of the node at @index. */
+static double
+node_cpu_load(const VnumaHost *host, const VnumaLayout *layout, guint index,
+              const VnumaNodeLoad *loads, guint n_loads)
+{
+    guint cpus = vnuma_cpuset_count(layout->usable->pdata[index]);
+
+    for (guint l = 0; cpus && l < n_loads; l++) {
+        if (loads[l].node_id == node_id_at(host, index))
+            return loads[l].vcpus / cpus;
+    }
+    return 0;
+}
+
+/* A key to sort by, and the position it belongs to. */
+typedef struct {
+    double key;
+    guint at;
+} Ranked;
+
+/* Ascending key; equal keys keep their positions' order. */
+static gint
+compare_ranked(gconstpointer a, gconstpointer b)
+{
+    const Ranked *x = a, *y = b;
+
+    if (fabs(x->key - y->key) > 1e-9)
+        return x->key < y->key ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/* One client per chosen node. The set's distance and load do not depend
+ * on which client takes which node, so the client with most online vCPUs
+ * takes the least loaded node, as a greedy spread would. Equal clients
+ * keep client order and equal nodes id order: on an idle host client i
+ * still gets the i-th node. */
+static void
+order_by_load(const VnumaHost *host, const VnumaLayout *layout, const GPtrArray *leaders,
+              GArray *chosen, const VnumaNodeLoad *loads, guint n_loads)
+{
+    guint k = chosen->len;
+    g_autofree Ranked *clients = g_new(Ranked, k);
+    g_autofree Ranked *nodes = g_new(Ranked, k);
+    g_autofree guint *index = g_memdup2(chosen->data, k * sizeof(guint));
+
+    for (guint i = 0; i < k; i++) {
+        clients[i] = (Ranked) { -(double) online_count(layout, leaders->pdata[i]), i };
+        nodes[i] = (Ranked) { node_cpu_load(host, layout, index[i], loads, n_loads), i };
+    }
+    qsort(clients, k, sizeof(Ranked), compare_ranked);
+    qsort(nodes, k, sizeof(Ranked), compare_ranked);
+    for (guint i = 0; i < k; i++)
+        g_array_index(chosen, guint, clients[i].at) = index[nodes[i].at];
+}
+
 /* The clients choosing nodes by distance, then load (§4). */
 static void
 place_leaders(const VnumaHost *host, VnumaLayout *layout, const GPtrArray *leaders, NodeRoom *room,
@@ -365,6 +420,8 @@ place_leaders(const VnumaHost *host, VnumaLayout *layout, const GPtrArray *leade
     threads = g_new0(gint64, chosen->len);
     for (guint c = 0; c < chosen->len; c++)
         threads[c] = vnuma_cpuset_count(layout->usable->pdata[g_array_index(chosen, guint, c)]);
+    if (chosen->len == k)
+        order_by_load(host, layout, leaders, chosen, loads, n_loads);
     for (guint i = 0; i < k; i++) {
         VnumaClient *client = leaders->pdata[i];
         guint pick = chosen->len < k ? roomiest(threads, chosen->len) : i;

@@ -286,6 +286,28 @@ test_epyc_distance_before_load(void **state)
     assert_homes(layout, "0 1");
 }
 
+/* The node set's order is free: the larger client takes the less loaded
+ * node of the set, as a greedy spread would (a 7-vCPU VM on 4-core nodes:
+ * 4 + 3). */
+static void
+test_larger_client_takes_less_loaded_node(void **state)
+{
+    g_autoptr(VnumaHost) host = vnuma_test_host("xeon-4s4c-ht");
+    const VnumaNodeLoad loads[] = {
+        { .node_id = 0, .vcpus = 2 }, { .node_id = 1, .vcpus = 1 },
+        { .node_id = 2, .vcpus = 8 }, { .node_id = 3, .vcpus = 8 },
+    };
+    g_autoptr(VnumaLayout) layout = plan_loaded(host, 7, 4, loads, G_N_ELEMENTS(loads));
+    g_autoptr(VnumaLayout) idle = plan(host, 7, 4);
+
+    (void) state;
+    assert_int_equal(layout->clients->len, 2);
+    assert_int_equal(vnuma_cpuset_count(((VnumaClient *) layout->clients->pdata[0])->vcpus), 4);
+    assert_homes(layout, "1 0");
+    /* Equal loads keep the ids' order. */
+    assert_homes(idle, "0 1");
+}
+
 static void
 test_epyc_eight_clients(void **state)
 {
@@ -705,6 +727,7 @@ main(void)
         cmocka_unit_test(test_epyc_two_clients),
         cmocka_unit_test(test_epyc_busy_socket),
         cmocka_unit_test(test_epyc_distance_before_load),
+        cmocka_unit_test(test_larger_client_takes_less_loaded_node),
         cmocka_unit_test(test_epyc_eight_clients),
         cmocka_unit_test(test_epyc_twelve_clients),
         cmocka_unit_test(test_epyc_one_client_least_loaded),
