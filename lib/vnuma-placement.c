@@ -22,6 +22,35 @@ typedef struct {
     guint64 mem;
 } SetScore;
 
+static guint
+node_id_at(const VnumaHost *host, guint index)
+{
+    return ((const VnumaHostNode *) host->nodes->pdata[index])->id;
+}
+
+/* The committed load of the node at @index, or NULL (the last entry,
+ * should @loads name a node twice). */
+static const VnumaNodeLoad *
+load_of(const VnumaHost *host, guint index, const VnumaNodeLoad *loads, guint n_loads)
+{
+    const VnumaNodeLoad *found = NULL;
+
+    for (guint l = 0; l < n_loads; l++) {
+        if (loads[l].node_id == node_id_at(host, index))
+            found = &loads[l];
+    }
+    return found;
+}
+
+/* Committed vCPUs per usable CPU of a node with @load (NULL: none). */
+static double
+node_cpu_load(const VnumaNodeLoad *load, const VnumaCpuSet *usable)
+{
+    guint cpus = vnuma_cpuset_count(usable);
+
+    return load && cpus ? load->vcpus / cpus : 0;
+}
+
 static SetScore
 score_set(const PlacementInput *in, const guint *set, guint count)
 {
@@ -162,18 +191,14 @@ vnuma_placement_choose_nodes(const VnumaHost *host, const GPtrArray *usable, gui
     guint k;
 
     for (guint i = 0; i < nodes; i++) {
-        const VnumaHostNode *node = host->nodes->pdata[i];
-        guint cpus = vnuma_cpuset_count(usable->pdata[i]);
+        const VnumaNodeLoad *load;
 
-        if (cpus == 0)
+        if (vnuma_cpuset_is_empty(usable->pdata[i]))
             continue;
         g_array_append_val(candidates, i);
-        for (guint l = 0; l < n_loads; l++) {
-            if (loads[l].node_id == node->id) {
-                cpu_load[i] = loads[l].vcpus / cpus;
-                mem_load[i] = loads[l].memory_kib;
-            }
-        }
+        load = load_of(host, i, loads, n_loads);
+        cpu_load[i] = node_cpu_load(load, usable->pdata[i]);
+        mem_load[i] = load ? load->memory_kib : 0;
     }
     if (candidates->len == 0 || count == 0)
         return chosen;
@@ -262,12 +287,6 @@ online_count(const VnumaLayout *layout, const VnumaClient *client)
     return vnuma_cpuset_count(online);
 }
 
-static guint
-node_id_at(const VnumaHost *host, guint index)
-{
-    return ((const VnumaHostNode *) host->nodes->pdata[index])->id;
-}
-
 static void
 home_client(const VnumaHost *host, VnumaLayout *layout, NodeRoom *room, VnumaClient *client,
             guint index)
@@ -348,20 +367,6 @@ follower_node(const VnumaHost *host, const VnumaLayout *layout, const NodeRoom *
     return (guint) MAX(best, 0);
 }
 
-/* The committed vCPUs per usable CPU of the node at @index. */
-static double
-node_cpu_load(const VnumaHost *host, const VnumaLayout *layout, guint index,
-              const VnumaNodeLoad *loads, guint n_loads)
-{
-    guint cpus = vnuma_cpuset_count(layout->usable->pdata[index]);
-
-    for (guint l = 0; cpus && l < n_loads; l++) {
-        if (loads[l].node_id == node_id_at(host, index))
-            return loads[l].vcpus / cpus;
-    }
-    return 0;
-}
-
 /* A key to sort by, and the position it belongs to. */
 typedef struct {
     double key;
@@ -394,8 +399,10 @@ order_by_load(const VnumaHost *host, const VnumaLayout *layout, const GPtrArray 
     g_autofree guint *index = g_memdup2(chosen->data, k * sizeof(guint));
 
     for (guint i = 0; i < k; i++) {
+        /* Negated: the most online vCPUs first. */
         clients[i] = (Ranked) { -(double) online_count(layout, leaders->pdata[i]), i };
-        nodes[i] = (Ranked) { node_cpu_load(host, layout, index[i], loads, n_loads), i };
+        nodes[i] = (Ranked) { node_cpu_load(load_of(host, index[i], loads, n_loads),
+                                            layout->usable->pdata[index[i]]), i };
     }
     qsort(clients, k, sizeof(Ranked), compare_ranked);
     qsort(nodes, k, sizeof(Ranked), compare_ranked);
@@ -417,11 +424,11 @@ place_leaders(const VnumaHost *host, VnumaLayout *layout, const GPtrArray *leade
         return;
     if (chosen->len < k)
         vnuma_layout_warn(layout, "%u clients share %u usable host nodes", k, chosen->len);
+    if (chosen->len == k)
+        order_by_load(host, layout, leaders, chosen, loads, n_loads);
     threads = g_new0(gint64, chosen->len);
     for (guint c = 0; c < chosen->len; c++)
         threads[c] = vnuma_cpuset_count(layout->usable->pdata[g_array_index(chosen, guint, c)]);
-    if (chosen->len == k)
-        order_by_load(host, layout, leaders, chosen, loads, n_loads);
     for (guint i = 0; i < k; i++) {
         VnumaClient *client = leaders->pdata[i];
         guint pick = chosen->len < k ? roomiest(threads, chosen->len) : i;
