@@ -191,7 +191,8 @@ rehome(Hook *hook, VnumaContext *ctx, const GString *xml)
 static int
 advise(Hook *hook, VnumaContext *ctx, const GString *xml)
 {
-    g_autoptr(VnumaPlan) plan = plan_with_changes(hook, ctx, xml, VNUMA_PLAN_DEFAULT,
+    /* Advice only: nothing goes back to libvirt, so no read-back. */
+    g_autoptr(VnumaPlan) plan = plan_with_changes(hook, ctx, xml, VNUMA_PLAN_ADVICE_ONLY,
                                                   "sized and placed for this host");
 
     if (!plan)

@@ -29,6 +29,7 @@ struct _VnumaPlan {
     char *output;
     gsize input_len;
     gsize output_len;
+    gboolean output_unchecked;   /* VNUMA_PLAN_ADVICE_ONLY: never rendered as XML */
 };
 
 /* The public calls check their arguments as libvirt's virCheckFlags
@@ -285,7 +286,10 @@ vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
                                       (const char *const *) ctx->warnings->pdata, 0);
     plan->input = g_strndup(domain_xml, len);
     plan->input_len = len;
-    plan->output = vnuma_domain_rewrite(src, plan->request, plan->layout, &plan->output_len, error);
+    plan->output_unchecked = (flags & VNUMA_PLAN_ADVICE_ONLY) != 0;
+    plan->output = plan->output_unchecked
+        ? vnuma_domain_rewrite_unchecked(src, plan->request, plan->layout, &plan->output_len, error)
+        : vnuma_domain_rewrite(src, plan->request, plan->layout, &plan->output_len, error);
     if (!plan->output)
         return NULL;
     return g_steal_pointer(&plan);
@@ -351,6 +355,8 @@ vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len)
         break;
     case VNUMA_FORMAT_XML:
     default:
+        if (plan->output_unchecked)
+            return NULL;
         if (len)
             *len = plan->output_len;
         return g_strndup(plan->output, plan->output_len);

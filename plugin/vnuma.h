@@ -49,10 +49,16 @@ typedef enum {
      * planned as if it were kvm, so vnumad and vnumactl have something
      * to place there. Never set for a real hypervisor. */
     VNUMA_PLAN_TEST_AS_KVM = 1 << 1,
+    /* The caller only asks whether the domain fits (changes_domain,
+     * warnings, the plan in JSON or text) and never takes the XML: the
+     * rewritten domain is not read back, which halves the cost, and
+     * vnuma_plan_render(VNUMA_FORMAT_XML) returns NULL. The hook's
+     * advice at domain start. */
+    VNUMA_PLAN_ADVICE_ONLY = 1 << 2,
 } VnumaPlanFlags;
 
 /* Every flag this version knows; others are refused. */
-#define VNUMA_PLAN_FLAGS_ALL (VNUMA_PLAN_KEEP_GUEST_ABI | VNUMA_PLAN_TEST_AS_KVM)
+#define VNUMA_PLAN_FLAGS_ALL (VNUMA_PLAN_KEEP_GUEST_ABI | VNUMA_PLAN_TEST_AS_KVM | VNUMA_PLAN_ADVICE_ONLY)
 
 /* A context with built-in defaults and no host yet. */
 VnumaContext *vnuma_context_new(void);
@@ -116,7 +122,7 @@ gboolean vnuma_plan_changes_domain(const VnumaPlan *plan);
 const char *const *vnuma_plan_warnings(const VnumaPlan *plan);
 
 /* The plan in @format. XML is the whole domain, the input unchanged when
- * there is nothing to change. */
+ * there is nothing to change; NULL for a VNUMA_PLAN_ADVICE_ONLY plan. */
 char *vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len);
 
 /* The plan's <vnuma:layout> record (the element the rewritten XML

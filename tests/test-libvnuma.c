@@ -867,6 +867,83 @@ test_every_example_every_format(void **state)
     }
 }
 
+/* The example files of @dir without their .xml suffix, sorted. */
+static GPtrArray *
+example_names(const char *dir)
+{
+    g_autofree char *relative = g_strdup_printf("examples/%s", dir);
+    g_autofree char *path = vnuma_test_path(relative);
+    g_autoptr(GDir) listing = g_dir_open(path, 0, NULL);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    const char *entry;
+
+    assert_non_null(listing);
+    while ((entry = g_dir_read_name(listing)))
+        if (g_str_has_suffix(entry, ".xml"))
+            g_ptr_array_add(names, g_strndup(entry, strlen(entry) - 4));
+    g_ptr_array_sort(names, (GCompareFunc) g_strcmp0);
+    return names;
+}
+
+static void
+assert_same_render(const VnumaPlan *a, const VnumaPlan *b, VnumaFormat format)
+{
+    g_autofree char *one = vnuma_plan_render(a, format, NULL);
+    g_autofree char *two = vnuma_plan_render(b, format, NULL);
+
+    assert_non_null(one);
+    assert_str_equal(one, two);
+}
+
+/* An advice-only plan (the hook at domain start) gives the verdict, the
+ * warnings, the record and every rendering but XML of the full plan, on
+ * every example domain and host; its XML is refused. */
+static void
+test_advice_only(void **state)
+{
+    g_autoptr(GPtrArray) hosts = example_names("hosts");
+    g_autoptr(GPtrArray) domains = example_names("domains");
+    guint changed = 0, unchanged = 0;
+
+    assert_true(hosts->len >= 9 && domains->len >= 14);
+    for (guint h = 0; h < hosts->len; h++) {
+        g_autoptr(VnumaContext) ctx = context_on(hosts->pdata[h]);
+
+        for (guint d = 0; d < domains->len; d++) {
+            gsize len;
+            g_autofree char *xml = example("domains", domains->pdata[d], &len);
+            g_autoptr(VnumaPlan) full = plan_ok(ctx, xml, len);
+            g_autoptr(GError) error = NULL;
+            g_autoptr(VnumaPlan) advice = vnuma_plan_new_full(ctx, xml, len, VNUMA_PLAN_ADVICE_ONLY, &error);
+            g_autofree char *full_record = vnuma_plan_record(full, NULL);
+            g_autofree char *advice_record = NULL;
+            const char *const *wf = vnuma_plan_warnings(full);
+            const char *const *wa;
+
+            assert_non_null(advice);
+            assert_null(error);
+            assert_int_equal(vnuma_plan_is_managed(advice), vnuma_plan_is_managed(full));
+            assert_int_equal(vnuma_plan_changes_domain(advice), vnuma_plan_changes_domain(full));
+            wa = vnuma_plan_warnings(advice);
+            for (; *wf && *wa; wf++, wa++)
+                assert_str_equal(*wa, *wf);
+            assert_null(*wf);
+            assert_null(*wa);
+            assert_same_render(full, advice, VNUMA_FORMAT_JSON);
+            assert_same_render(full, advice, VNUMA_FORMAT_TEXT);
+            advice_record = vnuma_plan_record(advice, NULL);
+            assert_str_equal(advice_record ? advice_record : "", full_record ? full_record : "");
+            assert_null(vnuma_plan_render(advice, VNUMA_FORMAT_XML, NULL));
+            if (vnuma_plan_changes_domain(full))
+                changed++;
+            else
+                unchanged++;
+        }
+    }
+    /* Both verdicts were compared, not one of them only. */
+    assert_true(changed > 0 && unchanged > 0);
+}
+
 /* The sizing accessors: the wide example on 2 x 10 cores (docs/spec.md §3's
  * first public example) as clients, cells and guest topology. */
 static void
@@ -1193,6 +1270,7 @@ main(void)
         cmocka_unit_test(test_plan_errors),
         cmocka_unit_test(test_keep_guest_abi),
         cmocka_unit_test(test_every_example_every_format),
+        cmocka_unit_test(test_advice_only),
         cmocka_unit_test(test_plan_accessors),
         cmocka_unit_test(test_load_host),
         cmocka_unit_test(test_error_domain),

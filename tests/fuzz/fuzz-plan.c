@@ -65,6 +65,39 @@ plan_once(VnumaContext *ctx, const char *xml, gsize len, VnumaPlanFlags flags)
     }
 }
 
+static gboolean
+same_render(const VnumaPlan *a, const VnumaPlan *b, VnumaFormat format)
+{
+    g_autofree char *one = vnuma_plan_render(a, format, NULL);
+    g_autofree char *two = vnuma_plan_render(b, format, NULL);
+
+    return g_strcmp0(one, two) == 0;
+}
+
+/* The hook's advice skips the full plan's read-back, and nothing else:
+ * the same verdict and renderings, or the same refusal. Only a failed
+ * read-back (an "internal error" of the full plan) may differ. */
+static void
+advice_agrees(VnumaContext *ctx, const char *xml, gsize len)
+{
+    g_autoptr(GError) full_error = NULL;
+    g_autoptr(GError) advice_error = NULL;
+    g_autoptr(VnumaPlan) full = vnuma_plan_new_full(ctx, xml, len, VNUMA_PLAN_DEFAULT, &full_error);
+    g_autoptr(VnumaPlan) advice = vnuma_plan_new_full(ctx, xml, len, VNUMA_PLAN_ADVICE_ONLY, &advice_error);
+
+    if (!full) {
+        if (g_str_has_prefix(full_error->message, "internal error"))
+            return;
+        if (advice || g_strcmp0(full_error->message, advice_error->message) != 0)
+            __builtin_trap();
+        return;
+    }
+    if (!advice || vnuma_plan_is_managed(advice) != vnuma_plan_is_managed(full) ||
+        vnuma_plan_changes_domain(advice) != vnuma_plan_changes_domain(full) ||
+        !same_render(full, advice, VNUMA_FORMAT_JSON) || vnuma_plan_render(advice, VNUMA_FORMAT_XML, NULL))
+        __builtin_trap();
+}
+
 void
 vnuma_fuzz_plan(guint8 host_byte, const char *xml, gsize len)
 {
@@ -73,4 +106,5 @@ vnuma_fuzz_plan(guint8 host_byte, const char *xml, gsize len)
 
     plan_once(ctx, xml, len, VNUMA_PLAN_DEFAULT);
     plan_once(ctx, xml, len, VNUMA_PLAN_KEEP_GUEST_ABI);
+    advice_agrees(ctx, xml, len);
 }
