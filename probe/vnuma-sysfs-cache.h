@@ -24,18 +24,26 @@ void vnuma_sysfs_cached_cpu_free(VnumaSysfsCachedCpu *cpu);
 /* This boot's id, or "unknown". */
 char *vnuma_sysfs_boot_id(void);
 
+/* The kernel's count of uevents sent (@root/kernel/uevent_seqnum), as
+ * text, or NULL when it cannot be read. */
+char *vnuma_sysfs_uevent_count(const char *root);
+
 /* The cached CPUs (CPU id -> VnumaSysfsCachedCpu *), or NULL when the file
  * is absent, unreadable, not trusted, or of another format, sysfs @root or
  * @boot_id. Never an error: without the cache a read is only slower.
- * @fingerprint and @shape get the host's fingerprint and the shape
- * (vnuma-sysfs.c: node ids, distances, online CPUs) it was computed for. */
+ * @uevents gets the uevent count read before the reading the cache holds
+ * ("unknown" when there was none); @fingerprint and @shape the host's
+ * fingerprint and the shape (vnuma-sysfs.c: node ids, distances, online
+ * CPUs) it was computed for. */
 GHashTable *vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id,
-                                   char **fingerprint, char **shape);
+                                   char **uevents, char **fingerprint, char **shape);
 
 /* Writes the cache whole (@cpu_lines from vnuma_sysfs_cache_append_cpu())
- * and renames it into place; a cache that cannot be written is left. */
+ * and renames it into place; a cache that cannot be written is left.
+ * @uevents: the count read before that reading began, or NULL. */
 void vnuma_sysfs_cache_save(const char *path, const char *root, const char *boot_id,
-                            const char *fingerprint, const char *shape, const GString *cpu_lines);
+                            const char *uevents, const char *fingerprint, const char *shape,
+                            const GString *cpu_lines);
 
 /* The cache line of online @cpu, whose topology directory has @topology_ino. */
 void vnuma_sysfs_cache_append_cpu(GString *lines, guint64 topology_ino, const VnumaHostCpu *cpu);

@@ -353,6 +353,7 @@ typedef struct {
     GHashTable *cached;  /* CPU id -> VnumaSysfsCachedCpu *; NULL: read live */
     const char *cached_fingerprint;  /* with the cache: the host's, for ... */
     const char *cached_shape;        /* ... this shape (sysfs_host_shape) */
+    gboolean trusted;    /* no uevent since it was written: no inode to check */
     guint cached_used;
     gboolean stale;      /* a CPU did not match: the cache must not serve */
     GString *fresh;      /* cache lines of the CPUs read live; NULL: none */
@@ -446,14 +447,15 @@ sysfs_topology_ino(const char *cpu_root, guint id, guint64 *ino)
 }
 
 /* A CPU from the cache, if its topology directory is still the one the
- * cache saw; FALSE (and the read marked stale) otherwise. */
+ * cache saw (or no uevent says it could have changed); FALSE (and the
+ * read marked stale) otherwise. */
 static gboolean
 sysfs_cpu_from_cache(SysfsReadMode *mode, const char *cpu_root, guint id, VnumaHostNode *node)
 {
     const VnumaSysfsCachedCpu *cpu = g_hash_table_lookup(mode->cached, GUINT_TO_POINTER(id));
     guint64 ino;
 
-    if (!cpu || !sysfs_topology_ino(cpu_root, id, &ino) || ino != cpu->topology_ino) {
+    if (!cpu || (!mode->trusted && (!sysfs_topology_ino(cpu_root, id, &ino) || ino != cpu->topology_ino))) {
         mode->stale = TRUE;
         return FALSE;
     }
@@ -591,11 +593,36 @@ vnuma_host_from_sysfs(const char *root, GError **error)
     return sysfs_read_host(root, &live, error);
 }
 
+/* The cache again for @host, which it served with every inode checked
+ * after @uevents was read: the same CPUs, stamped with the new count. */
+static void
+sysfs_cache_restamp(const char *cache_path, const char *root, const char *boot_id,
+                    const char *uevents, const VnumaHost *host, GHashTable *cached)
+{
+    g_autoptr(GString) lines = g_string_new(NULL);
+    g_autofree char *shape = sysfs_host_shape(host);
+
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+
+        for (guint c = 0; c < node->cpus->len; c++) {
+            const VnumaHostCpu *cpu = &g_array_index(node->cpus, VnumaHostCpu, c);
+            const VnumaSysfsCachedCpu *entry = g_hash_table_lookup(cached, GUINT_TO_POINTER(cpu->id));
+
+            if (cpu->online && entry)
+                vnuma_sysfs_cache_append_cpu(lines, entry->topology_ino, cpu);
+        }
+    }
+    vnuma_sysfs_cache_save(cache_path, root, boot_id, uevents, host->fingerprint, shape, lines);
+}
+
 VnumaHost *
 vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **error)
 {
     g_autofree char *boot_id = NULL;
+    g_autofree char *uevents = NULL;
     g_autoptr(GHashTable) cached = NULL;
+    g_autofree char *cached_uevents = NULL;
     g_autofree char *fingerprint = NULL;
     g_autofree char *shape = NULL;
     g_autoptr(GString) fresh = NULL;
@@ -604,15 +631,21 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
     if (!cache_path || !*cache_path)
         return vnuma_host_from_sysfs(root, error);
     boot_id = vnuma_sysfs_boot_id();
-    cached = vnuma_sysfs_cache_load(cache_path, root, boot_id, &fingerprint, &shape);
+    /* Before any other read: a replug from here on shows in the next count. */
+    uevents = vnuma_sysfs_uevent_count(root);
+    cached = vnuma_sysfs_cache_load(cache_path, root, boot_id, &cached_uevents, &fingerprint, &shape);
     if (cached) {
         SysfsReadMode from_cache = {
             .cached = cached, .cached_fingerprint = fingerprint, .cached_shape = shape,
+            .trusted = uevents && g_str_equal(uevents, cached_uevents),
         };
 
         host = sysfs_read_host(root, &from_cache, NULL);
-        if (host && sysfs_cache_served_all(&from_cache))
+        if (host && sysfs_cache_served_all(&from_cache)) {
+            if (!from_cache.trusted && uevents)
+                sysfs_cache_restamp(cache_path, root, boot_id, uevents, host, cached);
             return host;
+        }
         g_clear_pointer(&host, vnuma_host_free);
     }
     fresh = g_string_new(NULL);
@@ -624,7 +657,7 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
     if (host) {
         g_autofree char *live_shape = sysfs_host_shape(host);
 
-        vnuma_sysfs_cache_save(cache_path, root, boot_id, host->fingerprint, live_shape, fresh);
+        vnuma_sysfs_cache_save(cache_path, root, boot_id, uevents, host->fingerprint, live_shape, fresh);
     }
     return host;
 }

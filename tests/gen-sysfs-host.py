@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the sysfs tree of a generated host: the files the kernel has
-under /sys/devices/system/{node,cpu} and that probe/vnuma-sysfs.c reads
-(plus the neighbours a reader must skip), for hosts we do not own.
+under /sys/devices/system/{node,cpu} and kernel/uevent_seqnum that
+probe/vnuma-sysfs.c reads (plus the neighbours a reader must skip), for
+hosts we do not own.
 
 Default: 2 sockets x 4 nodes (EPYC in NPS4), 16 cores x 2 threads per
 node = 256 threads, 32 GiB and 512 x 2 MiB huge pages per node;
@@ -88,6 +89,8 @@ def main():
     write(a.root, f"{cpu_dir}/online", f"0-{total - 1}\n")
     write(a.root, f"{cpu_dir}/possible", f"0-{total - 1}\n")
     write(a.root, f"{cpu_dir}/cpufreq/boost", "1\n")
+    # The kernel's uevent count: a booted host has sent thousands.
+    write(a.root, "kernel/uevent_seqnum", "4321\n")
 
 
 if __name__ == "__main__":

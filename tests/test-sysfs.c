@@ -657,6 +657,110 @@ test_topology_cache(void **state)
     remove_tree(root);
 }
 
+static void
+set_uevents(const char *root, guint count)
+{
+    g_autofree char *text = g_strdup_printf("%u\n", count);
+
+    write_file(root, "kernel/uevent_seqnum", text);
+}
+
+/* The "uevents" line of the cache file. */
+static char *
+cache_uevents(const char *cache)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    assert_true(g_file_get_contents(cache, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+        if (g_str_has_prefix(lines[i], "uevents "))
+            return g_strdup(lines[i] + strlen("uevents "));
+    fail_msg("no uevents line in %s", cache);
+    return NULL;
+}
+
+/* With the kernel's uevent count (kernel/uevent_seqnum) the cache serves
+ * without a stat per CPU while the count is the one it was written at;
+ * a new count sends it back to the inodes, and a changed cpulist (the
+ * moment before a change's uevent) is never served. A replug without a
+ * uevent, which the kernel never does, shows which source answered. */
+static void
+test_topology_cache_uevents(void **state)
+{
+    g_autoptr(VnumaHost) caps = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *root = make_root();
+    g_autofree char *cache = g_build_filename(root, "run", "vnuma", "sysfs-topology", NULL);
+    guint core3 = find_cpu(caps, 3, NULL)->core_id;
+
+    (void) state;
+    write_tree(root, caps, TREE_CURRENT);
+    set_uevents(root, 1000);
+    {
+        g_autoptr(VnumaHost) first = read_tree_cached(root, cache);
+        g_autofree char *stamp = cache_uevents(cache);
+
+        assert_same_host("first read (no cache yet)", caps, first);
+        assert_str_equal(stamp, "1000");
+    }
+    /* The count unchanged: no inode is looked at. */
+    replug_cpu(root, find_cpu(caps, 3, NULL), 90);
+    {
+        g_autoptr(VnumaHost) cached = read_tree_cached(root, cache);
+
+        assert_core_id("count unchanged: from the cache", cached, 3, core3);
+    }
+    /* The replug's offline and online uevents: the inodes are checked. */
+    set_uevents(root, 1002);
+    {
+        g_autoptr(VnumaHost) after = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) live = read_tree(root);
+        g_autofree char *stamp = cache_uevents(cache);
+
+        assert_core_id("new count, CPU 3 replugged", after, 3, 90);
+        assert_same_host("new count, after a replug", live, after);
+        assert_str_equal(stamp, "1002");
+    }
+    /* Other devices' uevents (a VM's tap device): the inodes match, the
+     * cache serves and takes the new count. */
+    set_core_id(root, 3, 91);
+    set_uevents(root, 1010);
+    {
+        g_autoptr(VnumaHost) cached = read_tree_cached(root, cache);
+        g_autofree char *stamp = cache_uevents(cache);
+
+        assert_core_id("new count, nothing replugged", cached, 3, 90);
+        assert_str_equal(stamp, "1010");
+    }
+    /* CPU 5 offline before its uevent is counted: its node's cpulist
+     * shows it, and the cache does not serve. */
+    unplug_cpu(root, caps, 5);
+    {
+        g_autoptr(VnumaHost) after = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) live = read_tree(root);
+
+        assert_false(find_cpu(after, 5, NULL)->online);
+        assert_core_id("count unchanged, CPU 5 unplugged", after, 3, 91);
+        assert_same_host("count unchanged, after an unplug", live, after);
+    }
+    /* No count to read: back to the inodes, and the cache says so. */
+    {
+        g_autofree char *count_path = g_build_filename(root, "kernel", "uevent_seqnum", NULL);
+
+        assert_int_equal(g_unlink(count_path), 0);
+    }
+    replug_cpu(root, find_cpu(caps, 3, NULL), 92);
+    {
+        g_autoptr(VnumaHost) after = read_tree_cached(root, cache);
+        g_autofree char *stamp = cache_uevents(cache);
+
+        assert_core_id("no count, CPU 3 replugged", after, 3, 92);
+        assert_str_equal(stamp, "unknown");
+    }
+    remove_tree(root);
+}
+
 int
 main(void)
 {
@@ -666,6 +770,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_missing_node),
         cmocka_unit_test(test_topology_cache),
+        cmocka_unit_test(test_topology_cache_uevents),
         cmocka_unit_test(test_real_machine),
     };
 
