@@ -356,7 +356,7 @@ typedef struct {
     gboolean trusted;    /* no uevent since it was written: no inode to check */
     guint cached_used;
     gboolean stale;      /* a CPU did not match: the cache must not serve */
-    GString *fresh;      /* cache lines of the CPUs read live; NULL: none */
+    GString *fresh;      /* cache lines of the CPUs read live or checked; NULL: none */
 } SysfsReadMode;
 
 /* What the fingerprint covers beyond the CPUs' cached facts, all read
@@ -461,6 +461,9 @@ sysfs_cpu_from_cache(SysfsReadMode *mode, const char *cpu_root, guint id, VnumaH
     }
     vnuma_host_node_add_cpu(node, id, TRUE, cpu->socket_id, cpu->die_id, cpu->core_id,
                             vnuma_cpuset_copy(cpu->siblings));
+    if (mode->fresh)
+        vnuma_sysfs_cache_append_cpu(mode->fresh, cpu->topology_ino,
+                                     &g_array_index(node->cpus, VnumaHostCpu, node->cpus->len - 1));
     mode->cached_used++;
     return TRUE;
 }
@@ -593,29 +596,6 @@ vnuma_host_from_sysfs(const char *root, GError **error)
     return sysfs_read_host(root, &live, error);
 }
 
-/* The cache again for @host, which it served with every inode checked
- * after @uevents was read: the same CPUs, stamped with the new count. */
-static void
-sysfs_cache_restamp(const char *cache_path, const char *root, const char *boot_id,
-                    const char *uevents, const VnumaHost *host, GHashTable *cached)
-{
-    g_autoptr(GString) lines = g_string_new(NULL);
-    g_autofree char *shape = sysfs_host_shape(host);
-
-    for (guint i = 0; i < host->nodes->len; i++) {
-        const VnumaHostNode *node = host->nodes->pdata[i];
-
-        for (guint c = 0; c < node->cpus->len; c++) {
-            const VnumaHostCpu *cpu = &g_array_index(node->cpus, VnumaHostCpu, c);
-            const VnumaSysfsCachedCpu *entry = g_hash_table_lookup(cached, GUINT_TO_POINTER(cpu->id));
-
-            if (cpu->online && entry)
-                vnuma_sysfs_cache_append_cpu(lines, entry->topology_ino, cpu);
-        }
-    }
-    vnuma_sysfs_cache_save(cache_path, root, boot_id, uevents, host->fingerprint, shape, lines);
-}
-
 VnumaHost *
 vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **error)
 {
@@ -635,15 +615,22 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
     uevents = vnuma_sysfs_uevent_count(root);
     cached = vnuma_sysfs_cache_load(cache_path, root, boot_id, &cached_uevents, &fingerprint, &shape);
     if (cached) {
+        gboolean trusted = uevents && g_str_equal(uevents, cached_uevents);
+        /* A new count: the CPUs checked after reading it make the cache again. */
+        g_autoptr(GString) checked = trusted || !uevents ? NULL : g_string_new(NULL);
         SysfsReadMode from_cache = {
             .cached = cached, .cached_fingerprint = fingerprint, .cached_shape = shape,
-            .trusted = uevents && g_str_equal(uevents, cached_uevents),
+            .trusted = trusted, .fresh = checked,
         };
 
         host = sysfs_read_host(root, &from_cache, NULL);
         if (host && sysfs_cache_served_all(&from_cache)) {
-            if (!from_cache.trusted && uevents)
-                sysfs_cache_restamp(cache_path, root, boot_id, uevents, host, cached);
+            if (checked) {
+                g_autofree char *checked_shape = sysfs_host_shape(host);
+
+                vnuma_sysfs_cache_save(cache_path, root, boot_id, uevents, host->fingerprint,
+                                       checked_shape, checked);
+            }
             return host;
         }
         g_clear_pointer(&host, vnuma_host_free);

@@ -559,6 +559,14 @@ check_rewritten(const char *text, gsize len, const VnumaRequest *request,
     return TRUE;
 }
 
+/* Only a managed layout with pins changes the domain; any other leaves
+ * the input as it is. */
+static gboolean
+layout_rewrites(const VnumaLayout *layout)
+{
+    return layout->managed && layout->pins;
+}
+
 char *
 vnuma_domain_rewrite_unchecked(const VnumaXmlSource *src, const VnumaRequest *request,
                                const VnumaLayout *layout, gsize *len, GError **error)
@@ -568,7 +576,7 @@ vnuma_domain_rewrite_unchecked(const VnumaXmlSource *src, const VnumaRequest *re
     Rewriter rw = { src, xpath, edits };
 
     g_array_set_clear_func(edits, edit_clear);
-    if (!layout->managed || !layout->pins) {
+    if (!layout_rewrites(layout)) {
         gsize in_len;
         const char *text = vnuma_xml_source_text(src, &in_len);
 
@@ -595,8 +603,8 @@ vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
 
     if (!output)
         return NULL;
-    /* An unmanaged layout returns the input itself: nothing to check. */
-    if (layout->managed && layout->pins && !check_rewritten(output, out_len, request, layout, error))
+    /* The input given back unchanged needs no check. */
+    if (layout_rewrites(layout) && !check_rewritten(output, out_len, request, layout, error))
         return NULL;
     if (len)
         *len = out_len;
