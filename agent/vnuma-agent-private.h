@@ -21,6 +21,7 @@
 
 #include "agent/vnuma-agent.h"
 #include "agent/vnuma-agent-plan.h"
+#include "agent/vnuma-agent-topology.h"
 #include "xml/vnuma-record.h"
 #include "lib/vnuma-enum.h"
 #include "lib/vnuma-host.h"
@@ -134,6 +135,9 @@ struct _VnumaAgent {
     GSource *pass_source;
     GSource *reconnect_source;
     guint backoff;
+    VnumaTopologyKeeper *topology;   /* the hook's topology cache; NULL: the host is not read from sysfs */
+    GSource *topology_source;
+    gboolean topology_failing;       /* the last refresh failed (warned once) */
 };
 
 /* A lifecycle event or the connection's close, from libvirt's event

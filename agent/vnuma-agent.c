@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The agent itself: its life (made, scoped, freed), the pass that runs
  * every module in order (place, measure, follow memory, rebalance,
- * report), and the daemon's loop (passes, reconnecting, reload). The
- * top of the agent: no other agent module calls into this one. */
+ * report), and the daemon's loop (passes, reconnecting, reload, the
+ * hook's topology cache kept). The top of the agent: no other agent
+ * module calls into this one. */
 #include "agent/vnuma-agent-private.h"
 
 #include <stdio.h>
@@ -11,8 +12,12 @@
 #include "agent/vnuma-agent-report.h"
 #include "lib/vnuma-error.h"
 #include "lib/vnuma-rebalance.h"
+#include "probe/vnuma-sysfs.h"
 
 #define BACKOFF_MAX_S 30
+/* How often the hook's topology cache is restamped (a hook within this
+ * long of a uevent still checks each CPU's inode). */
+#define TOPOLOGY_PERIOD_MS 1000
 
 VnumaAgent *
 vnuma_agent_new(const char *uri, VnumaAgentConfig *config, VnumaAgentFlags flags)
@@ -66,6 +71,8 @@ vnuma_agent_free(VnumaAgent *agent)
     vnuma_agent_disconnect(agent);
     drop_source(&agent->pass_source);
     drop_source(&agent->reconnect_source);
+    drop_source(&agent->topology_source);
+    vnuma_topology_keeper_free(agent->topology);
     g_hash_table_unref(agent->domains);
     g_hash_table_unref(agent->own_defines);
     if (agent->only)
@@ -253,6 +260,45 @@ schedule_passes(VnumaAgent *agent)
         agent->pass_source = add_timeout(agent, (guint) (period * 1000), pass_tick);
 }
 
+static gboolean
+topology_tick(gpointer data)
+{
+    VnumaAgent *agent = data;
+    g_autoptr(GError) error = NULL;
+    gboolean refreshed;
+
+    if (vnuma_topology_keeper_refresh(agent->topology, &refreshed, &error)) {
+        if (refreshed)
+            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "MESSAGE", "topology cache refreshed");
+        agent->topology_failing = FALSE;
+    } else {
+        /* Once, not every second: the hook reads sysfs itself meanwhile. */
+        g_log_structured(G_LOG_DOMAIN, agent->topology_failing ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                         "MESSAGE", "cannot refresh the hook's topology cache: %s", error->message);
+        agent->topology_failing = TRUE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* The hook reads sysfs unless a capabilities file stands in for the host
+ * (the `capabilities` key both read); then there is a cache to keep. */
+static void
+schedule_topology(VnumaAgent *agent)
+{
+    const char *root;
+    const char *cache_path;
+
+    drop_source(&agent->topology_source);
+    g_clear_pointer(&agent->topology, vnuma_topology_keeper_free);
+    vnuma_sysfs_location(&root, &cache_path);
+    if (agent->config->capabilities || !cache_path || !*cache_path)
+        return;
+    agent->topology = vnuma_topology_keeper_new(root, cache_path);
+    agent->topology_failing = FALSE;
+    topology_tick(agent);
+    agent->topology_source = add_timeout(agent, TOPOLOGY_PERIOD_MS, topology_tick);
+}
+
 void
 vnuma_agent_reload(VnumaAgent *agent, VnumaAgentConfig *config)
 {
@@ -269,8 +315,10 @@ vnuma_agent_reload(VnumaAgent *agent, VnumaAgentConfig *config)
          * from their records. */
         g_hash_table_remove_all(agent->domains);
     }
-    if (agent->context)
+    if (agent->context) {
         schedule_passes(agent);
+        schedule_topology(agent);
+    }
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE",
                      "configuration reloaded: rebalance_period %g s, memory_migrate_rate %g MiB/s%s%s",
                      config->rebalance_period, config->memory_migrate_rate,
@@ -296,9 +344,11 @@ vnuma_agent_run(VnumaAgent *agent, GMainLoop *loop, GError **error)
         agent->reconnect_source = add_timeout(agent, 0, reconnect_tick);
     }
     schedule_passes(agent);
+    schedule_topology(agent);
     g_main_loop_run(loop);
     drop_source(&agent->pass_source);
     drop_source(&agent->reconnect_source);
+    drop_source(&agent->topology_source);
     vnuma_agent_disconnect(agent);
     vnuma_events_stop();
     return TRUE;

@@ -31,7 +31,8 @@ extern char **environ;
 typedef struct {
     const char *label;
     char **argv;
-    GArray *samples;   /* double, microseconds */
+    gboolean after_uevent;   /* the uevent count moved before each run */
+    GArray *samples;         /* double, microseconds */
 } Subject;
 
 static double
@@ -86,6 +87,24 @@ median(GArray *samples)
     return g_array_index(samples, double, samples->len / 2);
 }
 
+/* What a device event (a VM's tap device) does to the tree's count:
+ * the hook that follows finds its topology cache stamped with an older
+ * one, as it does on a host without vnumad (docs/agent.md). */
+static void
+bump_uevents(const char *count_path)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *next = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!g_file_get_contents(count_path, &text, NULL, &error) ||
+        !(next = g_strdup_printf("%" G_GUINT64_FORMAT "\n", g_ascii_strtoull(text, NULL, 10) + 1)) ||
+        !g_file_set_contents(count_path, next, -1, &error)) {
+        fprintf(stderr, "hook-bench: %s\n", error->message);
+        exit(1);
+    }
+}
+
 #define TARGET_FLOOR 1.3
 #define TARGET_TRUE 2.5
 
@@ -104,6 +123,8 @@ main(int argc, char **argv)
     gint runs = 301;
     g_autofree char *floor = NULL;
     g_autofree char *compare = NULL;
+    gboolean after_uevent = FALSE;
+    g_autofree char *count_path = NULL;
     g_autoptr(GOptionContext) options = g_option_context_new("HOOK DOMAIN.xml");
     GOptionEntry entries[] = {
         { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Executions of each program (default 301)", "N" },
@@ -111,6 +132,9 @@ main(int argc, char **argv)
           "The parse floor (default: parse-floor next to hook-bench)", "PROGRAM" },
         { "compare", 'c', 0, G_OPTION_ARG_FILENAME, &compare,
           "Another build of the hook, timed in the same run (not held to the targets)", "HOOK" },
+        { "after-uevent", 'u', 0, G_OPTION_ARG_NONE, &after_uevent,
+          "Also prepare with the uevent count moved before each run (needs $VNUMA_SYSFS_ROOT "
+          "and $VNUMA_HOST_CACHE: a tree of one's own)", NULL },
         { NULL },
     };
     g_autoptr(GError) error = NULL;
@@ -118,8 +142,17 @@ main(int argc, char **argv)
 
     g_option_context_add_main_entries(options, entries, NULL);
     if (!g_option_context_parse(options, &argc, &argv, &error) || argc != 3 || runs < 1) {
-        fprintf(stderr, "usage: hook-bench [--runs N] [--floor PARSE-FLOOR] [--compare OTHER-HOOK] HOOK DOMAIN.xml\n");
+        fprintf(stderr, "usage: hook-bench [--runs N] [--floor PARSE-FLOOR] [--compare OTHER-HOOK] "
+                        "[--after-uevent] HOOK DOMAIN.xml\n");
         return 2;
+    }
+    if (after_uevent) {
+        if (!g_getenv("VNUMA_SYSFS_ROOT") || !g_getenv("VNUMA_HOST_CACHE")) {
+            fprintf(stderr, "hook-bench: --after-uevent needs VNUMA_SYSFS_ROOT and VNUMA_HOST_CACHE "
+                            "(the count of a tree of one's own is moved, not the kernel's)\n");
+            return 2;
+        }
+        count_path = g_build_filename(g_getenv("VNUMA_SYSFS_ROOT"), "kernel", "uevent_seqnum", NULL);
     }
     if (!floor) {
         g_autofree char *dir = g_path_get_dirname(argv[0]);
@@ -133,16 +166,24 @@ main(int argc, char **argv)
     char *start_argv[] = { argv[1], "instance", "start", "begin", "-", NULL };
     char *compare_prepare_argv[] = { compare, "instance", "prepare", "begin", "-", NULL };
     char *compare_migrate_argv[] = { compare, "instance", "migrate", "begin", "-", NULL };
-    Subject subjects[] = {
-        { "/bin/true", true_argv, NULL },
-        { "parse floor (parse + print)", floor_argv, NULL },
-        { "vnuma-hook prepare begin", prepare_argv, NULL },
-        { "vnuma-hook migrate begin", migrate_argv, NULL },
-        { "vnuma-hook start begin", start_argv, NULL },
-        { "compared hook prepare begin", compare_prepare_argv, NULL },
-        { "compared hook migrate begin", compare_migrate_argv, NULL },
+    Subject all[] = {
+        { "/bin/true", true_argv, FALSE, NULL },
+        { "parse floor (parse + print)", floor_argv, FALSE, NULL },
+        { "vnuma-hook prepare begin", prepare_argv, FALSE, NULL },
+        { "vnuma-hook migrate begin", migrate_argv, FALSE, NULL },
+        { "vnuma-hook start begin", start_argv, FALSE, NULL },
+        { "vnuma-hook prepare begin, after a uevent", prepare_argv, TRUE, NULL },
+        { "compared hook prepare begin", compare_prepare_argv, FALSE, NULL },
+        { "compared hook migrate begin", compare_migrate_argv, FALSE, NULL },
     };
-    gsize n_subjects = compare ? G_N_ELEMENTS(subjects) : G_N_ELEMENTS(subjects) - 2;
+    Subject subjects[G_N_ELEMENTS(all)];
+    gsize n_subjects = 0;
+
+    for (gsize s = 0; s < G_N_ELEMENTS(all); s++) {
+        if ((all[s].after_uevent && !after_uevent) || (all[s].argv[0] == NULL))
+            continue;
+        subjects[n_subjects++] = all[s];
+    }
 
     for (gsize s = 0; s < n_subjects; s++) {
         subjects[s].samples = g_array_new(FALSE, FALSE, sizeof(double));
@@ -151,7 +192,11 @@ main(int argc, char **argv)
     /* Interleaved, so drift in machine load hits every subject alike. */
     for (gint i = 0; i < runs; i++) {
         for (gsize s = 0; s < n_subjects; s++) {
-            double t = time_once(subjects[s].argv, argv[2]);
+            double t;
+
+            if (subjects[s].after_uevent)
+                bump_uevents(count_path);
+            t = time_once(subjects[s].argv, argv[2]);
 
             g_array_append_val(subjects[s].samples, t);
         }

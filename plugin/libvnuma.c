@@ -145,21 +145,15 @@ detect_memory_mode(void)
 }
 
 /* The hook reads the host at every call; the topology cache spares it
- * most of that (probe/vnuma-sysfs.c). $VNUMA_SYSFS_ROOT: a sysfs tree other
- * than /sys (hook-bench's and the tests' generated hosts), which gets a
- * cache only where $VNUMA_HOST_CACHE names one ("" turns it off). */
-#define DEFAULT_HOST_CACHE "/run/vnuma/sysfs-topology"
-
+ * most of that (probe/vnuma-sysfs.c), and vnumad keeps the cache's
+ * stamp current (agent/vnuma-agent-topology.c). */
 static gboolean
 load_sysfs_cached(VnumaContext *ctx, GError **error)
 {
-    const char *root = g_getenv("VNUMA_SYSFS_ROOT");
-    const char *cache = g_getenv("VNUMA_HOST_CACHE");
+    const char *root;
+    const char *cache;
 
-    if (!root)
-        root = "/sys";
-    if (!cache && g_str_equal(root, "/sys"))
-        cache = DEFAULT_HOST_CACHE;
+    vnuma_sysfs_location(&root, &cache);
     return set_host(ctx, vnuma_host_from_sysfs_cached(root, cache, error));
 }
 

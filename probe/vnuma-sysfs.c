@@ -648,3 +648,16 @@ vnuma_host_from_sysfs_cached(const char *root, const char *cache_path, GError **
     }
     return host;
 }
+
+void
+vnuma_sysfs_location(const char **root, const char **cache_path)
+{
+    *root = g_getenv("VNUMA_SYSFS_ROOT");
+    *cache_path = g_getenv("VNUMA_HOST_CACHE");
+    if (!*root)
+        *root = "/sys";
+    /* A tree of one's own (tests, benchmarks) gets a cache only when asked:
+     * the default path belongs to the real host. */
+    if (!*cache_path && g_str_equal(*root, "/sys"))
+        *cache_path = VNUMA_SYSFS_CACHE_PATH;
+}

@@ -20,4 +20,13 @@ VnumaHost *vnuma_host_from_sysfs(const char *root, GError **error);
 VnumaHost *vnuma_host_from_sysfs_cached(const char *root, const char *cache_path,
                                         GError **error);
 
+#define VNUMA_SYSFS_CACHE_PATH "/run/vnuma/sysfs-topology"
+
+/* Where this host's sysfs and its topology cache are, for every reader of
+ * them (the plugin, vnumad's cache keeper): $VNUMA_SYSFS_ROOT, else
+ * "/sys"; $VNUMA_HOST_CACHE ("" for none), else VNUMA_SYSFS_CACHE_PATH
+ * for /sys and none (NULL) for another tree. The strings are the
+ * environment's or static: not to be freed. */
+void vnuma_sysfs_location(const char **root, const char **cache_path);
+
 G_END_DECLS

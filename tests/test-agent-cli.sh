@@ -58,6 +58,36 @@ check "missing --config fails" [ "$rc" -eq 1 ]
 run --connect nosuch:///nowhere --once
 check "unreachable URI fails" [ "$rc" -eq 1 ]
 check "unreachable URI named" grep -q "nosuch:///nowhere" "$tmp/err"
+# The daemon keeps the hook's topology cache stamped with the kernel's
+# uevent count (docs/agent.md), on a generated sysfs tree.
+python3 "$VNUMA_SRCDIR/tests/gen-sysfs-host.py" --sockets 1 --nodes-per-socket 2 \
+  --cores-per-node 2 --threads 2 "$tmp/sysfs"
+printf '[vnuma]\n' >"$tmp/plain.conf"
+printf '[vnuma]\ncapabilities=%s\n' "$VNUMA_SRCDIR/examples/hosts/small-2node.xml" >"$tmp/caps.conf"
+stamp_is() {  # stamp_is COUNT: the cache's "uevents" line says COUNT
+  [ "$(sed -n 's/^uevents //p' "$tmp/cache" 2>/dev/null)" = "$1" ]
+}
+start_daemon() {  # start_daemon CONFIG: vnumad on the tree, in the background
+  VNUMA_SYSFS_ROOT=$tmp/sysfs VNUMA_HOST_CACHE=$tmp/cache \
+    "$vnumad" --connect test:///default --config "$1" >/dev/null 2>"$tmp/err" &
+  daemon=$!
+}
+stop_daemon() {
+  kill "$daemon" 2>/dev/null
+  wait "$daemon" 2>/dev/null
+}
+start_daemon "$tmp/plain.conf"
+check "daemon writes the topology cache" wait_for 10 stamp_is 4321
+echo 4400 >"$tmp/sysfs/kernel/uevent_seqnum"
+check "daemon restamps it after new uevents" wait_for 10 stamp_is 4400
+stop_daemon
+rm -f "$tmp/cache"
+start_daemon "$tmp/caps.conf"
+sleep 3
+check "daemon with a capabilities file still running" kill -0 "$daemon"
+check "no cache kept when the hook reads no sysfs" [ ! -e "$tmp/cache" ]
+stop_daemon
+
 run --help
 check "help" grep -q -- "--dry-run" "$tmp/out"
 
