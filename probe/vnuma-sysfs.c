@@ -497,18 +497,40 @@ sysfs_read_cpu(SysfsReadMode *mode, const char *cpu_root, guint id, gboolean lis
     return TRUE;
 }
 
+/* Whether some CPU is present (devices/system/cpu/present) but in no
+ * node's cpulist (@listed, one set per node, read before): an offline
+ * CPU, which only its node directory's cpuN link names. The links are
+ * the present CPUs' (the kernel registers a CPU device, and links it
+ * under its node, for each present CPU), so when every present CPU is
+ * listed, the links add nothing and the node directories, which also
+ * hold a memoryN link per memory block (thousands on a large host), need
+ * not be listed. TRUE when the file cannot be read: list them. */
+static gboolean
+sysfs_offline_cpus_present(const char *root, const GPtrArray *listed)
+{
+    g_autofree char *path = g_build_filename(root, "devices", "system", "cpu", "present", NULL);
+    g_autoptr(VnumaCpuSet) present = sysfs_read_list(path, NULL);
+    g_autoptr(VnumaCpuSet) online = vnuma_cpuset_new();
+
+    if (!present)
+        return TRUE;
+    for (guint i = 0; i < listed->len; i++)
+        vnuma_cpuset_union(online, listed->pdata[i]);
+    return !vnuma_cpuset_is_subset(present, online);
+}
+
+/* Node @id; @listed: its cpulist, read before; @offline_present: some
+ * present CPU is offline (sysfs_offline_cpus_present). */
 static gboolean
 sysfs_read_node(const char *root, const char *node_dir, guint id, const VnumaCpuSet *nodes,
-                guint64 page_kib, SysfsReadMode *mode, VnumaHost *host, GError **error)
+                const VnumaCpuSet *listed, gboolean offline_present, guint64 page_kib,
+                SysfsReadMode *mode, VnumaHost *host, GError **error)
 {
     g_autofree char *node_path = g_strdup_printf("%s/node%u", node_dir, id);
     g_autofree char *meminfo_path = g_build_filename(node_path, "meminfo", NULL);
-    g_autofree char *cpulist_path = g_build_filename(node_path, "cpulist", NULL);
     g_autofree char *cpu_root = g_build_filename(root, "devices", "system", "cpu", NULL);
     g_autofree char *meminfo = NULL;
-    g_autoptr(VnumaCpuSet) cpus = NULL;
-    g_autoptr(VnumaCpuSet) linked = NULL;
-    g_autoptr(VnumaCpuSet) listed = NULL;
+    g_autoptr(VnumaCpuSet) cpus = vnuma_cpuset_copy(listed);
     guint64 total_kib, free_kib, reserved_kib;
     VnumaHostNode *node;
 
@@ -532,14 +554,13 @@ sysfs_read_node(const char *root, const char *node_dir, guint id, const VnumaCpu
 
     /* cpulist holds online CPUs only; the cpuN links also name the
      * offline ones, which libvirt lists in their cell too. */
-    cpus = sysfs_read_list(cpulist_path, error);
-    if (!cpus)
-        return FALSE;
-    linked = sysfs_list_dir(node_path, "cpu", error);
-    if (!linked)
-        return FALSE;
-    listed = vnuma_cpuset_copy(cpus);
-    vnuma_cpuset_union(cpus, linked);
+    if (offline_present) {
+        g_autoptr(VnumaCpuSet) linked = sysfs_list_dir(node_path, "cpu", error);
+
+        if (!linked)
+            return FALSE;
+        vnuma_cpuset_union(cpus, linked);
+    }
     VNUMA_CPUSET_FOREACH(cpus, cpu) {
         if (!sysfs_read_cpu(mode, cpu_root, (guint) cpu, vnuma_cpuset_contains(listed, (guint) cpu),
                             node, error))
@@ -553,6 +574,9 @@ sysfs_read_host(const char *root, SysfsReadMode *mode, GError **error)
 {
     g_autofree char *node_dir = g_build_filename(root, "devices", "system", "node", NULL);
     g_autoptr(VnumaCpuSet) nodes = NULL;
+    g_autoptr(GPtrArray) listed = NULL;
+    gboolean offline_present;
+    guint index = 0;
     g_autoptr(VnumaHost) host = NULL;
     long page_size = sysconf(_SC_PAGESIZE);
     guint64 page_kib = page_size >= 1024 ? (guint64) page_size / 1024 : 4;
@@ -576,9 +600,23 @@ sysfs_read_host(const char *root, SysfsReadMode *mode, GError **error)
             return NULL;
         }
     }
+    /* Every node's cpulist before `present`: a CPU that goes offline in
+     * between is still listed, one that was offline is not (and is then
+     * looked for in the node directories). */
+    listed = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
+    VNUMA_CPUSET_FOREACH(nodes, id) {
+        g_autofree char *path = g_strdup_printf("%s/node%d/cpulist", node_dir, id);
+        VnumaCpuSet *cpus = sysfs_read_list(path, error);
+
+        if (!cpus)
+            return NULL;
+        g_ptr_array_add(listed, cpus);
+    }
+    offline_present = sysfs_offline_cpus_present(root, listed);
     host = vnuma_host_new();
     VNUMA_CPUSET_FOREACH(nodes, id) {
-        if (!sysfs_read_node(root, node_dir, (guint) id, nodes, page_kib, mode, host, error))
+        if (!sysfs_read_node(root, node_dir, (guint) id, nodes, listed->pdata[index++],
+                             offline_present, page_kib, mode, host, error))
             return NULL;
     }
     if (!sysfs_finish_host(host, mode, error)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the sysfs tree of a generated host: the files the kernel has
-under /sys/devices/system/{node,cpu} and kernel/uevent_seqnum that
+under /sys/devices/system/{node,cpu,memory} and kernel/uevent_seqnum that
 probe/vnuma-sysfs.c reads (plus the neighbours a reader must skip), for
 hosts we do not own.
 
@@ -40,6 +40,8 @@ def main():
     p.add_argument("--cores-per-node", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--memory-gib", type=int, default=32, help="per node")
+    p.add_argument("--memory-block-mib", type=int, default=2048,
+                   help="memory block size (x86-64 servers: 2048)")
     p.add_argument("root")
     a = p.parse_args()
 
@@ -68,6 +70,11 @@ def main():
                   for t in range(a.threads)]
         write(a.root, f"{nd}/cpulist", ",".join(ranges) + "\n")
         write(a.root, f"{nd}/cpumap", "ffffffff\n")
+        # One memoryN link per memory block of the node, as the kernel has.
+        blocks = a.memory_gib * 1024 // a.memory_block_mib
+        for block in range(node * blocks, (node + 1) * blocks):
+            write(a.root, f"devices/system/memory/memory{block}/online", "1\n")
+            link(a.root, f"{nd}/memory{block}", f"../../memory/memory{block}")
         for core in range(a.cores_per_node):
             core_index = first + core
             siblings = [core_index + t * n_cores for t in range(a.threads)]
@@ -88,6 +95,9 @@ def main():
     write(a.root, f"{node_dir}/possible", f"0-{n_nodes - 1}\n")
     write(a.root, f"{cpu_dir}/online", f"0-{total - 1}\n")
     write(a.root, f"{cpu_dir}/possible", f"0-{total - 1}\n")
+    write(a.root, f"{cpu_dir}/present", f"0-{total - 1}\n")
+    write(a.root, "devices/system/memory/block_size_bytes",
+              f"{a.memory_block_mib * 1024 * 1024:x}\n")
     write(a.root, f"{cpu_dir}/cpufreq/boost", "1\n")
     # The kernel's uevent count: a booted host has sent thousands.
     write(a.root, "kernel/uevent_seqnum", "4321\n")

@@ -190,6 +190,7 @@ static void
 write_tree(const char *root, const VnumaHost *host, TreeStyle style)
 {
     g_autoptr(VnumaCpuSet) ids = vnuma_cpuset_new();
+    g_autoptr(VnumaCpuSet) present = vnuma_cpuset_new();
     g_autofree char *online = NULL;
 
     for (guint i = 0; i < host->nodes->len; i++) {
@@ -197,14 +198,23 @@ write_tree(const char *root, const VnumaHost *host, TreeStyle style)
 
         vnuma_cpuset_add(ids, node->id);
         write_node(root, host, node);
-        for (guint c = 0; c < node->cpus->len; c++)
-            write_cpu(root, node, &g_array_index(node->cpus, VnumaHostCpu, c), style);
+        for (guint c = 0; c < node->cpus->len; c++) {
+            const VnumaHostCpu *cpu = &g_array_index(node->cpus, VnumaHostCpu, c);
+
+            write_cpu(root, node, cpu, style);
+            vnuma_cpuset_add(present, cpu->id);
+        }
     }
     online = vnuma_cpuset_format(ids);
+    /* Old kernels have neither file: the reader lists every node's
+     * directory for offline CPUs then. */
     if (style != TREE_OLD_KERNEL) {
         g_autofree char *line = g_strdup_printf("%s\n", online);
+        g_autofree char *cpus = vnuma_cpuset_format(present);
+        g_autofree char *cpus_line = g_strdup_printf("%s\n", cpus);
 
         write_file(root, "devices/system/node/online", line);
+        write_file(root, "devices/system/cpu/present", cpus_line);
     }
     /* Neighbours that are not nodes or CPUs. */
     write_file(root, "devices/system/node/possible", "0-1023\n");
@@ -761,6 +771,38 @@ test_topology_cache_uevents(void **state)
     remove_tree(root);
 }
 
+/* The node directories are listed for offline CPUs' cpuN links only
+ * when some present CPU is in no node's cpulist. A link the kernel would
+ * never make (a CPU that is not present) shows which way the reader went. */
+static void
+test_node_links_when_offline(void **state)
+{
+    g_autoptr(VnumaHost) caps = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *root = make_root();
+
+    (void) state;
+    write_tree(root, caps, TREE_CURRENT);
+    write_link(root, "devices/system/node/node0/cpu99", "../../cpu/cpu99");
+    {
+        g_autoptr(VnumaHost) host = read_tree(root);
+
+        assert_same_host("every present CPU online: links not listed", caps, host);
+    }
+    /* CPU 99 present and offline (no topology directory, 'online' 0):
+     * found through its link, in node 0. */
+    write_file(root, "devices/system/cpu/cpu99/online", "0\n");
+    write_file(root, "devices/system/cpu/present", "0-39,99\n");
+    {
+        g_autoptr(VnumaHost) host = read_tree(root);
+        guint node_id = 1;
+        const VnumaHostCpu *cpu = find_cpu(host, 99, &node_id);
+
+        assert_false(cpu->online);
+        assert_int_equal(node_id, 0);
+    }
+    remove_tree(root);
+}
+
 int
 main(void)
 {
@@ -771,6 +813,7 @@ main(void)
         cmocka_unit_test(test_missing_node),
         cmocka_unit_test(test_topology_cache),
         cmocka_unit_test(test_topology_cache_uevents),
+        cmocka_unit_test(test_node_links_when_offline),
         cmocka_unit_test(test_real_machine),
     };
 
