@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/vnuma-error.h"
+#include "lib/vnuma-math.h"
 
 #define BITS_PER_WORD 64u
 
@@ -203,7 +204,6 @@ vnuma_cpuset_last(const VnumaCpuSet *set)
 static gboolean
 cpuset_parse_id(const char **p, guint *id, const char *text, GError **error)
 {
-    char *end = NULL;
     guint64 value;
 
     if (!g_ascii_isdigit(**p)) {
@@ -211,15 +211,15 @@ cpuset_parse_id(const char **p, guint *id, const char *text, GError **error)
                     "invalid CPU list '%s': expected a number at '%s'", text, *p);
         return FALSE;
     }
-    value = g_ascii_strtoull(*p, &end, 10);
-    if (value > VNUMA_CPUSET_MAX_ID) {
+    if (!vnuma_parse_decimal(p, VNUMA_CPUSET_MAX_ID, &value)) {
+        gsize digits = strspn(*p, "0123456789");
+
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
-                    "invalid CPU list '%s': id %" G_GUINT64_FORMAT " is above %u",
-                    text, value, VNUMA_CPUSET_MAX_ID);
+                    "invalid CPU list '%s': id %.*s is above %u",
+                    text, (int) digits, *p, VNUMA_CPUSET_MAX_ID);
         return FALSE;
     }
     *id = (guint) value;
-    *p = end;
     return TRUE;
 }
 

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/vnuma-math.h"
+
 /* The per-CPU topology facts sysfs gives (package, die, core, thread
  * siblings) change only at reboot and when a CPU goes offline and comes
  * back: the kernel removes cpuN/topology at offline and creates it anew at
@@ -64,16 +66,11 @@ vnuma_sysfs_uevent_count(const char *root)
 
 /* Reads "N " at *@p (N at most @max) and moves past it. */
 static gboolean
-sysfs_cache_number(char **p, guint64 max, guint64 *value)
+sysfs_cache_number(const char **p, guint64 max, guint64 *value)
 {
-    char *end = NULL;
-
-    if (!g_ascii_isdigit(**p))
+    if (!vnuma_parse_decimal(p, max, value) || **p != ' ')
         return FALSE;
-    *value = g_ascii_strtoull(*p, &end, 10);
-    if (end == *p || *end != ' ' || *value > max)
-        return FALSE;
-    *p = end + 1;
+    (*p)++;
     return TRUE;
 }
 
@@ -83,7 +80,7 @@ static gboolean
 sysfs_cache_parse_cpu(char *line, GHashTable *cpus)
 {
     g_autofree VnumaSysfsCachedCpu *cpu = g_new0(VnumaSysfsCachedCpu, 1);
-    char *p = line + strlen("cpu ");
+    const char *p = line + strlen("cpu ");
     guint64 id, socket_id, die_id, core_id;
 
     if (!g_str_has_prefix(line, "cpu ") ||

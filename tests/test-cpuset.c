@@ -250,6 +250,41 @@ test_div_ceil(void **state)
     assert_true(vnuma_div_ceil(G_MAXUINT64, 2) == G_MAXUINT64 / 2 + 1);
 }
 
+static void
+assert_decimal(const char *text, guint64 max, gboolean ok, guint64 expected, gsize consumed)
+{
+    const char *p = text;
+    guint64 value = 12345;
+
+    if (vnuma_parse_decimal(&p, max, &value) != ok)
+        fail_msg("'%s' (max %" G_GUINT64_FORMAT "): expected %s", text, max, ok ? "a number" : "a refusal");
+    if (ok)
+        assert_true(value == expected);
+    else
+        assert_true(value == 12345);
+    assert_int_equal(p - text, consumed);
+}
+
+static void
+test_parse_decimal(void **state)
+{
+    (void) state;
+    assert_decimal("0", 10, TRUE, 0, 1);
+    assert_decimal("42 rest", 100, TRUE, 42, 2);
+    assert_decimal("007,", 100, TRUE, 7, 3);
+    assert_decimal("4095", 4095, TRUE, 4095, 4);
+    assert_decimal("4096", 4095, FALSE, 0, 0);
+    assert_decimal("18446744073709551615", G_MAXUINT64, TRUE, G_MAXUINT64, 20);
+    assert_decimal("18446744073709551616", G_MAXUINT64, FALSE, 0, 0);
+    assert_decimal("99999999999999999999999", G_MAXUINT64, FALSE, 0, 0);
+    assert_decimal("4294967296", G_MAXUINT, FALSE, 0, 0);
+    assert_decimal("5", 3, FALSE, 0, 0);
+    assert_decimal("", 10, FALSE, 0, 0);
+    assert_decimal(" 1", 10, FALSE, 0, 0);
+    assert_decimal("+1", 10, FALSE, 0, 0);
+    assert_decimal("-1", 10, FALSE, 0, 0);
+}
+
 int
 main(void)
 {
@@ -260,6 +295,7 @@ main(void)
         cmocka_unit_test(test_iteration),
         cmocka_unit_test(test_append),
         cmocka_unit_test(test_div_ceil),
+        cmocka_unit_test(test_parse_decimal),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
