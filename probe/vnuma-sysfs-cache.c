@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/vnuma-error.h"
 #include "lib/vnuma-math.h"
 
 /* The per-CPU topology facts sysfs gives (package, die, core, thread
@@ -42,11 +43,50 @@ vnuma_sysfs_cached_cpu_free(VnumaSysfsCachedCpu *cpu)
 }
 
 char *
+vnuma_sysfs_read_attribute(const char *path, gboolean *absent, GError **error)
+{
+    g_autoptr(GString) text = NULL;
+    char chunk[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int saved;
+
+    if (absent)
+        *absent = fd < 0 && (errno == ENOENT || errno == ENOTDIR);
+    if (fd < 0) {
+        saved = errno;
+        if (!absent || !*absent)
+            g_set_error(error, VNUMA_ERROR, saved == ENOENT ? VNUMA_ERROR_NOT_FOUND : VNUMA_ERROR_IO,
+                        "Failed to open file '%s': %s", path, g_strerror(saved));
+        return NULL;
+    }
+    text = g_string_new(NULL);
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved = errno;
+            close(fd);
+            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "Failed to read from file '%s': %s", path,
+                        g_strerror(saved));
+            return NULL;
+        }
+        g_string_append_len(text, chunk, n);
+        if ((gsize) n < sizeof(chunk))
+            break;
+    }
+    close(fd);
+    return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+
+char *
 vnuma_sysfs_boot_id(void)
 {
-    g_autofree char *text = NULL;
+    g_autofree char *text = vnuma_sysfs_read_attribute(BOOT_ID_PATH, NULL, NULL);
 
-    if (!g_file_get_contents(BOOT_ID_PATH, &text, NULL, NULL))
+    if (!text)
         return g_strdup("unknown");
     return g_strdup(g_strstrip(text));
 }
@@ -55,10 +95,10 @@ char *
 vnuma_sysfs_uevent_count(const char *root)
 {
     g_autofree char *path = g_build_filename(root, "kernel", "uevent_seqnum", NULL);
-    g_autofree char *text = NULL;
+    g_autofree char *text = vnuma_sysfs_read_attribute(path, NULL, NULL);
     guint64 count;
 
-    if (!g_file_get_contents(path, &text, NULL, NULL) ||
+    if (!text ||
         !g_ascii_string_to_unsigned(g_strstrip(text), 10, 0, G_MAXUINT64, &count, NULL))
         return NULL;
     return g_strdup_printf("%" G_GUINT64_FORMAT, count);

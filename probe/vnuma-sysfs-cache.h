@@ -9,7 +9,8 @@ G_BEGIN_DECLS
 
 /* The file behind vnuma_host_from_sysfs_cached() (probe/vnuma-sysfs.h):
  * its format, who may have written it, and its writing. Only the sysfs
- * reader uses it; its tests are that reader's (tests/test-sysfs.c). */
+ * reader and vnumad's keeper use it; its tests are the reader's
+ * (tests/test-sysfs.c). */
 
 typedef struct {
     guint64 topology_ino;
@@ -20,6 +21,16 @@ typedef struct {
 } VnumaSysfsCachedCpu;
 
 void vnuma_sysfs_cached_cpu_free(VnumaSysfsCachedCpu *cpu);
+
+/* Reads a whole sysfs attribute (or a small /proc file) in one open, read
+ * and close. A host of 256 CPUs has hundreds of attributes to read at
+ * every hook call, and there every syscall counts: g_file_get_contents
+ * adds an fstat (and on sysfs, whose files all claim 4096 bytes, a second
+ * read). A read shorter than asked is the end: of a regular file, and of
+ * an attribute, which the kernel hands over whole. NULL, with *@absent set
+ * and no error, when @absent is given and the file is not there (ENOENT,
+ * ENOTDIR); otherwise the error names the file as GLib's does. */
+char *vnuma_sysfs_read_attribute(const char *path, gboolean *absent, GError **error);
 
 /* This boot's id, or "unknown". */
 char *vnuma_sysfs_boot_id(void);

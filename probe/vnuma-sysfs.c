@@ -15,57 +15,10 @@
  * <topology>, so that the hook, which cannot ask libvirt, sees the same
  * host the agent sees. */
 
-/* Reads a whole sysfs attribute in one open, read and close. A host of
- * 256 CPUs has ~1,300 attributes to read at every hook call, and there
- * every syscall counts: g_file_get_contents adds an fstat (and on sysfs,
- * whose files all claim 4096 bytes, a second read). A read shorter than
- * asked is the end: of a regular file, and of an attribute, which the
- * kernel hands over whole. NULL, with *@absent set and no error, when
- * @absent is given and the file is not there (ENOENT, ENOTDIR: what
- * g_file_test() did not find); otherwise the error names the file as
- * GLib's does. */
-static char *
-sysfs_read_optional(const char *path, gboolean *absent, GError **error)
-{
-    g_autoptr(GString) text = NULL;
-    char chunk[4096];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int saved;
-
-    if (absent)
-        *absent = fd < 0 && (errno == ENOENT || errno == ENOTDIR);
-    if (fd < 0) {
-        saved = errno;
-        if (!absent || !*absent)
-            g_set_error(error, VNUMA_ERROR, saved == ENOENT ? VNUMA_ERROR_NOT_FOUND : VNUMA_ERROR_IO,
-                        "Failed to open file '%s': %s", path, g_strerror(saved));
-        return NULL;
-    }
-    text = g_string_new(NULL);
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            saved = errno;
-            close(fd);
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "Failed to read from file '%s': %s", path,
-                        g_strerror(saved));
-            return NULL;
-        }
-        g_string_append_len(text, chunk, n);
-        if ((gsize) n < sizeof(chunk))
-            break;
-    }
-    close(fd);
-    return g_string_free(g_steal_pointer(&text), FALSE);
-}
-
 static char *
 sysfs_read(const char *path, GError **error)
 {
-    return sysfs_read_optional(path, NULL, error);
+    return vnuma_sysfs_read_attribute(path, NULL, error);
 }
 
 static gboolean
@@ -116,13 +69,10 @@ sysfs_read_topology_id(const char *path, guint *value, GError **error)
 /* An id list such as nodeN/cpulist; empty (a memory-only node) is an
  * empty set, not an error. */
 static VnumaCpuSet *
-sysfs_read_list(const char *path, GError **error)
+sysfs_parse_list(const char *path, char *text, GError **error)
 {
-    g_autofree char *text = sysfs_read(path, error);
     VnumaCpuSet *set;
 
-    if (!text)
-        return NULL;
     g_strstrip(text);
     if (!*text)
         return vnuma_cpuset_new();
@@ -130,6 +80,14 @@ sysfs_read_list(const char *path, GError **error)
     if (!set)
         g_prefix_error(error, "%s: ", path);
     return set;
+}
+
+static VnumaCpuSet *
+sysfs_read_list(const char *path, GError **error)
+{
+    g_autofree char *text = sysfs_read(path, error);
+
+    return text ? sysfs_parse_list(path, text, error) : NULL;
 }
 
 /* "@prefix<number>@suffix" → number (at most @max); FALSE for anything
@@ -213,38 +171,99 @@ sysfs_meminfo_field(const char *path, const char *meminfo, guint node_id, const 
     return FALSE;
 }
 
-/* Huge page pools of one node; returns the KiB they hold in *reserved_kib,
- * which the kernel still counts in MemTotal. */
+/* One pool of a node (@dir: its hugepages directory): @size_kib pages.
+ * A node without the pool (a memory-less node has no hugepages
+ * directory) has none. */
 static gboolean
-sysfs_read_hugepages(const char *node_path, VnumaHostNode *node, guint64 *reserved_kib,
-                     GError **error)
+sysfs_read_pool(const char *dir, guint64 size_kib, VnumaHostNode *node, guint64 *reserved_kib,
+                GError **error)
 {
-    g_autofree char *dir = g_build_filename(node_path, "hugepages", NULL);
+    g_autofree char *name = g_strdup_printf("hugepages-%" G_GUINT64_FORMAT "kB", size_kib);
+    g_autofree char *nr_path = g_build_filename(dir, name, "nr_hugepages", NULL);
+    g_autofree char *free_path = g_build_filename(dir, name, "free_hugepages", NULL);
+    g_autofree char *nr_text = NULL;
+    gboolean absent = FALSE;
+    guint64 total, free_count;
+
+    nr_text = vnuma_sysfs_read_attribute(nr_path, &absent, error);
+    if (!nr_text)
+        return absent;
+    if (!sysfs_parse_uint(nr_path, nr_text, G_MAXUINT64 / size_kib, &total, error) ||
+        !sysfs_read_uint(free_path, G_MAXINT64, &free_count, error))
+        return FALSE;
+    vnuma_host_node_add_pages(node, size_kib, total, (gint64) free_count);
+    *reserved_kib += total * size_kib;
+    return TRUE;
+}
+
+static gint
+compare_guint64(gconstpointer a, gconstpointer b)
+{
+    guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+    return (x > y) - (x < y);
+}
+
+/* The huge page sizes in KiB, from the directories "hugepages-<N>kB" in
+ * @dir, ascending; NULL with @error when @dir cannot be listed. */
+static GArray *
+sysfs_list_page_sizes(const char *dir, GError **error)
+{
     g_autoptr(GError) local = NULL;
-    g_autoptr(GDir) handle = NULL;
+    g_autoptr(GDir) handle = g_dir_open(dir, 0, &local);
+    GArray *sizes;
     const char *name;
 
-    *reserved_kib = 0;
-    /* No hugetlbfs support in the kernel: no pools, not an error. */
-    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
-        return TRUE;
-    handle = g_dir_open(dir, 0, &local);
     if (!handle) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_IO, "%s", local->message);
-        return FALSE;
+        return NULL;
     }
+    sizes = g_array_new(FALSE, FALSE, sizeof(guint64));
     while ((name = g_dir_read_name(handle))) {
-        g_autofree char *nr_path = g_build_filename(dir, name, "nr_hugepages", NULL);
-        g_autofree char *free_path = g_build_filename(dir, name, "free_hugepages", NULL);
-        guint64 size_kib, total, free_count;
+        guint64 size_kib;
 
-        if (!sysfs_name_number(name, "hugepages-", "kB", G_MAXUINT, &size_kib) || size_kib == 0)
-            continue;
-        if (!sysfs_read_uint(nr_path, G_MAXUINT64 / size_kib, &total, error) ||
-            !sysfs_read_uint(free_path, G_MAXINT64, &free_count, error))
+        if (sysfs_name_number(name, "hugepages-", "kB", G_MAXUINT, &size_kib) && size_kib)
+            g_array_append_val(sizes, size_kib);
+    }
+    g_array_sort(sizes, compare_guint64);
+    return sizes;
+}
+
+/* The kernel's huge page sizes (kernel/mm/hugepages), listed once for
+ * every node: each node has a pool of each size. NULL when the directory
+ * is not there (no hugetlbfs, or a tree without it): then each node's own
+ * directory is listed. */
+static GArray *
+sysfs_host_page_sizes(const char *root)
+{
+    g_autofree char *dir = g_build_filename(root, "kernel", "mm", "hugepages", NULL);
+
+    return sysfs_list_page_sizes(dir, NULL);
+}
+
+/* Huge page pools of one node, of @sizes (NULL: those its directory
+ * lists); returns the KiB they hold in *reserved_kib, which the kernel
+ * still counts in MemTotal. */
+static gboolean
+sysfs_read_hugepages(const char *node_path, const GArray *sizes, VnumaHostNode *node,
+                     guint64 *reserved_kib, GError **error)
+{
+    g_autofree char *dir = g_build_filename(node_path, "hugepages", NULL);
+    g_autoptr(GArray) listed = NULL;
+
+    *reserved_kib = 0;
+    if (!sizes) {
+        /* No hugetlbfs support in the kernel: no pools, not an error. */
+        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+            return TRUE;
+        listed = sysfs_list_page_sizes(dir, error);
+        if (!listed)
             return FALSE;
-        vnuma_host_node_add_pages(node, size_kib, total, (gint64) free_count);
-        *reserved_kib += total * size_kib;
+        sizes = listed;
+    }
+    for (guint i = 0; i < sizes->len; i++) {
+        if (!sysfs_read_pool(dir, g_array_index(sizes, guint64, i), node, reserved_kib, error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -307,7 +326,7 @@ sysfs_read_cpu_live(const char *cpu_root, guint id, VnumaHostNode *node, GError 
     gboolean absent;
 
     /* CPUs that cannot be taken offline (often cpu0) have no 'online'. */
-    online_text = sysfs_read_optional(online_path, &absent, error);
+    online_text = vnuma_sysfs_read_attribute(online_path, &absent, error);
     if (!online_text && !absent)
         return FALSE;
     if (online_text) {
@@ -323,7 +342,7 @@ sysfs_read_cpu_live(const char *cpu_root, guint id, VnumaHostNode *node, GError 
     if (!sysfs_read_topology_id(socket_path, &socket_id, error))
         return FALSE;
     /* die_id appeared in Linux 5.2; before that a socket was one die. */
-    die_text = sysfs_read_optional(die_path, &absent, error);
+    die_text = vnuma_sysfs_read_attribute(die_path, &absent, error);
     if (!die_text && !absent)
         return FALSE;
     if (die_text && !sysfs_parse_topology_id(die_path, die_text, &die_id, error))
@@ -497,6 +516,26 @@ sysfs_read_cpu(SysfsReadMode *mode, const char *cpu_root, guint id, gboolean lis
     return TRUE;
 }
 
+/* nodeN/cpulist of an online node. */
+static VnumaCpuSet *
+sysfs_read_node_cpulist(const char *node_dir, guint id, GError **error)
+{
+    g_autofree char *node_path = g_strdup_printf("%s/node%u", node_dir, id);
+    g_autofree char *path = g_build_filename(node_path, "cpulist", NULL);
+    gboolean absent = FALSE;
+    g_autofree char *text = vnuma_sysfs_read_attribute(path, &absent, error);
+
+    if (text)
+        return sysfs_parse_list(path, text, error);
+    if (absent && !g_file_test(node_path, G_FILE_TEST_IS_DIR))
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND,
+                    "%s does not exist, yet node %u is online", node_path, id);
+    else if (absent)
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND,
+                    "Failed to open file '%s': %s", path, g_strerror(ENOENT));
+    return NULL;
+}
+
 /* Whether some CPU is present (devices/system/cpu/present) but in no
  * node's cpulist (@listed, one set per node, read before): an offline
  * CPU, which only its node directory's cpuN link names. The links are
@@ -520,11 +559,12 @@ sysfs_offline_cpus_present(const char *root, const GPtrArray *listed)
 }
 
 /* Node @id; @listed: its cpulist, read before; @offline_present: some
- * present CPU is offline (sysfs_offline_cpus_present). */
+ * present CPU is offline (sysfs_offline_cpus_present); @page_sizes: the
+ * host's huge page sizes, or NULL (sysfs_host_page_sizes). */
 static gboolean
 sysfs_read_node(const char *root, const char *node_dir, guint id, const VnumaCpuSet *nodes,
-                const VnumaCpuSet *listed, gboolean offline_present, guint64 page_kib,
-                SysfsReadMode *mode, VnumaHost *host, GError **error)
+                const VnumaCpuSet *listed, gboolean offline_present, const GArray *page_sizes,
+                guint64 page_kib, SysfsReadMode *mode, VnumaHost *host, GError **error)
 {
     g_autofree char *node_path = g_strdup_printf("%s/node%u", node_dir, id);
     g_autofree char *meminfo_path = g_build_filename(node_path, "meminfo", NULL);
@@ -541,7 +581,7 @@ sysfs_read_node(const char *root, const char *node_dir, guint id, const VnumaCpu
         return FALSE;
     node = vnuma_host_add_node(host, id, total_kib);
 
-    if (!sysfs_read_hugepages(node_path, node, &reserved_kib, error))
+    if (!sysfs_read_hugepages(node_path, page_sizes, node, &reserved_kib, error))
         return FALSE;
     /* Huge pages are carved out of MemTotal; what is left is the base
      * page pool (libvirt computes its <pages size='4'> the same way). */
@@ -576,6 +616,7 @@ sysfs_read_host(const char *root, SysfsReadMode *mode, GError **error)
     g_autoptr(VnumaCpuSet) nodes = NULL;
     g_autoptr(GPtrArray) listed = NULL;
     gboolean offline_present;
+    g_autoptr(GArray) page_sizes = NULL;
     guint index = 0;
     g_autoptr(VnumaHost) host = NULL;
     long page_size = sysconf(_SC_PAGESIZE);
@@ -589,34 +630,25 @@ sysfs_read_host(const char *root, SysfsReadMode *mode, GError **error)
     nodes = sysfs_online_nodes(node_dir, error);
     if (!nodes)
         return NULL;
-    /* Checked up front: otherwise the first complaint would be about
-     * another node's distance list being one short. */
-    VNUMA_CPUSET_FOREACH(nodes, id) {
-        g_autofree char *path = g_strdup_printf("%s/node%d", node_dir, id);
-
-        if (!g_file_test(path, G_FILE_TEST_IS_DIR)) {
-            g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND,
-                        "%s does not exist, yet node %d is online", path, id);
-            return NULL;
-        }
-    }
-    /* Every node's cpulist before `present`: a CPU that goes offline in
+    /* Every node's cpulist first: a node that is online but has no
+     * directory is named as such, not as another node's distance list
+     * being one short. And before `present`: a CPU that goes offline in
      * between is still listed, one that was offline is not (and is then
      * looked for in the node directories). */
     listed = g_ptr_array_new_with_free_func((GDestroyNotify) vnuma_cpuset_free);
     VNUMA_CPUSET_FOREACH(nodes, id) {
-        g_autofree char *path = g_strdup_printf("%s/node%d/cpulist", node_dir, id);
-        VnumaCpuSet *cpus = sysfs_read_list(path, error);
+        VnumaCpuSet *cpus = sysfs_read_node_cpulist(node_dir, (guint) id, error);
 
         if (!cpus)
             return NULL;
         g_ptr_array_add(listed, cpus);
     }
     offline_present = sysfs_offline_cpus_present(root, listed);
+    page_sizes = sysfs_host_page_sizes(root);
     host = vnuma_host_new();
     VNUMA_CPUSET_FOREACH(nodes, id) {
         if (!sysfs_read_node(root, node_dir, (guint) id, nodes, listed->pdata[index++],
-                             offline_present, page_kib, mode, host, error))
+                             offline_present, page_sizes, page_kib, mode, host, error))
             return NULL;
     }
     if (!sysfs_finish_host(host, mode, error)) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the sysfs tree of a generated host: the files the kernel has
-under /sys/devices/system/{node,cpu,memory} and kernel/uevent_seqnum that
-probe/vnuma-sysfs.c reads (plus the neighbours a reader must skip), for
-hosts we do not own.
+under /sys/devices/system/{node,cpu,memory}, kernel/mm/hugepages and
+kernel/uevent_seqnum that probe/vnuma-sysfs.c reads (plus the neighbours
+a reader must skip), for hosts we do not own.
 
 Default: 2 sockets x 4 nodes (EPYC in NPS4), 16 cores x 2 threads per
 node = 256 threads, 32 GiB and 512 x 2 MiB huge pages per node;
@@ -96,6 +96,10 @@ def main():
     write(a.root, f"{cpu_dir}/online", f"0-{total - 1}\n")
     write(a.root, f"{cpu_dir}/possible", f"0-{total - 1}\n")
     write(a.root, f"{cpu_dir}/present", f"0-{total - 1}\n")
+    # The huge page sizes the kernel has, each with its global pool.
+    for size in (2048, 1048576):
+        write(a.root, f"kernel/mm/hugepages/hugepages-{size}kB/nr_hugepages",
+              f"{512 * n_nodes if size == 2048 else 0}\n")
     write(a.root, "devices/system/memory/block_size_bytes",
               f"{a.memory_block_mib * 1024 * 1024:x}\n")
     write(a.root, f"{cpu_dir}/cpufreq/boost", "1\n")

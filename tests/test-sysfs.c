@@ -186,6 +186,26 @@ write_cpu(const char *root, const VnumaHostNode *node, const VnumaHostCpu *cpu, 
     write_file(root, path, value);
 }
 
+/* kernel/mm/hugepages: one directory per huge page size of any node. */
+static void
+write_page_sizes(const char *root, const VnumaHost *host)
+{
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const VnumaHostNode *node = host->nodes->pdata[i];
+
+        for (guint p = 0; p < node->pages->len; p++) {
+            guint64 size_kib = g_array_index(node->pages, VnumaPagePool, p).size_kib;
+            g_autofree char *path = NULL;
+
+            if (size_kib <= 4)
+                continue;
+            path = g_strdup_printf("kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT "kB/nr_hugepages",
+                                   size_kib);
+            write_file(root, path, "0\n");
+        }
+    }
+}
+
 static void
 write_tree(const char *root, const VnumaHost *host, TreeStyle style)
 {
@@ -215,6 +235,7 @@ write_tree(const char *root, const VnumaHost *host, TreeStyle style)
 
         write_file(root, "devices/system/node/online", line);
         write_file(root, "devices/system/cpu/present", cpus_line);
+        write_page_sizes(root, host);
     }
     /* Neighbours that are not nodes or CPUs. */
     write_file(root, "devices/system/node/possible", "0-1023\n");
@@ -803,6 +824,55 @@ test_node_links_when_offline(void **state)
     remove_tree(root);
 }
 
+/* With kernel/mm/hugepages the sizes are listed once, not per node: a
+ * node's pool of a size the kernel does not have (it never makes one)
+ * shows which way the reader went. A node without a pool of a listed
+ * size (memory-less) has none. */
+static void
+test_page_sizes_listed_once(void **state)
+{
+    g_autoptr(VnumaHost) caps = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *root = make_root();
+
+    (void) state;
+    write_tree(root, caps, TREE_CURRENT);
+    write_file(root, "devices/system/node/node1/hugepages/hugepages-64kB/nr_hugepages", "8\n");
+    write_file(root, "devices/system/node/node1/hugepages/hugepages-64kB/free_hugepages", "8\n");
+    {
+        g_autoptr(VnumaHost) host = read_tree(root);
+
+        assert_same_host("sizes from kernel/mm/hugepages", caps, host);
+    }
+    {
+        g_autofree char *pools = g_build_filename(root, "devices/system/node/node0/hugepages", NULL);
+
+        remove_tree(pools);
+    }
+    {
+        g_autoptr(VnumaHost) host = read_tree(root);
+        const VnumaHostNode *node0 = vnuma_host_find_node(host, 0);
+
+        for (guint p = 0; p < node0->pages->len; p++)
+            assert_true(g_array_index(node0->pages, VnumaPagePool, p).size_kib <= 4);
+    }
+    /* Without the kernel's list, each node's own is read. */
+    {
+        g_autofree char *sizes = g_build_filename(root, "kernel/mm/hugepages", NULL);
+
+        remove_tree(sizes);
+    }
+    {
+        g_autoptr(VnumaHost) host = read_tree(root);
+        const VnumaHostNode *node1 = vnuma_host_find_node(host, 1);
+        gboolean found = FALSE;
+
+        for (guint p = 0; p < node1->pages->len; p++)
+            found = found || g_array_index(node1->pages, VnumaPagePool, p).size_kib == 64;
+        assert_true(found);
+    }
+    remove_tree(root);
+}
+
 int
 main(void)
 {
@@ -814,6 +884,7 @@ main(void)
         cmocka_unit_test(test_topology_cache),
         cmocka_unit_test(test_topology_cache_uevents),
         cmocka_unit_test(test_node_links_when_offline),
+        cmocka_unit_test(test_page_sizes_listed_once),
         cmocka_unit_test(test_real_machine),
     };
 
