@@ -11,18 +11,32 @@
 /* Reads an unsigned attribute no larger than @max. @where names the
  * element for errors ("cell 1", "cell 1 cpu 7"); NULL for the cell's own
  * id, which is not known yet. */
+/* "cell N", or "cell N cpu M" for @cpu >= 0: where a message points.
+ * Formatted only for an error: a host has hundreds of CPUs to read. */
+static char *
+caps_where(const char *where, gint64 cpu)
+{
+    if (cpu < 0)
+        return g_strdup(where ? where : "cell");
+    return g_strdup_printf("%s cpu %" G_GINT64_FORMAT, where, cpu);
+}
+
 static gboolean
-caps_uint(const xmlNode *node, const char *name, guint64 max, const char *where,
+caps_uint(const xmlNode *node, const char *name, guint64 max, const char *where, gint64 cpu,
           guint64 *value, gboolean *present, GError **error)
 {
     if (!vnuma_xml_prop_uint(node, name, value, present, error)) {
-        g_prefix_error(error, WHAT ", %s: ", where ? where : "cell");
+        g_autofree char *at = caps_where(where, cpu);
+
+        g_prefix_error(error, WHAT ", %s: ", at);
         return FALSE;
     }
     if (*present && *value > max) {
+        g_autofree char *at = caps_where(where, cpu);
+
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
                     WHAT ", %s: <%s %s='%" G_GUINT64_FORMAT "'> is above %" G_GUINT64_FORMAT,
-                    where ? where : "cell", (const char *) node->name, name, *value, max);
+                    at, (const char *) node->name, name, *value, max);
         return FALSE;
     }
     return TRUE;
@@ -31,16 +45,17 @@ caps_uint(const xmlNode *node, const char *name, guint64 max, const char *where,
 /* Like caps_uint(), for attributes the element cannot do without. */
 static gboolean
 caps_required_uint(const xmlNode *node, const char *name, guint64 max, const char *where,
-                   guint64 *value, GError **error)
+                   gint64 cpu, guint64 *value, GError **error)
 {
     gboolean present;
 
-    if (!caps_uint(node, name, max, where, value, &present, error))
+    if (!caps_uint(node, name, max, where, cpu, value, &present, error))
         return FALSE;
     if (!present) {
+        g_autofree char *at = caps_where(where, cpu);
+
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
-                    WHAT ", %s: <%s> has no '%s' attribute",
-                    where ? where : "cell", (const char *) node->name, name);
+                    WHAT ", %s: <%s> has no '%s' attribute", at, (const char *) node->name, name);
         return FALSE;
     }
     return TRUE;
@@ -56,7 +71,7 @@ caps_parse_pages(const xmlNode *pages, VnumaHostNode *node, const char *where, G
     g_autofree char *text = NULL;
     guint64 size, size_kib, count;
 
-    if (!caps_required_uint(pages, "size", G_MAXUINT64, where, &size, error))
+    if (!caps_required_uint(pages, "size", G_MAXUINT64, where, -1, &size, error))
         return FALSE;
     if (!vnuma_xml_scale_kib(size, unit, &size_kib, error)) {
         g_prefix_error(error, WHAT ", %s: <pages>: ", where);
@@ -87,8 +102,8 @@ caps_parse_distance(const xmlNode *sibling, VnumaHostNode *node, const char *whe
 {
     guint64 id, value;
 
-    if (!caps_required_uint(sibling, "id", VNUMA_CPUSET_MAX_ID, where, &id, error) ||
-        !caps_required_uint(sibling, "value", G_MAXUINT, where, &value, error))
+    if (!caps_required_uint(sibling, "id", VNUMA_CPUSET_MAX_ID, where, -1, &id, error) ||
+        !caps_required_uint(sibling, "value", G_MAXUINT, where, -1, &value, error))
         return FALSE;
     vnuma_host_node_add_distance(node, (guint) id, (guint) value);
     return TRUE;
@@ -99,35 +114,36 @@ caps_parse_distance(const xmlNode *sibling, VnumaHostNode *node, const char *whe
 static gboolean
 caps_parse_cpu(const xmlNode *cpu, VnumaHostNode *node, const char *cell_where, GError **error)
 {
-    g_autofree char *where = NULL;
     g_autofree char *siblings_text = NULL;
     g_autoptr(VnumaCpuSet) siblings = NULL;
     guint64 id, socket_id, die_id = 0, core_id;
     gboolean present;
 
-    if (!caps_required_uint(cpu, "id", VNUMA_CPUSET_MAX_ID, cell_where, &id, error))
+    if (!caps_required_uint(cpu, "id", VNUMA_CPUSET_MAX_ID, cell_where, -1, &id, error))
         return FALSE;
-    where = g_strdup_printf("%s cpu %" G_GUINT64_FORMAT, cell_where, id);
-
-    if (!caps_uint(cpu, "socket_id", G_MAXUINT, where, &socket_id, &present, error))
+    if (!caps_uint(cpu, "socket_id", G_MAXUINT, cell_where, (gint64) id, &socket_id, &present, error))
         return FALSE;
     if (!present) {
         vnuma_host_node_add_cpu(node, (guint) id, FALSE, 0, 0, 0, NULL);
         return TRUE;
     }
     /* libvirt before 6.0 printed no die_id: one die per socket. */
-    if (!caps_uint(cpu, "die_id", G_MAXUINT, where, &die_id, &present, error) ||
-        !caps_required_uint(cpu, "core_id", G_MAXUINT, where, &core_id, error))
+    if (!caps_uint(cpu, "die_id", G_MAXUINT, cell_where, (gint64) id, &die_id, &present, error) ||
+        !caps_required_uint(cpu, "core_id", G_MAXUINT, cell_where, (gint64) id, &core_id, error))
         return FALSE;
     siblings_text = vnuma_xml_prop(cpu, "siblings");
     if (!siblings_text) {
+        g_autofree char *at = caps_where(cell_where, (gint64) id);
+
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
-                    WHAT ", %s: <cpu> has no 'siblings' attribute", where);
+                    WHAT ", %s: <cpu> has no 'siblings' attribute", at);
         return FALSE;
     }
     siblings = vnuma_cpuset_parse(siblings_text, error);
     if (!siblings) {
-        g_prefix_error(error, WHAT ", %s: attribute 'siblings': ", where);
+        g_autofree char *at = caps_where(cell_where, (gint64) id);
+
+        g_prefix_error(error, WHAT ", %s: attribute 'siblings': ", at);
         return FALSE;
     }
     vnuma_host_node_add_cpu(node, (guint) id, TRUE, (guint) socket_id, (guint) die_id,
@@ -146,7 +162,7 @@ caps_parse_cell(xmlXPathContext *xpath, xmlNode *cell, VnumaHost *host, GError *
     guint64 id, memory_kib = 0;
     VnumaHostNode *node;
 
-    if (!caps_required_uint(cell, "id", VNUMA_CPUSET_MAX_ID, NULL, &id, error))
+    if (!caps_required_uint(cell, "id", VNUMA_CPUSET_MAX_ID, NULL, -1, &id, error))
         return FALSE;
     where = g_strdup_printf("cell %" G_GUINT64_FORMAT, id);
 
@@ -179,7 +195,7 @@ caps_parse_cell(xmlXPathContext *xpath, xmlNode *cell, VnumaHost *host, GError *
 VnumaHost *
 vnuma_host_from_caps_xml(const char *xml, gsize len, GError **error)
 {
-    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(xml, len, WHAT, error);
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse_read_only(xml, len, WHAT, error);
     g_autoptr(xmlXPathContext) xpath = NULL;
     g_autoptr(GPtrArray) cells = NULL;
     g_autoptr(VnumaHost) host = NULL;

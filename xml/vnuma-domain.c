@@ -491,7 +491,7 @@ read_sized_parts(VnumaRequest *request, xmlXPathContext *xpath, GError **error)
 VnumaStamp *
 vnuma_stamp_from_xml(const char *xml, gsize len, GError **error)
 {
-    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(xml, len, "vnuma:layout record", error);
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse_read_only(xml, len, "vnuma:layout record", error);
     g_autoptr(xmlXPathContext) xpath = NULL;
     xmlNode *record;
 

@@ -142,7 +142,7 @@ parse_migrations(VnumaAgentState *state, const xmlNode *node, GError **error)
 VnumaAgentState *
 vnuma_agent_state_parse(const char *xml, GError **error)
 {
-    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(xml, strlen(xml), WHAT, error);
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse_read_only(xml, strlen(xml), WHAT, error);
     g_autoptr(VnumaAgentState) state = vnuma_agent_state_new();
     xmlNode *root;
     guint64 version, placed = 0;

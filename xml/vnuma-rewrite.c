@@ -539,7 +539,7 @@ check_rewritten(const char *text, gsize len, const VnumaRequest *request,
                 const VnumaLayout *layout, GError **error)
 {
     g_autoptr(GError) local = NULL;
-    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(text, len, "the rewritten domain", &local);
+    g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse_read_only(text, len, "the rewritten domain", &local);
     g_autoptr(VnumaRequest) again = src ? vnuma_request_from_domain(src, &local) : NULL;
     const char *broken;
 

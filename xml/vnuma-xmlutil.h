@@ -27,6 +27,11 @@ typedef struct {
  * no DOCTYPE at all, size bounded. @what names the input in errors. */
 VnumaXmlSource *vnuma_xml_source_parse(const char *data, gsize len, const char *what,
                                        GError **error);
+/* The same parser and checks for a document that is only read
+ * (capabilities, records, a rewrite's own output read back): no element's
+ * bytes are remembered, so vnuma_xml_source_span() knows none. */
+VnumaXmlSource *vnuma_xml_source_parse_read_only(const char *data, gsize len, const char *what,
+                                                 GError **error);
 void vnuma_xml_source_free(VnumaXmlSource *src);
 xmlDoc *vnuma_xml_source_doc(const VnumaXmlSource *src);
 const char *vnuma_xml_source_text(const VnumaXmlSource *src, gsize *len);
