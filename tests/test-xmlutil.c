@@ -640,11 +640,63 @@ test_xpath_helpers(void **state)
     assert_ptr_equal(vnuma_xml_node(xpath, policy->parent, "vnuma:policy"), policy);
 }
 
+/* Plain paths are evaluated step by step (vnuma-xmlutil.c explains why):
+ * the same nodes, in the same order, as libxml2's own evaluation of the
+ * path as written, from the document and from a context node, including
+ * names that recur at other depths and under other parents. */
+static void
+test_plain_paths_same_nodes(void **state)
+{
+    static const char doc[] =
+        "<domain><devices><memory><target><size>1</size></target></memory>"
+        "<disk><target dev='a'/></disk><memory><target><size>2</size><size>3</size></target></memory>"
+        "</devices><cpu><numa><cell id='0'/><cell id='1'/></numa></cpu>"
+        "<cputune><vcpupin vcpu='0'/><vcpupin vcpu='1'/></cputune>"
+        "<memory>4</memory><on-crash>x</on-crash><devices><memory/></devices></domain>";
+    static const struct {
+        const char *context;
+        const char *expr;
+        int count;
+    } cases[] = {
+        { NULL, "/domain/devices/memory/target/size", 3 },
+        { NULL, "/domain/devices/memory", 3 },
+        { NULL, "/domain/memory", 1 },
+        { NULL, "/domain/cpu/numa/cell", 2 },
+        { NULL, "/domain/cputune/vcpupin", 2 },
+        { NULL, "/domain/on-crash", 1 },
+        { NULL, "/domain/absent/size", 0 },
+        { NULL, "devices/memory/target", 2 },
+        { NULL, "/", 1 },
+        { "/domain/cpu", "numa/cell", 2 },
+        { "/domain/devices", "memory", 2 },
+    };
+    g_autoptr(VnumaXmlSource) src = parse_ok(doc);
+    g_autoptr(xmlXPathContext) xpath = vnuma_xml_xpath_new(vnuma_xml_source_doc(src));
+
+    (void) state;
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        xmlNode *context = cases[i].context ? node_at(src, cases[i].context) : NULL;
+        g_autoptr(GPtrArray) got = vnuma_xml_nodes(xpath, context, cases[i].expr);
+        g_autoptr(xmlXPathObject) want = NULL;
+
+        xpath->node = context ? context : xmlDocGetRootElement(vnuma_xml_source_doc(src));
+        want = xmlXPathEvalExpression(BAD_CAST cases[i].expr, xpath);
+        assert_non_null(want);
+        if ((int) got->len != cases[i].count ||
+            (want->nodesetval ? want->nodesetval->nodeNr : 0) != cases[i].count)
+            fail_msg("%s: %u nodes, libxml2 %d, expected %d", cases[i].expr, got->len,
+                     want->nodesetval ? want->nodesetval->nodeNr : 0, cases[i].count);
+        for (guint n = 0; n < got->len; n++)
+            assert_ptr_equal(got->pdata[n], want->nodesetval->nodeTab[n]);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spans),
+        cmocka_unit_test(test_plain_paths_same_nodes),
         cmocka_unit_test(test_spans_large_document),
         cmocka_unit_test(test_spans_reencoded),
         cmocka_unit_test(test_indent),
