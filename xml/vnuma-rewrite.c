@@ -20,6 +20,7 @@ typedef struct {
     const VnumaXmlSource *src;
     xmlXPathContext *xpath;
     GArray *edits;
+    const VnumaStamp *stamp;   /* the layout's record, made once for the splice and its check */
 } Rewriter;
 
 static void
@@ -451,7 +452,7 @@ rewrite_record(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *lay
                                            "/domain/title", "/domain/description", NULL };
     xmlNode *metadata = find(rw, "/domain/metadata");
     xmlNode *record = find(rw, "/domain/metadata/vnumal:layout");
-    g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
+    const VnumaStamp *stamp = rw->stamp;
     g_autofree char *indent = NULL;
     g_autofree char *formatted = NULL;
 
@@ -515,9 +516,9 @@ apply_edits(Rewriter *rw, gsize *len, GError **error)
 /* What the rewritten domain, read back, fails to carry of the plan; NULL
  * when it carries all of it. */
 static const char *
-broken_invariant(const VnumaRequest *again, const VnumaRequest *request, const VnumaLayout *layout)
+broken_invariant(const VnumaRequest *again, const VnumaRequest *request, const VnumaLayout *layout,
+                 const VnumaStamp *stamp)
 {
-    g_autoptr(VnumaStamp) stamp = vnuma_layout_to_stamp(layout);
     const GPtrArray *cells = layout->owner_cells ? request->cells : layout->cells;
     const VnumaGuestTopology *topology = layout->write_topology ? &layout->topology : &request->topology;
 
@@ -541,7 +542,7 @@ broken_invariant(const VnumaRequest *again, const VnumaRequest *request, const V
  * error, so the caller (the hook fails open) keeps the input. */
 static gboolean
 check_rewritten(const char *text, gsize len, const VnumaRequest *request,
-                const VnumaLayout *layout, GError **error)
+                const VnumaLayout *layout, const VnumaStamp *stamp, GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse_read_only(text, len, "the rewritten domain", &local);
@@ -553,7 +554,7 @@ check_rewritten(const char *text, gsize len, const VnumaRequest *request,
                     "internal error: the rewritten domain does not read back: %s", local->message);
         return FALSE;
     }
-    broken = broken_invariant(again, request, layout);
+    broken = broken_invariant(again, request, layout, stamp);
     if (broken) {
         /* What reading it back found odd says why (a part it could not read). */
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID, "internal error: the rewritten domain %s%s%s",
@@ -572,23 +573,16 @@ layout_rewrites(const VnumaLayout *layout)
     return layout->managed && layout->pins;
 }
 
-char *
-vnuma_domain_rewrite_unchecked(const VnumaXmlSource *src, const VnumaRequest *request,
-                               const VnumaLayout *layout, gsize *len, GError **error)
+/* The splice of a layout that rewrites the domain, with its record @stamp. */
+static char *
+rewrite_spliced(const VnumaXmlSource *src, const VnumaRequest *request, const VnumaLayout *layout,
+                const VnumaStamp *stamp, gsize *len, GError **error)
 {
     g_autoptr(xmlXPathContext) xpath = vnuma_xml_xpath_new(vnuma_xml_source_doc(src));
     g_autoptr(GArray) edits = g_array_new(FALSE, TRUE, sizeof(Edit));
-    Rewriter rw = { src, xpath, edits };
+    Rewriter rw = { src, xpath, edits, stamp };
 
     g_array_set_clear_func(edits, edit_clear);
-    if (!layout_rewrites(layout)) {
-        gsize in_len;
-        const char *text = vnuma_xml_source_text(src, &in_len);
-
-        if (len)
-            *len = in_len;
-        return g_strndup(text, in_len);
-    }
     if (!rewrite_cpu(&rw, request, layout, error))
         return NULL;
     if (!vnuma_pinset_equal(request->pins, layout->pins) &&
@@ -599,17 +593,44 @@ vnuma_domain_rewrite_unchecked(const VnumaXmlSource *src, const VnumaRequest *re
     return apply_edits(&rw, len, error);
 }
 
+/* The input as it is, for a layout that leaves it. */
+static char *
+rewrite_nothing(const VnumaXmlSource *src, gsize *len)
+{
+    gsize in_len;
+    const char *text = vnuma_xml_source_text(src, &in_len);
+
+    if (len)
+        *len = in_len;
+    return g_strndup(text, in_len);
+}
+
+char *
+vnuma_domain_rewrite_unchecked(const VnumaXmlSource *src, const VnumaRequest *request,
+                               const VnumaLayout *layout, gsize *len, GError **error)
+{
+    g_autoptr(VnumaStamp) stamp = NULL;
+
+    if (!layout_rewrites(layout))
+        return rewrite_nothing(src, len);
+    stamp = vnuma_layout_to_stamp(layout);
+    return rewrite_spliced(src, request, layout, stamp, len, error);
+}
+
 char *
 vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
                      const VnumaLayout *layout, gsize *len, GError **error)
 {
+    g_autoptr(VnumaStamp) stamp = NULL;
+    g_autofree char *output = NULL;
     gsize out_len = 0;
-    g_autofree char *output = vnuma_domain_rewrite_unchecked(src, request, layout, &out_len, error);
 
-    if (!output)
-        return NULL;
     /* The input given back unchanged needs no check. */
-    if (layout_rewrites(layout) && !check_rewritten(output, out_len, request, layout, error))
+    if (!layout_rewrites(layout))
+        return rewrite_nothing(src, len);
+    stamp = vnuma_layout_to_stamp(layout);
+    output = rewrite_spliced(src, request, layout, stamp, &out_len, error);
+    if (!output || !check_rewritten(output, out_len, request, layout, stamp, error))
         return NULL;
     if (len)
         *len = out_len;
