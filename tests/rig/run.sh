@@ -12,7 +12,7 @@
 #                    [--results DIR] [--cores-per-node N] [--memory-mib M]
 #
 # FIXTURE: a name in examples/hosts/ or a path. SCENARIOS: comma list of
-# baseline,wide,persist,busy,balance,locality,steady (default: all). Without
+# hotplug,baseline,wide,persist,busy,balance,locality,steady (default: all). Without
 # --host: epyc-nps2-2s (4 nodes, 10/12/32) with every scenario but busy,
 # and epyc-nps4-2s (8 nodes) with baseline,wide,busy. A host whose VM reaches its
 # long steady-load phase lets the next host's VM start beside it.
@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
             "[--results DIR] [--cores-per-node N] [--memory-mib M]" >&2; exit 2 ;;
   esac
 done
-[ ${#hosts[@]} -gt 0 ] || hosts=(epyc-nps2-2s:baseline,wide,persist,locality,balance,steady
+[ ${#hosts[@]} -gt 0 ] || hosts=(epyc-nps2-2s:hotplug,baseline,wide,persist,locality,balance,steady
                                  epyc-nps4-2s:baseline,wide,busy)
 
 scripts/deps.sh

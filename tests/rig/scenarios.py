@@ -901,6 +901,93 @@ def scenario_locality(run, host, agent, images):
     remove("rig-loc")
 
 
+# ---- CPU hot-plug and the hook's topology cache ---------------------------
+
+SYSFS_READ_CACHE = "/run/rig-sysfs-topology"   # the scenario's own cache, beside the hook's
+HOOK_CACHE = "/run/vnuma/sysfs-topology"
+
+
+def sysfs_read(build, cached):
+    """The host as the hook reads it (tests/sysfs-read.c): through a
+    topology cache, or live."""
+    args = [f"{build}/tests/sysfs-read"] + (["--cache", SYSFS_READ_CACHE] if cached else [])
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def uevents():
+    return int(read("/sys/kernel/uevent_seqnum"))
+
+
+def cache_line(path, prefix):
+    try:
+        return next((l[len(prefix):] for l in read(path).splitlines() if l.startswith(prefix)), None)
+    except OSError:
+        return None
+
+
+def set_online(cpu, online):
+    with open(f"/sys/devices/system/cpu/cpu{cpu}/online", "w") as f:
+        f.write("1" if online else "0")
+
+
+def scenario_hotplug(run, host, agent, images, build):
+    """A CPU taken offline and back by the real kernel: the facts the
+    topology cache relies on (docs/hook.md: a replug sends uevents, leaves
+    the node's cpulist at once and gets a new topology directory), a read
+    through the cache that agrees with a live one at every step, and
+    vnumad restamping the hook's cache after the uevents."""
+    cpu = max(c for cs in host.cpus.values() for c in cs)
+    node = host.cpu_node[cpu]
+    topology = f"/sys/devices/system/cpu/cpu{cpu}/topology"
+    if os.path.exists(SYSFS_READ_CACHE):
+        os.unlink(SYSFS_READ_CACHE)
+    live = sysfs_read(build, False)
+    run.check("cached read (cache written) agrees with a live one", sysfs_read(build, True) == live)
+    run.check("cached read (from the cache) agrees with a live one", sysfs_read(build, True) == live)
+    count, inode = uevents(), os.stat(topology).st_ino
+    count_offline = count
+    set_online(cpu, False)
+    try:
+        listed = cpulist(read(f"/sys/devices/system/node/node{node}/cpulist"))
+        run.check(f"CPU {cpu} offline: gone from node {node}'s cpulist", cpu not in listed)
+        run.check(f"CPU {cpu} offline: its topology directory gone", not os.path.exists(topology))
+        count_offline = uevents()
+        run.check("offline sent a uevent", count_offline > count, f"count {count} -> {count_offline}")
+        live = sysfs_read(build, False)
+        run.check(f"CPU {cpu} offline: not in the host read live", f"  cpu {cpu} " not in live)
+        run.check("CPU offline: cached read agrees with a live one", sysfs_read(build, True) == live)
+    finally:
+        set_online(cpu, True)
+    run.check("online sent a uevent", uevents() > count_offline, f"count {count_offline} -> {uevents()}")
+    run.check(f"CPU {cpu} back: a new topology directory (inode {inode} -> {os.stat(topology).st_ino})",
+              os.stat(topology).st_ino != inode)
+    live = sysfs_read(build, False)
+    run.check(f"CPU {cpu} back: in the host read live", f"  cpu {cpu} " in live)
+    run.check("CPU back: cached read agrees with a live one", sysfs_read(build, True) == live)
+    run.check("the cache took the new count",
+              cache_line(SYSFS_READ_CACHE, "uevents ") == str(uevents()),
+              f"cache {cache_line(SYSFS_READ_CACHE, 'uevents ')}, kernel {uevents()}")
+
+    # vnumad keeps the hook's own cache stamped (docs/agent.md).
+    run.check("agent starts", agent.start())
+    set_online(cpu, False)
+    set_online(cpu, True)
+    stamped = False
+    for _ in range(20):
+        time.sleep(0.5)
+        count = uevents()
+        if cache_line(HOOK_CACHE, "uevents ") == str(count):
+            stamped = True
+            break
+    run.check("vnumad restamped the hook's cache after a replug", stamped,
+              f"cache {cache_line(HOOK_CACHE, 'uevents ')}, kernel {uevents()}")
+    cached = cache_line(HOOK_CACHE, f"cpu {cpu} ")
+    run.check(f"the hook's cache holds CPU {cpu}'s new topology inode",
+              cached is not None and cached.split()[0] == str(os.stat(topology).st_ino),
+              f"cache '{cached}', inode {os.stat(topology).st_ino}")
+    agent.stop()
+
+
 def scenario_steady(run, host, agent, images, seconds):
     """Steady, unbalanceable load (more spinning clients than nodes) for
     @seconds: count client moves as the kernel shows them. The guests of
@@ -950,7 +1037,7 @@ def scenario_steady(run, host, agent, images, seconds):
     run.check(f"no {BUDGET_WINDOW:.0f} s window with more than {BUDGET} moves", worst <= BUDGET, f"max {worst}")
 
 
-ORDER = ["baseline", "wide", "persist", "busy", "locality", "balance", "steady"]
+ORDER = ["hotplug", "baseline", "wide", "persist", "busy", "locality", "balance", "steady"]
 
 
 def main():
@@ -980,6 +1067,8 @@ def main():
         try:
             if name == "steady":
                 scenario_steady(run, host, agent, images, a.steady)
+            elif name == "hotplug":
+                scenario_hotplug(run, host, agent, images, a.build)
             else:
                 globals()[f"scenario_{name}"](run, host, agent, images)
         except Exception as e:  # a broken step fails its scenario, not the rig
