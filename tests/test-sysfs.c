@@ -873,6 +873,60 @@ test_page_sizes_listed_once(void **state)
     remove_tree(root);
 }
 
+/* A node coming online (memory only: hot-added memory, a CXL expander)
+ * and going again, with no uevent counted: node ids, distances and memory
+ * are read live at every call, so the cache never serves the old set of
+ * nodes, and the fingerprint follows the shape (read_tree_cached checks
+ * the one served against one computed afresh). */
+static void
+test_topology_cache_node_online(void **state)
+{
+    g_autoptr(VnumaHost) caps = vnuma_test_host("xeon-2s10c-ht");
+    g_autofree char *root = make_root();
+    g_autofree char *cache = g_build_filename(root, "run", "vnuma", "sysfs-topology", NULL);
+    g_autofree char *node2 = g_build_filename(root, "devices/system/node/node2", NULL);
+    g_autofree char *before = NULL;
+
+    (void) state;
+    write_tree(root, caps, TREE_CURRENT);
+    set_uevents(root, 500);
+    {
+        g_autoptr(VnumaHost) first = read_tree_cached(root, cache);
+
+        assert_same_host("two nodes", caps, first);
+        before = vnuma_host_fingerprint(first);
+    }
+    write_file(root, "devices/system/node/node2/meminfo",
+               "Node 2 MemTotal:       16777216 kB\nNode 2 MemFree:        16777216 kB\n");
+    write_file(root, "devices/system/node/node2/cpulist", "\n");
+    write_file(root, "devices/system/node/node2/distance", "40 40 10\n");
+    write_file(root, "devices/system/node/node0/distance", "10 21 40\n");
+    write_file(root, "devices/system/node/node1/distance", "21 10 40\n");
+    write_file(root, "devices/system/node/online", "0-2\n");
+    {
+        g_autoptr(VnumaHost) cached = read_tree_cached(root, cache);
+        g_autoptr(VnumaHost) live = read_tree(root);
+        g_autofree char *after = vnuma_host_fingerprint(cached);
+
+        assert_same_host("node 2 online", live, cached);
+        assert_int_equal(cached->nodes->len, 3);
+        assert_true(vnuma_host_find_node(cached, 2)->memory_kib == 16777216);
+        assert_string_not_equal(after, before);
+    }
+    remove_tree(node2);
+    write_file(root, "devices/system/node/node0/distance", "10 21\n");
+    write_file(root, "devices/system/node/node1/distance", "21 10\n");
+    write_file(root, "devices/system/node/online", "0-1\n");
+    {
+        g_autoptr(VnumaHost) cached = read_tree_cached(root, cache);
+        g_autofree char *again = vnuma_host_fingerprint(cached);
+
+        assert_same_host("node 2 gone again", caps, cached);
+        assert_string_equal(again, before);
+    }
+    remove_tree(root);
+}
+
 int
 main(void)
 {
@@ -885,6 +939,7 @@ main(void)
         cmocka_unit_test(test_topology_cache_uevents),
         cmocka_unit_test(test_node_links_when_offline),
         cmocka_unit_test(test_page_sizes_listed_once),
+        cmocka_unit_test(test_topology_cache_node_online),
         cmocka_unit_test(test_real_machine),
     };
 
