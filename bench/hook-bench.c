@@ -26,6 +26,8 @@
 
 #include <glib.h>
 
+#include "bench/bench-median.h"
+
 extern char **environ;
 
 typedef struct {
@@ -70,21 +72,6 @@ time_once(char **argv, const char *input)
         exit(1);
     }
     return now_us() - start;
-}
-
-static gint
-compare_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-
-    return (x > y) - (x < y);
-}
-
-static double
-median(GArray *samples)
-{
-    g_array_sort(samples, compare_double);
-    return g_array_index(samples, double, samples->len / 2);
 }
 
 /* What a device event (a VM's tap device) does to the tree's count:
@@ -201,11 +188,11 @@ main(int argc, char **argv)
             g_array_append_val(subjects[s].samples, t);
         }
     }
-    double base = median(subjects[0].samples), parse = median(subjects[1].samples);
+    double base = bench_median(subjects[0].samples), parse = bench_median(subjects[1].samples);
     printf("domain: %s, host: %s, %d runs each, interleaved\n", argv[2], host_label(), runs);
     printf("| program | median µs | × /bin/true | × parse floor |\n|---|---:|---:|---:|\n");
     for (gsize s = 0; s < n_subjects; s++) {
-        double m = median(subjects[s].samples);
+        double m = bench_median(subjects[s].samples);
 
         printf("| %s | %.0f | %.2f | %.2f |\n", subjects[s].label, m, m / base, m / parse);
         /* The targets are for the hook's work: plan and re-home. */

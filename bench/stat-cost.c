@@ -16,6 +16,8 @@
 
 #include <glib.h>
 
+#include "bench/bench-median.h"
+
 static gint64
 now_ns(void)
 {
@@ -71,21 +73,6 @@ time_getppid(guint count)
     return now_ns() - start;
 }
 
-static int
-compare_gint64(gconstpointer a, gconstpointer b)
-{
-    gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
-
-    return (x > y) - (x < y);
-}
-
-static double
-median_us(GArray *samples)
-{
-    g_array_sort(samples, compare_gint64);
-    return (double) g_array_index(samples, gint64, samples->len / 2) / 1000.0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -97,8 +84,8 @@ main(int argc, char **argv)
     g_autoptr(GOptionContext) options = g_option_context_new("[SYSFS_ROOT]");
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) paths = NULL;
-    g_autoptr(GArray) stats = g_array_new(FALSE, FALSE, sizeof(gint64));
-    g_autoptr(GArray) calls = g_array_new(FALSE, FALSE, sizeof(gint64));
+    g_autoptr(GArray) stats = g_array_new(FALSE, FALSE, sizeof(double));   /* µs */
+    g_autoptr(GArray) calls = g_array_new(FALSE, FALSE, sizeof(double));
     double stat_us, call_us;
 
     g_option_context_add_main_entries(options, entries, NULL);
@@ -113,16 +100,17 @@ main(int argc, char **argv)
     }
     for (gint r = 0; r < runs; r++) {
         gint64 s = time_stats(paths), c = time_getppid(paths->len);
+        double s_us = (double) s / 1000.0, c_us = (double) c / 1000.0;
 
         if (s < 0) {
             fprintf(stderr, "stat-cost: a topology directory went away during the run\n");
             return EXIT_FAILURE;
         }
-        g_array_append_val(stats, s);
-        g_array_append_val(calls, c);
+        g_array_append_val(stats, s_us);
+        g_array_append_val(calls, c_us);
     }
-    stat_us = median_us(stats);
-    call_us = median_us(calls);
+    stat_us = bench_median(stats);
+    call_us = bench_median(calls);
     printf("%u CPUs, %d rounds each, interleaved\n", paths->len, runs);
     printf("| per hook call | median µs | µs per CPU | × getppid |\n|---|---:|---:|---:|\n");
     printf("| %u × getppid | %.1f | %.2f | 1.00 |\n", paths->len, call_us, call_us / paths->len);

@@ -27,6 +27,7 @@
 
 #include <glib.h>
 
+#include "bench/bench-median.h"
 #include "lib/vnuma-placement.h"
 #include "lib/vnuma-rebalance.h"
 
@@ -56,14 +57,6 @@ rss_kib(void)
     if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL) || !(line = strstr(status, "VmRSS:")))
         return 0;
     return g_ascii_strtod(line + strlen("VmRSS:"), NULL);
-}
-
-static gint
-compare_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-
-    return (x > y) - (x < y);
 }
 
 /* What the agent keeps per client besides the rebalancer's own state:
@@ -160,9 +153,7 @@ rebalance_cost(guint n_nodes, guint n_clients, guint seed, double out[2])
         }
         passes++;
     }
-    /* The median: on a shared machine a few passes lose the CPU. */
-    g_array_sort(times, compare_double);
-    elapsed = g_array_index(times, double, times->len / 2);
+    elapsed = bench_median(times);
     rss_grown = rss_kib() - rss_before;
     printf("| %u | %u | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f |\n", n_nodes, n_clients, elapsed * 1e3,
            elapsed * 1e6 / n_clients, elapsed * 1e9 / ((double) n_clients * n_clients), first * 1e3,
