@@ -80,7 +80,6 @@ vnuma_sysfs_read_attribute(const char *path, gboolean *absent, GError **error)
     return g_string_free(g_steal_pointer(&text), FALSE);
 }
 
-
 char *
 vnuma_sysfs_boot_id(void)
 {

@@ -522,17 +522,18 @@ sysfs_read_node_cpulist(const char *node_dir, guint id, GError **error)
 {
     g_autofree char *node_path = g_strdup_printf("%s/node%u", node_dir, id);
     g_autofree char *path = g_build_filename(node_path, "cpulist", NULL);
-    gboolean absent = FALSE;
-    g_autofree char *text = vnuma_sysfs_read_attribute(path, &absent, error);
+    g_autoptr(GError) local = NULL;
+    g_autofree char *text = vnuma_sysfs_read_attribute(path, NULL, &local);
 
     if (text)
         return sysfs_parse_list(path, text, error);
-    if (absent && !g_file_test(node_path, G_FILE_TEST_IS_DIR))
+    /* Named for what is missing: the node's directory, not just its file. */
+    if (g_error_matches(local, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND) &&
+        !g_file_test(node_path, G_FILE_TEST_IS_DIR))
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND,
                     "%s does not exist, yet node %u is online", node_path, id);
-    else if (absent)
-        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND,
-                    "Failed to open file '%s': %s", path, g_strerror(ENOENT));
+    else
+        g_propagate_error(error, g_steal_pointer(&local));
     return NULL;
 }
 
