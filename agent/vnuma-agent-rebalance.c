@@ -215,6 +215,7 @@ vnuma_agent_rebalance(VnumaAgent *agent, GPtrArray *domains)
                 .demand = d->demand ? vnuma_client_demand(d->demand, client->vcpus) : 0,
                 .memory_kib = mem,
                 .last_move = client->moved >= 0 ? (double) client->moved : -1,
+                .vcpus = vnuma_cpuset_count(client->vcpus),
             };
             ClientRef ref = { g_strdup(d->uuid), c };
 

@@ -7,8 +7,15 @@
 
 typedef struct {
     double demand;
+    double sustained;         /* the demand averaged over sustained_half_life */
     guint64 pass;             /* last pass that saw the client */
 } Smoothed;
+
+/* Per node index, during a pass: of the clients homed there. */
+typedef struct {
+    double sustained;         /* their sustained demand */
+    double committed;         /* their vCPUs */
+} NodeCommitment;
 
 struct _VnumaRebalancer {
     VnumaRebalanceParams params;
@@ -17,6 +24,8 @@ struct _VnumaRebalancer {
     guint64 pass;
     double last_pass;
     const VnumaRebalanceNode *nodes;   /* during a pass */
+    NodeCommitment *commitment;        /* during a pass, per node index */
+    double *sustained;                 /* during a pass, per client index */
 };
 
 void
@@ -24,6 +33,7 @@ vnuma_rebalance_params_init(VnumaRebalanceParams *params)
 {
     *params = (VnumaRebalanceParams) {
         .half_life = 30.0,
+        .sustained_half_life = 120.0,
         .hysteresis = 0.25,
         .min_residency = 60.0,
         .budget = 4,
@@ -168,6 +178,27 @@ balance_gain(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, const d
                    contention(load[to] + demand, nodes[to].capacity);
 
     return (before - after) * rb->params.horizon;
+}
+
+/* Whether shifting @vcpus committed vCPUs from node @p to node @q (the
+ * other way when negative) keeps the pair's commitment: the higher of
+ * their vCPUs per CPU grows by at most one vCPU of the smaller node, or
+ * the node giving them up is in sustained overload. On a host of bursty
+ * VMs, the committed vCPUs are what predicts where the next burst
+ * contends; a move made for a passing burst leaves them uneven for good
+ * (docs/BENCHMARKS.md, issue 17). */
+static gboolean
+commitment_kept(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guint p, guint q, double vcpus)
+{
+    const NodeCommitment *lp = &rb->commitment[p], *lq = &rb->commitment[q];
+    guint giver = vcpus > 0 ? p : q;
+    double before, after;
+
+    if (vcpus == 0 || rb->commitment[giver].sustained > nodes[giver].capacity)
+        return TRUE;
+    before = MAX(lp->committed / nodes[p].capacity, lq->committed / nodes[q].capacity);
+    after = MAX((lp->committed - vcpus) / nodes[p].capacity, (lq->committed + vcpus) / nodes[q].capacity);
+    return after <= before + 1.0 / MIN(nodes[p].capacity, nodes[q].capacity) + 1e-9;
 }
 
 static gboolean
@@ -321,7 +352,8 @@ consider_single(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
         balance = balance_gain(rb, nodes, load, c->home, to, c->demand);
         /* Below the hysteresis, load differences are noise: only
          * locality may justify a move, and it must not add contention. */
-        if (!imbalanced(rb, nodes, load, c->home, to))
+        if (!imbalanced(rb, nodes, load, c->home, to) ||
+            !commitment_kept(rb, nodes, c->home, to, c->vcpus))
             balance = MIN(balance, 0.0);
         gain = balance + locality;
         offer(best, &(VnumaMove) {
@@ -339,14 +371,17 @@ consider_swap(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, const 
     const VnumaRebalanceClient *ca = &clients[a->client];
     const VnumaRebalanceClient *cb = &clients[b->client];
     guint na = ca->home, nb = cb->home;
-    double before, after;
+    double before, after, balance;
 
     before = contention(load[na], nodes[na].capacity) + contention(load[nb], nodes[nb].capacity);
     after = contention(load[na] - ca->demand + cb->demand, nodes[na].capacity) +
             contention(load[nb] - cb->demand + ca->demand, nodes[nb].capacity);
+    balance = (before - after) * rb->params.horizon;
+    if (!commitment_kept(rb, nodes, na, nb, (double) ca->vcpus - (double) cb->vcpus))
+        balance = MIN(balance, 0.0);
     offer(best, &(VnumaMove) {
         .kind = VNUMA_MOVE_SWAP, .client = a->client, .other = b->client, .from = na, .to = nb,
-        .gain = (before - after) * rb->params.horizon + a->locality + b->locality,
+        .gain = balance + a->locality + b->locality,
         .cost = a->cost + b->cost,
     }, search_order(a->client, TRUE, b->client));
 }
@@ -406,35 +441,53 @@ budget_left(VnumaRebalancer *rb, double now, guint moves)
     return kept + moves <= rb->params.budget;
 }
 
+/* Client @i's demand and vCPUs leave node @from for node @to. */
+static void
+shift(VnumaRebalancer *rb, double *load, const VnumaRebalanceClient *clients, guint i, guint from, guint to)
+{
+    load[from] -= clients[i].demand;
+    load[to] += clients[i].demand;
+    rb->commitment[from].sustained -= rb->sustained[i];
+    rb->commitment[to].sustained += rb->sustained[i];
+    rb->commitment[from].committed -= clients[i].vcpus;
+    rb->commitment[to].committed += clients[i].vcpus;
+}
+
 static void
 apply(VnumaRebalancer *rb, const VnumaMove *move, double *load, VnumaRebalanceClient *clients,
       double now)
 {
     VnumaRebalanceClient *a = &clients[move->client];
 
-    load[move->from] -= a->demand;
-    load[move->to] += a->demand;
+    shift(rb, load, clients, move->client, move->from, move->to);
     a->home = move->to;
     a->last_move = now;
     g_array_append_val(rb->recent, now);
     if (move->kind == VNUMA_MOVE_SWAP) {
         VnumaRebalanceClient *b = &clients[move->other];
 
-        load[move->to] -= b->demand;
-        load[move->from] += b->demand;
+        shift(rb, load, clients, move->other, move->to, move->from);
         b->home = move->from;
         b->last_move = now;
         g_array_append_val(rb->recent, now);
     }
 }
 
+static double
+ewma_weight(double dt, double half_life)
+{
+    return half_life > 0 ? 1.0 - exp2(-dt / half_life) : 1.0;
+}
+
 /* Replaces each client's demand sample by its exponentially weighted
- * average and forgets clients that are gone. */
+ * average, keeps its sustained average in rb->sustained, and forgets
+ * clients that are gone. */
 static void
 smooth_demand(VnumaRebalancer *rb, VnumaRebalanceClient *clients, guint n_clients, double now)
 {
     double dt = rb->pass ? MAX(now - rb->last_pass, 0.0) : 0.0;
-    double weight = rb->params.half_life > 0 ? 1.0 - exp2(-dt / rb->params.half_life) : 1.0;
+    double weight = ewma_weight(dt, rb->params.half_life);
+    double slow = ewma_weight(dt, rb->params.sustained_half_life);
     GHashTableIter iter;
     gpointer value;
 
@@ -445,13 +498,15 @@ smooth_demand(VnumaRebalancer *rb, VnumaRebalanceClient *clients, guint n_client
 
         if (!s) {
             s = g_new0(Smoothed, 1);
-            s->demand = clients[i].demand;
+            s->demand = s->sustained = clients[i].demand;
             g_hash_table_insert(rb->smoothed, GUINT_TO_POINTER(clients[i].id), s);
         } else {
             s->demand += (clients[i].demand - s->demand) * weight;
+            s->sustained += (clients[i].demand - s->sustained) * slow;
         }
         s->pass = rb->pass;
         clients[i].demand = s->demand;
+        rb->sustained[i] = s->sustained;
     }
     g_hash_table_iter_init(&iter, rb->smoothed);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
@@ -467,12 +522,19 @@ vnuma_rebalancer_pass(VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
     GArray *moves = g_array_new(FALSE, FALSE, sizeof(VnumaMove));
     g_autofree double *load = g_new0(double, n_nodes);
     g_autofree guint64 *totals = g_new(guint64, MAX(n_clients, 1));
+    g_autofree NodeCommitment *commitment = g_new0(NodeCommitment, MAX(n_nodes, 1));
+    g_autofree double *sustained = g_new0(double, MAX(n_clients, 1));
 
     rb->nodes = nodes;
+    rb->commitment = commitment;
+    rb->sustained = sustained;
     smooth_demand(rb, clients, n_clients, now);
     for (guint i = 0; i < n_clients; i++) {
-        if (clients[i].home < n_nodes)
+        if (clients[i].home < n_nodes) {
             load[clients[i].home] += clients[i].demand;
+            commitment[clients[i].home].sustained += sustained[i];
+            commitment[clients[i].home].committed += clients[i].vcpus;
+        }
     }
     for (guint i = 0; i < n_clients; i++)
         totals[i] = total_memory(&clients[i], n_nodes);
@@ -486,5 +548,7 @@ vnuma_rebalancer_pass(VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
         g_array_append_val(moves, best.move);
     }
     rb->nodes = NULL;
+    rb->commitment = NULL;
+    rb->sustained = NULL;
     return moves;
 }

@@ -17,7 +17,11 @@ G_BEGIN_DECLS
  * (contention relieved, remote accesses avoided) must beat its cost
  * (memory to move, cache warm-up). On top of that, three brakes against
  * thrashing (docs/spec.md §8): hysteresis on load imbalance, a minimum
- * residency per client, and a per-host migration budget.
+ * residency per client, and a per-host migration budget. And a burst is
+ * no reason to unbalance the vCPUs committed to each node, which are
+ * what the next burst lands on: a balance move that leaves the more
+ * committed node of the pair more committed is made only for a
+ * sustained overload (docs/spec.md §7).
  *
  * A pass weighs every single move, and swaps among a few candidates per
  * node pair (exactly where a pair has few clients): its cost is linear
@@ -50,10 +54,13 @@ typedef struct {
     double demand;            /* CPUs used over the last period */
     const guint64 *memory_kib;/* per node index: where its memory is */
     double last_move;         /* time of its last move, s; < 0: never moved */
+    guint vcpus;              /* its vCPUs; 0: unknown */
 } VnumaRebalanceClient;
 
 typedef struct {
     double half_life;         /* s: demand is smoothed (EWMA) so short bursts move nothing */
+    double sustained_half_life; /* s: a node whose demand averaged this slowly exceeds its CPUs is
+                                 * in sustained overload, and may shed vCPUs past an even commitment */
     double hysteresis;        /* load imbalance (busiest − idlest, per CPU) below which no balance move */
     double min_residency;     /* s a client stays on a node after a move */
     guint budget;             /* moves allowed per budget window */

@@ -340,6 +340,63 @@ test_swap_found_in_a_crowd(void **state)
     assert_int_equal(clients[y].home, 0);
 }
 
+/* Two 4-CPU nodes, 6 vCPUs committed to each (clients of 4 and 2
+ * vCPUs), idle at 0.2 per vCPU for 10 min; then node 0's clients burst
+ * to full demand. Returns the seconds into the burst of the first move
+ * (< 0: none within @burst s). With @vcpus_known FALSE the clients'
+ * vCPUs are not given, as before the commitment rule. */
+static double
+first_move_into_burst(gboolean vcpus_known, double burst, VnumaMove *first)
+{
+    VnumaRebalanceParams params;
+    Scene scene;
+    const guint vcpus[] = { 4, 2, 4, 2 };
+
+    vnuma_rebalance_params_init(&params);
+    g_autoptr(VnumaRebalancer) rb = vnuma_rebalancer_new(&params);
+    scene_nodes(&scene, 2, 4);
+    for (guint i = 0; i < 4; i++) {
+        scene_client(&scene, i / 2, 0, i / 2, 1);
+        scene.clients[i].vcpus = vcpus_known ? vcpus[i] : 0;
+    }
+    for (double now = 0; now < 600 + burst; now += 2) {
+        for (guint i = 0; i < 4; i++)
+            scene.clients[i].demand = vcpus[i] * (now >= 600 && i < 2 ? 1.0 : 0.2);
+        g_autoptr(GArray) moves = pass(rb, &scene, now);
+        if (moves->len) {
+            *first = g_array_index(moves, VnumaMove, 0);
+            return now - 600;
+        }
+    }
+    return -1;
+}
+
+/* A burst does not unbalance the committed vCPUs: moving the 2-vCPU
+ * client off the bursting node would relieve it now and leave node 1
+ * with 8 vCPUs on 4 CPUs for every later burst. Only when the overload
+ * is sustained (its slow average above the node's CPUs) is it moved. */
+static void
+test_burst_keeps_commitment(void **state)
+{
+    VnumaMove move;
+    double blind, kept;
+
+    (void) state;
+    /* Not knowing vCPUs, the rebalancer moves within the first minute... */
+    blind = first_move_into_burst(FALSE, 600, &move);
+    assert_true(blind >= 0 && blind < 60);
+    assert_int_equal(move.kind, VNUMA_MOVE_BALANCE);
+    /* ...knowing them, not while the burst is young... */
+    assert_true(first_move_into_burst(TRUE, 90, &move) < 0);
+    /* ...but it does once the overload is sustained. */
+    kept = first_move_into_burst(TRUE, 600, &move);
+    print_message("first move into the burst: %.0f s blind, %.0f s by commitment\n", blind, kept);
+    assert_true(kept > 90);
+    assert_int_equal(move.kind, VNUMA_MOVE_BALANCE);
+    assert_int_equal(move.from, 0);
+    assert_int_equal(move.to, 1);
+}
+
 /* The rebalancer's nodes from a host: a CPU-only node names its memory
  * node, as the agent and the simulator both build them. */
 static void
@@ -375,6 +432,7 @@ main(void)
         cmocka_unit_test(test_swap_found_in_a_crowd),
         cmocka_unit_test(test_budget_respected),
         cmocka_unit_test(test_no_ping_pong_under_oscillating_load),
+        cmocka_unit_test(test_burst_keeps_commitment),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,6 +206,7 @@ rebalance_vnuma(Sim *sim)
                 .id = client->id, .home = (guint) client->home,
                 .demand = vnuma_client_demand(demand, client->vcpu_ids),
                 .memory_kib = mem, .last_move = client->last_move,
+                .vcpus = vnuma_cpuset_count(client->vcpu_ids),
             };
 
             agent_client_memory(sim, client, mem);
