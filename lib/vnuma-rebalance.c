@@ -194,7 +194,9 @@ commitment_kept(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
     guint giver = vcpus > 0 ? p : q;
     double before, after;
 
-    if (vcpus == 0 || rb->commitment[giver].sustained > nodes[giver].capacity)
+    /* A node without CPUs has no commitment per CPU to keep. */
+    if (vcpus == 0 || nodes[p].capacity <= 0 || nodes[q].capacity <= 0 ||
+        rb->commitment[giver].sustained > nodes[giver].capacity)
         return TRUE;
     before = MAX(lp->committed / nodes[p].capacity, lq->committed / nodes[q].capacity);
     after = MAX((lp->committed - vcpus) / nodes[p].capacity, (lq->committed + vcpus) / nodes[q].capacity);
@@ -350,8 +352,9 @@ consider_single(const VnumaRebalancer *rb, const VnumaRebalanceNode *nodes, guin
         if (nodes[to].capacity <= 0)
             continue;
         balance = balance_gain(rb, nodes, load, c->home, to, c->demand);
-        /* Below the hysteresis, load differences are noise: only
-         * locality may justify a move, and it must not add contention. */
+        /* Below the hysteresis, load differences are noise; a burst
+         * does not justify uneven commitment: then only locality may
+         * justify a move, and it must not add contention. */
         if (!imbalanced(rb, nodes, load, c->home, to) ||
             !commitment_kept(rb, nodes, c->home, to, c->vcpus))
             balance = MIN(balance, 0.0);

@@ -104,7 +104,7 @@ build_model(GRand *rand, guint n_nodes, guint n_clients, VnumaRebalanceClient *r
         g_array_append_val(model, m);
         rc[c] = (VnumaRebalanceClient) {
             .id = c, .home = home, .memory_kib = (const guint64 *) (void *) m.memory_kib->data,
-            .last_move = -1,
+            .last_move = -1, .vcpus = VCPUS_PER_CLIENT,
         };
     }
     return model;
