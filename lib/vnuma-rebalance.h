@@ -19,8 +19,8 @@ G_BEGIN_DECLS
  * thrashing (docs/spec.md §8): hysteresis on load imbalance, a minimum
  * residency per client, and a per-host migration budget. And a burst is
  * no reason to unbalance the vCPUs committed to each node, which are
- * what the next burst lands on: a balance move that leaves the more
- * committed node of the pair more committed is made only for a
+ * what the next burst lands on: a balance move or a swap that leaves
+ * the more committed node of the pair more committed is made only for a
  * sustained overload (docs/spec.md §7).
  *
  * A pass weighs every single move, and swaps among a few candidates per

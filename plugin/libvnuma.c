@@ -25,11 +25,9 @@ struct _VnumaContext {
 struct _VnumaPlan {
     VnumaRequest *request;
     VnumaLayout *layout;
-    char *input;
-    char *output;
-    gsize input_len;
+    char *output;                /* NULL for VNUMA_PLAN_ADVICE_ONLY: never rendered as XML */
     gsize output_len;
-    gboolean output_unchecked;   /* VNUMA_PLAN_ADVICE_ONLY: never rendered as XML */
+    gboolean changes;            /* the domain differs from the input */
 };
 
 /* The public calls check their arguments as libvirt's virCheckFlags
@@ -278,14 +276,15 @@ vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
     /* topology + domain → sizing → placement → layout → XML */
     plan->layout = vnuma_pipeline_run(ctx->host, &ctx->settings, plan->request, NULL, 0,
                                       (const char *const *) ctx->warnings->pdata, 0);
-    plan->input = g_strndup(domain_xml, len);
-    plan->input_len = len;
-    plan->output_unchecked = (flags & VNUMA_PLAN_ADVICE_ONLY) != 0;
-    plan->output = plan->output_unchecked
-        ? vnuma_domain_rewrite_unchecked(src, plan->request, plan->layout, &plan->output_len, error)
-        : vnuma_domain_rewrite(src, plan->request, plan->layout, &plan->output_len, error);
+    if (flags & VNUMA_PLAN_ADVICE_ONLY) {
+        if (!vnuma_domain_rewrite_changes(src, plan->request, plan->layout, &plan->changes, error))
+            return NULL;
+        return g_steal_pointer(&plan);
+    }
+    plan->output = vnuma_domain_rewrite(src, plan->request, plan->layout, &plan->output_len, error);
     if (!plan->output)
         return NULL;
+    plan->changes = plan->output_len != len || memcmp(domain_xml, plan->output, len) != 0;
     return g_steal_pointer(&plan);
 }
 
@@ -296,7 +295,6 @@ vnuma_plan_free(VnumaPlan *plan)
         return;
     vnuma_request_free(plan->request);
     vnuma_layout_free(plan->layout);
-    g_free(plan->input);
     g_free(plan->output);
     g_free(plan);
 }
@@ -319,8 +317,7 @@ gboolean
 vnuma_plan_changes_domain(const VnumaPlan *plan)
 {
     g_return_val_if_fail(plan != NULL, FALSE);
-    return plan->input_len != plan->output_len ||
-           memcmp(plan->input, plan->output, plan->input_len) != 0;
+    return plan->changes;
 }
 
 const char *const *
@@ -349,7 +346,7 @@ vnuma_plan_render(const VnumaPlan *plan, VnumaFormat format, gsize *len)
         break;
     case VNUMA_FORMAT_XML:
     default:
-        if (plan->output_unchecked)
+        if (!plan->output)
             return NULL;
         if (len)
             *len = plan->output_len;

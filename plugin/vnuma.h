@@ -51,9 +51,9 @@ typedef enum {
     VNUMA_PLAN_TEST_AS_KVM = 1 << 1,
     /* The caller only asks whether the domain fits (changes_domain,
      * warnings, the plan in JSON or text) and never takes the XML: the
-     * rewritten domain is not read back, which halves the cost, and
-     * vnuma_plan_render(VNUMA_FORMAT_XML) returns NULL. The hook's
-     * advice at domain start. */
+     * rewritten domain is neither written nor read back, which halves
+     * the cost, and vnuma_plan_render(VNUMA_FORMAT_XML) returns NULL. The
+     * hook's advice at domain start. */
     VNUMA_PLAN_ADVICE_ONLY = 1 << 2,
 } VnumaPlanFlags;
 
@@ -116,7 +116,8 @@ void vnuma_plan_free(VnumaPlan *plan);
 gboolean vnuma_plan_is_managed(const VnumaPlan *plan);
 /* Why vnuma leaves the domain alone; NULL when managed. */
 const char *vnuma_plan_reason(const VnumaPlan *plan);
-/* Whether the rewritten XML differs from the input. */
+/* Whether the rewritten XML differs from the input (for an advice-only
+ * plan: would differ). */
 gboolean vnuma_plan_changes_domain(const VnumaPlan *plan);
 /* Warnings, NULL-terminated (bad overrides, spanning cells, memory). */
 const char *const *vnuma_plan_warnings(const VnumaPlan *plan);

@@ -54,6 +54,7 @@ plan_full(const char *host_name, const char *xml, gsize len, const VnumaSettings
     g_autoptr(VnumaXmlSource) src = vnuma_xml_source_parse(xml, len, "domain XML", &error);
     g_autoptr(VnumaRequest) request = NULL;
     VnumaSettings defaults;
+    gboolean changes;
     Outcome *o = g_new0(Outcome, 1);
 
     if (!src) {
@@ -77,6 +78,15 @@ plan_full(const char *host_name, const char *xml, gsize len, const VnumaSettings
         fail();
     }
     assert_int_equal(strlen(o->output), o->len);
+    /* Advice at domain start asks only whether the rewrite would change
+     * the domain: on every plan of these tests, the answer must be what
+     * the rewritten bytes say. */
+    assert_true(vnuma_domain_rewrite_changes(src, request, o->layout, &changes, &error));
+    if (changes != (o->len != len || memcmp(o->output, xml, len) != 0)) {
+        print_error("on %s, vnuma_domain_rewrite_changes says %s, the rewrite did %s\n--- document ---\n%s\n",
+                    host_name, changes ? "changed" : "unchanged", changes ? "not change it" : "change it", xml);
+        fail();
+    }
     return o;
 }
 
@@ -458,6 +468,37 @@ test_examples_on_every_host(void **state)
 
                 assert_true(again->managed);
                 assert_same_bytes(what, again->output, dumped);
+            }
+            /* Placed as planned, with a record that says otherwise:
+             * only the record is rewritten (plan_full checks that the
+             * advice agrees). */
+            {
+                g_autofree char *stale = replace_once(o->output, "<vnuma:client vcpus='0", "<vnuma:client vcpus='1");
+                g_autoptr(Outcome) again = plan(hosts[h], stale);
+
+                assert_true(again->managed);
+                assert_true(strcmp(again->output, stale) != 0);
+                assert_same_bytes(what, again->output, o->output);
+            }
+            /* The same with the guest cells it wrote gone. */
+            if (strstr(o->output, "<numa>")) {
+                g_autofree char *cells = block(o->output, "<numa>", "</numa>\n");
+                g_autofree char *bare = replace_once(o->output, cells, "");
+                g_autoptr(Outcome) again = plan(hosts[h], bare);
+
+                assert_true(again->managed);
+                assert_true(strcmp(again->output, bare) != 0);
+                assert_valid_and_stable(hosts[h], again->output, NULL, FALSE);
+            }
+            /* The same with the guest topology it wrote gone. */
+            if (strstr(o->output, "<topology ")) {
+                g_autofree char *line = block(o->output, "<topology ", "/>\n");
+                g_autofree char *bare = replace_once(o->output, line, "");
+                g_autoptr(Outcome) again = plan(hosts[h], bare);
+
+                assert_true(again->managed);
+                assert_true(strcmp(again->output, bare) != 0);
+                assert_valid_and_stable(hosts[h], again->output, NULL, FALSE);
             }
         }
     }

@@ -334,6 +334,40 @@ vnuma_stamp_format(const VnumaStamp *stamp, const char *indent)
     return g_string_free(out, FALSE);
 }
 
+/* What of the domain the layout changes. Each part is compared as
+ * read, not as bytes: the rewrite edits a part only when it differs, so
+ * these also say whether the rewrite changes the domain at all
+ * (vnuma_domain_rewrite_changes()). */
+static gboolean
+topology_changes(const xmlNode *topology, const VnumaRequest *request, const VnumaLayout *layout)
+{
+    return layout->write_topology &&
+           (!topology || !vnuma_guest_topology_equal(&request->topology, &layout->topology));
+}
+
+static gboolean
+cells_change(const VnumaRequest *request, const VnumaLayout *layout)
+{
+    return !layout->owner_cells &&
+           (!vnuma_cells_equal(request->cells, layout->cells) ||
+            !vnuma_cells_distances_equal(request->cells, layout->cells));
+}
+
+static gboolean
+pins_change(const VnumaRequest *request, const VnumaLayout *layout)
+{
+    return !vnuma_pinset_equal(request->pins, layout->pins);
+}
+
+/* libvirt re-quotes metadata it stores: the record is compared, not its
+ * bytes. A record given beside the domain (request->stamp without
+ * @record) is still to be written into it. */
+static gboolean
+record_changes(const xmlNode *record, const VnumaRequest *request, const VnumaStamp *stamp)
+{
+    return !record || !request->stamp || !vnuma_stamp_equal(request->stamp, stamp);
+}
+
 /* <cpu>: topology and vnuma's cells, as one fragment when <cpu> is new. */
 static gboolean
 rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout, GError **error)
@@ -342,11 +376,8 @@ rewrite_cpu(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *layout
     xmlNode *cpu = find(rw, "/domain/cpu");
     xmlNode *topology = find(rw, "/domain/cpu/topology");
     xmlNode *numa = find(rw, "/domain/cpu/numa");
-    gboolean want_topology = layout->write_topology &&
-                             (!topology || !vnuma_guest_topology_equal(&request->topology, &layout->topology));
-    gboolean want_cells = !layout->owner_cells &&
-                          (!vnuma_cells_equal(request->cells, layout->cells) ||
-                           !vnuma_cells_distances_equal(request->cells, layout->cells));
+    gboolean want_topology = topology_changes(topology, request, layout);
+    gboolean want_cells = cells_change(request, layout);
     g_autofree char *inner = NULL;
     g_autoptr(GString) fresh = g_string_new(NULL);
 
@@ -456,10 +487,9 @@ rewrite_record(Rewriter *rw, const VnumaRequest *request, const VnumaLayout *lay
     g_autofree char *indent = NULL;
     g_autofree char *formatted = NULL;
 
+    if (!record_changes(record, request, stamp))
+        return TRUE;
     if (record) {
-        /* libvirt re-quotes metadata it stores: compare the record, not its bytes. */
-        if (request->stamp && vnuma_stamp_equal(request->stamp, stamp))
-            return TRUE;
         indent = vnuma_xml_source_indent(rw->src, record);
         formatted = vnuma_stamp_format(stamp, indent);
         return replace_element(rw, record, g_steal_pointer(&formatted), error);
@@ -585,7 +615,7 @@ rewrite_spliced(const VnumaXmlSource *src, const VnumaRequest *request, const Vn
     g_array_set_clear_func(edits, edit_clear);
     if (!rewrite_cpu(&rw, request, layout, error))
         return NULL;
-    if (!vnuma_pinset_equal(request->pins, layout->pins) &&
+    if (pins_change(request, layout) &&
         (!rewrite_cputune(&rw, layout, error) || !rewrite_numatune(&rw, layout, error)))
         return NULL;
     if (!rewrite_record(&rw, request, layout, error))
@@ -605,16 +635,36 @@ rewrite_nothing(const VnumaXmlSource *src, gsize *len)
     return g_strndup(text, in_len);
 }
 
-char *
-vnuma_domain_rewrite_unchecked(const VnumaXmlSource *src, const VnumaRequest *request,
-                               const VnumaLayout *layout, gsize *len, GError **error)
+/* Whether any part changes (the splice edits a part only then). */
+static gboolean
+layout_changes(const VnumaXmlSource *src, const VnumaRequest *request, const VnumaLayout *layout)
 {
+    g_autoptr(xmlXPathContext) xpath = NULL;
     g_autoptr(VnumaStamp) stamp = NULL;
 
-    if (!layout_rewrites(layout))
-        return rewrite_nothing(src, len);
+    if (cells_change(request, layout) || pins_change(request, layout))
+        return TRUE;
+    xpath = vnuma_xml_xpath_new(vnuma_xml_source_doc(src));
+    if (topology_changes(vnuma_xml_node(xpath, NULL, "/domain/cpu/topology"), request, layout))
+        return TRUE;
     stamp = vnuma_layout_to_stamp(layout);
-    return rewrite_spliced(src, request, layout, stamp, len, error);
+    return record_changes(vnuma_xml_node(xpath, NULL, "/domain/metadata/vnumal:layout"), request, stamp);
+}
+
+gboolean
+vnuma_domain_rewrite_changes(const VnumaXmlSource *src, const VnumaRequest *request,
+                             const VnumaLayout *layout, gboolean *changes, GError **error)
+{
+    VnumaXmlSpan span;
+
+    *changes = layout_rewrites(layout) && layout_changes(src, request, layout);
+    /* A splice needs the input's bytes where the parser saw them. */
+    if (*changes && !vnuma_xml_source_span(src, xmlDocGetRootElement(vnuma_xml_source_doc(src)), &span)) {
+        g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
+                    "cannot locate <domain> in the input bytes (not UTF-8?)");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 char *

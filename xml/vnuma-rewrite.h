@@ -17,12 +17,13 @@ G_BEGIN_DECLS
 char *vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *request,
                            const VnumaLayout *layout, gsize *len, GError **error);
 
-/* The same text without reading it back (vnuma_domain_rewrite's check
- * costs a second parse and read, half the hook's work): only for a caller
- * that compares it with the input and never hands it on, such as advice
- * at domain start. */
-char *vnuma_domain_rewrite_unchecked(const VnumaXmlSource *src, const VnumaRequest *request,
-                                     const VnumaLayout *layout, gsize *len, GError **error);
+/* Whether vnuma_domain_rewrite() would change the domain (*@changes),
+ * without writing or reading back the text (that is half the hook's
+ * work): for advice at domain start, which only says whether the domain
+ * fits. Fails where the rewrite would fail to splice (an input the
+ * parser re-encoded). */
+gboolean vnuma_domain_rewrite_changes(const VnumaXmlSource *src, const VnumaRequest *request,
+                                      const VnumaLayout *layout, gboolean *changes, GError **error);
 
 /* The <vnuma:layout> element for @stamp, indented by @indent. */
 char *vnuma_stamp_format(const VnumaStamp *stamp, const char *indent);
