@@ -13,6 +13,7 @@
 #include "xml/vnuma-caps.h"
 #include "xml/vnuma-domain.h"
 #include "xml/vnuma-rewrite.h"
+#include "probe/vnuma-caps-cache.h"
 #include "probe/vnuma-sysfs.h"
 
 struct _VnumaContext {
@@ -155,6 +156,20 @@ load_sysfs_cached(VnumaContext *ctx, GError **error)
     return set_host(ctx, vnuma_host_from_sysfs_cached(root, cache, error));
 }
 
+/* The same for a capabilities file named in the host's place: the
+ * config's file is the host's own and cached at the default path; a file
+ * of one's own ($VNUMA_CAPS_FILE: tests, benchmarks) only when
+ * $VNUMA_HOST_CACHE asks. */
+static gboolean
+load_caps_cached(VnumaContext *ctx, const char *caps, gboolean from_config, GError **error)
+{
+    const char *cache = g_getenv("VNUMA_HOST_CACHE");
+
+    if (!cache && from_config)
+        cache = VNUMA_CAPS_CACHE_PATH;
+    return set_host(ctx, vnuma_host_from_caps_file_cached(caps, cache, error));
+}
+
 gboolean
 vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **error)
 {
@@ -162,15 +177,16 @@ vnuma_context_load_host(VnumaContext *ctx, const char *default_config, GError **
     const char *config = env_config ? env_config : default_config;
     g_autofree char *caps = NULL;
     g_autofree char *mode = NULL;
+    gboolean from_config = FALSE;
 
     CHECK_ARG(ctx, FALSE);
     if (config && (env_config || g_file_test(config, G_FILE_TEST_EXISTS)) &&
         !vnuma_context_load_config(ctx, config, error))
         return FALSE;
     caps = g_strdup(g_getenv("VNUMA_CAPS_FILE"));
-    if (!caps)
-        caps = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_CAPABILITIES);
-    if (caps ? !vnuma_context_load_caps_file(ctx, caps, error)
+    if (!caps && (caps = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_CAPABILITIES)))
+        from_config = TRUE;
+    if (caps ? !load_caps_cached(ctx, caps, from_config, error)
              : !load_sysfs_cached(ctx, error))
         return FALSE;
     mode = vnuma_context_config_string(ctx, VNUMA_CONFIG_KEY_MEMORY_MODE);

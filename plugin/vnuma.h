@@ -74,7 +74,7 @@ gboolean vnuma_context_load_sysfs(VnumaContext *ctx, const char *root, GError **
  * orchestrator adapters): the config at $VNUMA_CONFIG, else
  * @default_config when that exists (NULL: none); the topology from
  * $VNUMA_CAPS_FILE, else the config's `capabilities` file, else sysfs at
- * $VNUMA_SYSFS_ROOT or /sys;
+ * $VNUMA_SYSFS_ROOT or /sys, each through its cache (docs/hook.md);
  * memory_mode=auto resolved from this libvirt's own schema (restrictive
  * from 7.3), since such a front end may not ask the daemon. When the
  * topology fails, the config stays loaded for the caller's own keys. */

@@ -140,10 +140,8 @@ sysfs_cache_parse_cpu(char *line, GHashTable *cpus)
     return TRUE;
 }
 
-/* Opens the cache only if no one but root or this user can have written
- * it: a forged cache would place every VM of the host. */
-static char *
-sysfs_cache_read_trusted(const char *path)
+char *
+vnuma_cache_read_trusted(const char *path)
 {
     g_autoptr(GString) text = g_string_new(NULL);
     char chunk[8192];
@@ -187,7 +185,7 @@ GHashTable *
 vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id,
                        char **uevents, char **fingerprint, char **shape)
 {
-    g_autofree char *text = sysfs_cache_read_trusted(path);
+    g_autofree char *text = vnuma_cache_read_trusted(path);
     g_autofree char *header = NULL;
     g_autofree char *cached_uevents = NULL;
     g_autofree char *cached_fingerprint = NULL;
@@ -230,18 +228,25 @@ vnuma_sysfs_cache_load(const char *path, const char *root, const char *boot_id,
  * the old cache or the new one. A cache that cannot be written (no right
  * to, read-only /run) only means the next read is live too. */
 void
-vnuma_sysfs_cache_save(const char *path, const char *root, const char *boot_id,
-                       const char *uevents, const char *fingerprint, const char *shape,
-                       const GString *cpus)
+vnuma_cache_write(const char *path, const char *text)
 {
     g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *text = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\nuevents %s\nhost %s %s\n%s",
-                                            root, boot_id, uevents ? uevents : "unknown",
-                                            fingerprint, shape, cpus->str);
 
     if (g_mkdir_with_parents(dir, 0755) < 0)
         return;
     (void) g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, NULL);
+}
+
+void
+vnuma_sysfs_cache_save(const char *path, const char *root, const char *boot_id,
+                       const char *uevents, const char *fingerprint, const char *shape,
+                       const GString *cpus)
+{
+    g_autofree char *text = g_strdup_printf(SYSFS_CACHE_MAGIC "\nroot %s\nboot %s\nuevents %s\nhost %s %s\n%s",
+                                            root, boot_id, uevents ? uevents : "unknown",
+                                            fingerprint, shape, cpus->str);
+
+    vnuma_cache_write(path, text);
 }
 
 void

@@ -32,6 +32,16 @@ void vnuma_sysfs_cached_cpu_free(VnumaSysfsCachedCpu *cpu);
  * ENOTDIR); otherwise the error names the file as GLib's does. */
 char *vnuma_sysfs_read_attribute(const char *path, gboolean *absent, GError **error);
 
+/* A cache file's text, only if no one but root or this user can have
+ * written it (a forged cache would place every VM of the host); NULL when
+ * it is absent, unreadable or not trusted. The capabilities cache
+ * (vnuma-caps-cache.c) shares it and vnuma_cache_write(). */
+char *vnuma_cache_read_trusted(const char *path);
+
+/* Writes a cache file whole, renamed into place (mode 0644, its directory
+ * made); a cache that cannot be written is left. */
+void vnuma_cache_write(const char *path, const char *text);
+
 /* This boot's id, or "unknown". */
 char *vnuma_sysfs_boot_id(void);
 

@@ -983,8 +983,9 @@ test_plan_accessors(void **state)
 }
 
 /* vnuma_context_load_host: $VNUMA_CONFIG over the default path, the
- * capabilities from $VNUMA_CAPS_FILE over the config's key; the config
- * stays loaded when the topology fails. */
+ * capabilities from $VNUMA_CAPS_FILE over the config's key, kept in the
+ * host cache ($VNUMA_HOST_CACHE here, so as not to touch /run); the
+ * config stays loaded when the topology fails. */
 static void
 test_load_host(void **state)
 {
@@ -994,8 +995,11 @@ test_load_host(void **state)
     g_autofree char *bad = write_temp("vnuma-XXXXXX.conf", "[vnuma]\ncapabilities=/nonexistent/caps.xml\nlog_file=/tmp/y\n");
     gsize len = 0;
     g_autofree char *xml = example("domains", "narrow-8vcpu", &len);
+    g_autofree char *cache = g_strdup_printf("%s/vnuma-caps-cache-%d", g_get_tmp_dir(), (int) getpid());
+    g_autofree char *cached = NULL;
 
     g_unsetenv("VNUMA_CAPS_FILE");
+    g_setenv("VNUMA_HOST_CACHE", cache, TRUE);
     g_setenv("VNUMA_CONFIG", config, TRUE);
     {
         g_autoptr(VnumaContext) ctx = vnuma_context_new();
@@ -1006,6 +1010,9 @@ test_load_host(void **state)
         plan = plan_ok(ctx, xml, len);
         /* 4 x 4 cores: the 8 vCPUs are two clients. */
         assert_int_equal(vnuma_plan_n_clients(plan), 2);
+        /* The example is older than VNUMA_CAPS_CACHE_SETTLE_S: cached. */
+        assert_true(g_file_get_contents(cache, &cached, NULL, NULL));
+        vnuma_test_assert_contains(cached, caps);
     }
     g_setenv("VNUMA_CONFIG", bad, TRUE);
     {
@@ -1027,6 +1034,8 @@ test_load_host(void **state)
     }
     g_unsetenv("VNUMA_CAPS_FILE");
     g_unsetenv("VNUMA_CONFIG");
+    g_unsetenv("VNUMA_HOST_CACHE");
+    g_unlink(cache);
     g_unlink(config);
     g_unlink(bad);
 }
