@@ -280,7 +280,10 @@ vnuma_plan_new_with_record(VnumaContext *ctx, const char *domain_xml, gsize len,
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_NOT_FOUND, "no host topology loaded");
         return NULL;
     }
-    if (!(src = vnuma_xml_source_parse(domain_xml, len, "domain XML", error)))
+    /* Advice splices nothing: the elements' bytes need not be recorded. */
+    src = flags & VNUMA_PLAN_ADVICE_ONLY ? vnuma_xml_source_parse_read_only(domain_xml, len, "domain XML", error)
+                                         : vnuma_xml_source_parse(domain_xml, len, "domain XML", error);
+    if (!src)
         return NULL;
     plan = g_new0(VnumaPlan, 1);
     if (!(plan->request = vnuma_request_from_domain(src, error)))

@@ -655,11 +655,9 @@ gboolean
 vnuma_domain_rewrite_changes(const VnumaXmlSource *src, const VnumaRequest *request,
                              const VnumaLayout *layout, gboolean *changes, GError **error)
 {
-    VnumaXmlSpan span;
-
     *changes = layout_rewrites(layout) && layout_changes(src, request, layout);
     /* A splice needs the input's bytes where the parser saw them. */
-    if (*changes && !vnuma_xml_source_span(src, xmlDocGetRootElement(vnuma_xml_source_doc(src)), &span)) {
+    if (*changes && vnuma_xml_source_reencoded(src)) {
         g_set_error(error, VNUMA_ERROR, VNUMA_ERROR_INVALID,
                     "cannot locate <domain> in the input bytes (not UTF-8?)");
         return FALSE;

@@ -20,8 +20,8 @@ char *vnuma_domain_rewrite(const VnumaXmlSource *src, const VnumaRequest *reques
 /* Whether vnuma_domain_rewrite() would change the domain (*@changes),
  * without writing or reading back the text (that is half the hook's
  * work): for advice at domain start, which only says whether the domain
- * fits. Fails where the rewrite would fail to splice (an input the
- * parser re-encoded). */
+ * fits. @src may be parsed read-only. Fails where the rewrite would fail
+ * to splice (an input the parser re-encoded). */
 gboolean vnuma_domain_rewrite_changes(const VnumaXmlSource *src, const VnumaRequest *request,
                                       const VnumaLayout *layout, gboolean *changes, GError **error);
 

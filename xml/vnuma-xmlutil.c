@@ -16,6 +16,7 @@ struct _VnumaXmlSource {
     xmlDoc *doc;
     GHashTable *spans;   /* xmlNode * -> VnumaXmlSpan * */
     gboolean spans_valid;
+    gboolean reencoded;  /* the parser converted the input from another encoding */
 };
 
 typedef struct {
@@ -139,8 +140,10 @@ source_parse(const char *data, gsize len, const char *what, gboolean spans, GErr
         xmlFreeParserCtxt(ctxt);
         return NULL;
     }
-    if (ctxt->input && ctxt->input->buf && ctxt->input->buf->encoder)
+    if (ctxt->input && ctxt->input->buf && ctxt->input->buf->encoder) {
+        src->reencoded = TRUE;
         src->spans_valid = FALSE;
+    }
     xmlFreeParserCtxt(ctxt);
 
     if (src->doc->intSubset || src->doc->extSubset) {
@@ -166,6 +169,12 @@ VnumaXmlSource *
 vnuma_xml_source_parse_read_only(const char *data, gsize len, const char *what, GError **error)
 {
     return source_parse(data, len, what, FALSE, error);
+}
+
+gboolean
+vnuma_xml_source_reencoded(const VnumaXmlSource *src)
+{
+    return src->reencoded;
 }
 
 void

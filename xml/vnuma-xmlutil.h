@@ -32,6 +32,10 @@ VnumaXmlSource *vnuma_xml_source_parse(const char *data, gsize len, const char *
  * bytes are remembered, so vnuma_xml_source_span() knows none. */
 VnumaXmlSource *vnuma_xml_source_parse_read_only(const char *data, gsize len, const char *what,
                                                  GError **error);
+/* TRUE when the parser converted the input from another encoding (an
+ * XML declaration naming one): the document's offsets are not the
+ * input's bytes, so nothing can be spliced into them. */
+gboolean vnuma_xml_source_reencoded(const VnumaXmlSource *src);
 void vnuma_xml_source_free(VnumaXmlSource *src);
 xmlDoc *vnuma_xml_source_doc(const VnumaXmlSource *src);
 const char *vnuma_xml_source_text(const VnumaXmlSource *src, gsize *len);
