@@ -80,6 +80,15 @@ assert_host_of(const VnumaHost *got, const char *path)
     assert_str_equal(got->fingerprint, live->fingerprint);
 }
 
+/* A read of @path through the cache gives the file's host. */
+static void
+assert_read_is_file(const Fixture *f, const char *path)
+{
+    g_autoptr(VnumaHost) host = cached(path, f->cache);
+
+    assert_host_of(host, path);
+}
+
 /* Waits until @path was last changed VNUMA_CAPS_CACHE_SETTLE_S ago. */
 static void
 let_settle(const char *path)
@@ -159,6 +168,16 @@ test_every_example_served(void **state)
     assert_true(n >= 8);
 }
 
+/* @path, settled, read into the cache, and the cache then doctored so
+ * that serving it would show. */
+static void
+cache_doctored(const Fixture *f, const char *path)
+{
+    let_settle(path);
+    vnuma_host_free(cached(path, f->cache));
+    doctor_cache(f, "\nnode 0 ", "\nnode 0 1");
+}
+
 /* Changed in place (same size), replaced, touched, renamed away: each
  * time the file is read again, never the cache. */
 static void
@@ -185,16 +204,9 @@ test_changed_file_never_served(void **state)
         assert_int_equal(write(fd, changed->str, changed->len), (ssize_t) changed->len);
         close(fd);
     }
-    {
-        g_autoptr(VnumaHost) host = cached(path, f->cache);
-
-        assert_host_of(host, path);
-    }
-    /* Replaced by another file of the same bytes and times (the cache
-     * doctored, so that serving it would show). */
-    let_settle(path);
-    vnuma_host_free(cached(path, f->cache));
-    doctor_cache(f, "\nnode 0 ", "\nnode 0 1");
+    assert_read_is_file(f, path);
+    /* Replaced by another file of the same bytes and times. */
+    cache_doctored(f, path);
     assert_int_equal(stat(path, &st), 0);
     {
         g_autofree char *other = g_build_filename(f->dir, "other", NULL);
@@ -204,24 +216,16 @@ test_changed_file_never_served(void **state)
         assert_int_equal(utimensat(AT_FDCWD, other, times, 0), 0);
         assert_int_equal(g_rename(other, path), 0);
     }
-    {
-        g_autoptr(VnumaHost) host = cached(path, f->cache);
-
-        assert_host_of(host, path);
-    }
+    assert_read_is_file(f, path);
     /* Touched back to its own modification time: the change time moves. */
-    let_settle(path);
-    vnuma_host_free(cached(path, f->cache));
-    doctor_cache(f, "\nnode 0 ", "\nnode 0 1");
+    cache_doctored(f, path);
     assert_int_equal(stat(path, &st), 0);
     {
         struct timespec times[2] = { st.st_atim, st.st_mtim };
-        g_autoptr(VnumaHost) host = NULL;
 
         assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
-        host = cached(path, f->cache);
-        assert_host_of(host, path);
     }
+    assert_read_is_file(f, path);
     /* Gone: an error naming the file, as without the cache. */
     assert_int_equal(g_rename(path, moved), 0);
     {
@@ -240,9 +244,8 @@ test_recent_file_not_cached(void **state)
 {
     Fixture *f = *state;
     g_autofree char *path = copy_example(f, "small-2node");
-    g_autoptr(VnumaHost) host = cached(path, f->cache);
 
-    assert_host_of(host, path);
+    assert_read_is_file(f, path);
     assert_false(g_file_test(f->cache, G_FILE_TEST_EXISTS));
     let_settle(path);
     vnuma_host_free(cached(path, f->cache));
@@ -267,30 +270,20 @@ test_bad_cache_is_a_live_read(void **state)
     /* Writable by the group. */
     doctor_cache(f, "\nnode 0 ", "\nnode 0 1");
     assert_int_equal(g_chmod(f->cache, 0664), 0);
-    {
-        g_autoptr(VnumaHost) host = cached(path, f->cache);
-
-        assert_host_of(host, path);
-    }
+    assert_read_is_file(f, path);
     /* Cut in the middle of a line, then garbage after a good header. */
     for (guint i = 0; i < 2; i++) {
         g_autofree char *bad = i == 0 ? g_strndup(good, len / 2)
                                       : g_strdup_printf("%.*scpu x y z\n", (int) (strstr(good, "\nnode ") - good + 1), good);
-        g_autoptr(VnumaHost) host = NULL;
 
         g_unlink(f->cache);
         assert_true(g_file_set_contents_full(f->cache, bad, -1, G_FILE_SET_CONTENTS_NONE, 0644, NULL));
-        host = cached(path, f->cache);
-        assert_host_of(host, path);
+        assert_read_is_file(f, path);
     }
     /* The cache of one file is no answer for another. */
     g_unlink(f->cache);
     vnuma_host_free(cached(path, f->cache));
-    {
-        g_autoptr(VnumaHost) host = cached(other, f->cache);
-
-        assert_host_of(host, other);
-    }
+    assert_read_is_file(f, other);
     /* Nowhere to write it. */
     {
         g_autoptr(VnumaHost) host = cached(path, "/proc/vnuma-no-such-dir/cache");
